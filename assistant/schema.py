@@ -1,0 +1,168 @@
+"""Typed objects that cross module boundaries: episodes, segments, hits, citations, answers."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+Kind = Literal["transcript", "article", "text"]
+
+
+def format_timestamp(seconds: int | None) -> str | None:
+    """Render seconds as ``MM:SS`` or ``H:MM:SS`` (``None`` stays ``None``)."""
+    if seconds is None:
+        return None
+    hours, rest = divmod(int(seconds), 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
+
+
+def parse_timestamp(text: str) -> int:
+    """Parse ``MM:SS``, ``H:MM:SS`` or ``HH:MM:SS`` into seconds; ``ValueError`` when malformed."""
+    parts = text.strip().split(":")
+    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+        raise ValueError(f"not a timestamp: {text!r}")
+    numbers = [int(p) for p in parts]
+    if any(n >= 60 for n in numbers[1:]):
+        raise ValueError(f"minutes and seconds must be below 60: {text!r}")
+    if len(numbers) == 2:
+        return numbers[0] * 60 + numbers[1]
+    return numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
+
+
+class Segment(BaseModel):
+    """One speaker turn (or one article paragraph) with where it sits in its episode."""
+
+    text: str
+    speaker: str | None = None
+    chapter: str | None = None
+    seconds: int | None = None
+    # True when the source stamps this very turn; False when ``seconds`` is its chapter's start.
+    exact_time: bool = False
+    language: str = "en"
+    kind: Kind = "transcript"
+    line_start: int
+    line_end: int
+
+
+class Chapter(BaseModel):
+    """A chapter heading and the time it starts at (``None`` for articles)."""
+
+    title: str
+    seconds: int | None = None
+    line: int | None = None
+
+
+class Episode(BaseModel):
+    """A parsed corpus file."""
+
+    id: str
+    number: str | None = None  # "EP 81"
+    label: str  # what a citation shows: "EP 81", or "Latent Space · Noam Brown"
+    title: str
+    kind: Kind
+    language: str = "en"
+    source_file: str
+    url: str | None = None
+    date: str | None = None
+    speakers: list[str] = Field(default_factory=list)
+    chapters: list[Chapter] = Field(default_factory=list)
+    segments: list[Segment] = Field(default_factory=list)
+
+
+class ParseIssue(BaseModel):
+    """A warning or error about one place in a corpus file."""
+
+    file: str
+    line: int | None = None
+    message: str
+    level: Literal["warning", "error"] = "warning"
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{self.level}: {where}: {self.message}"
+
+
+class Hit(BaseModel):
+    """A retrieved passage with everything a citation needs."""
+
+    id: str
+    episode: str
+    episode_title: str
+    chapter: str | None = None
+    timestamp: str | None = None
+    seconds: int | None = None
+    end_seconds: int | None = None
+    exact_time: bool = False
+    speaker: str | None = None
+    text: str
+    source_file: str
+    kind: Kind = "transcript"
+    language: str = "en"
+    url: str | None = None
+    score: float = 0.0  # fused rank score: orders hits, means nothing across queries
+    relevance: float = 0.0  # cosine similarity of passage and question
+    # Where each speaker turn starts inside ``text`` (JSON), to attribute quoted sentences.
+    turns: str = Field("[]", exclude=True, repr=False)
+
+
+class Citation(BaseModel):
+    """What an ``[n]`` marker in an answer points at; built from index metadata, never by a model."""
+
+    n: int
+    episode: str
+    episode_title: str
+    chapter: str | None = None
+    timestamp: str | None = None
+    seconds: int | None = None
+    speaker: str | None = None
+    quote: str
+    source_file: str
+    kind: Kind = "transcript"
+    url: str | None = None
+    passage_id: str
+
+    def heading(self) -> str:
+        """One line a listener can check: ``EP 81 · chapter · 04:34 · speaker``."""
+        parts = [self.episode + (" (article)" if self.kind == "article" else "")]
+        parts += [p for p in (self.chapter, self.timestamp, self.speaker) if p]
+        return " · ".join(parts)
+
+
+class Turn(BaseModel):
+    """One exchange of a conversation, kept so follow-ups can be understood."""
+
+    question: str
+    answer: str
+    # What the question turned into once resolved against earlier turns.
+    standalone: str | None = None
+    episodes: list[str] = Field(default_factory=list)
+    speakers: list[str] = Field(default_factory=list)
+
+
+class Usage(BaseModel):
+    """Cost and latency of the model calls behind one answer."""
+
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    time_to_first_token: float | None = None
+    total_time: float = 0.0
+    calls: int = 0
+
+
+class Answer(BaseModel):
+    """A short answer whose ``[n]`` markers map one-to-one onto ``citations``."""
+
+    question: str
+    text: str
+    citations: list[Citation] = Field(default_factory=list)
+    abstained: bool = False
+    see_also: list[Citation] = Field(default_factory=list)
+    answerer: str = "offline"
+    notice: str | None = None
+    standalone_question: str | None = None
+    unsupported_sentences: list[str] = Field(default_factory=list)
+    usage: Usage = Field(default_factory=Usage)
+    history: list[Turn] = Field(default_factory=list)
+    passages: list[Hit] = Field(default_factory=list)

@@ -1,0 +1,195 @@
+"""``Assistant``: the public API that every surface (CLI, UI, Slack, evals) goes through."""
+
+from __future__ import annotations
+
+import threading
+import time
+import unicodedata
+from collections.abc import Callable, Iterator
+
+from .config import Settings
+from .embeddings import LocalEmbedder, get_embedder
+from .indexing import IndexReport, Progress, build_index, check_compatible
+from .retrieval import Filters, Retriever, resolve_filters
+from .schema import Answer, Hit, Turn
+from .store import EpisodeSummary, IndexUnavailable, Manifest, Store, wipe_local_index
+
+# How long a search trusts its view of which generation is active before checking again.
+FRESHNESS_SECONDS = 2.0
+
+
+class QuestionError(ValueError):
+    """The question cannot be asked as written; the message says why, for a person to read."""
+
+
+def clean_question(text: str | None, max_chars: int) -> str:
+    """Strip control characters and spaces; refuse empty or overlong questions."""
+    text = "".join(
+        " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in (text or "")
+    )
+    text = " ".join(text.split())
+    if not text:
+        raise QuestionError("Please type a question: the message was empty.")
+    if len(text) > max_chars:
+        raise QuestionError(
+            f"That question is {len(text):,} characters long; please keep it under "
+            f"{max_chars:,} (one question at a time works best)."
+        )
+    return text
+
+
+class Assistant:
+    """Search and ask the indexed episodes.
+
+    >>> bot = Assistant()                       # settings from env / .env / arguments
+    >>> bot.search("compute multiplier", k=3)   # list[Hit]
+    >>> answer = bot.ask("When do they talk about environment scaling?")
+    >>> bot.ask("and what did Chester answer?", history=answer.history)
+    """
+
+    def __init__(self, settings: Settings | None = None, **overrides: object) -> None:
+        self.settings = settings or Settings(**overrides)
+        self._embedder: LocalEmbedder | None = None
+        self._store: Store | None = None
+        self._retriever: Retriever | None = None
+        self._checked_at = 0.0
+        self._lock = threading.RLock()
+        self._answerer = None
+
+    # --- parts, made on first use ----------------------------------------------------------
+
+    @property
+    def embedder(self) -> LocalEmbedder:
+        """The configured embedder (loaded once)."""
+        with self._lock:
+            if self._embedder is None:
+                self._embedder = get_embedder(self.settings)
+            return self._embedder
+
+    @property
+    def store(self) -> Store:
+        """The Chroma store (opened once)."""
+        with self._lock:
+            if self._store is None:
+                self._store = Store(self.settings)
+            return self._store
+
+    # --- indexing --------------------------------------------------------------------------
+
+    def index(self, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
+        """Build or update the index from the corpus folder."""
+        with self._lock:
+            if rebuild:
+                try:
+                    store = self.store
+                except IndexUnavailable:
+                    wipe_local_index(self.settings)
+                    store = self.store
+            else:
+                store = self.store
+            report = build_index(
+                self.settings, self.embedder, store, rebuild=rebuild, progress=progress
+            )
+            self._retriever = None
+            return report
+
+    def manifest(
+        self, *, build_if_missing: bool = True, progress: Progress | None = None
+    ) -> Manifest:
+        """The active index's manifest; builds the index first when there is none."""
+        manifest = self.store.manifest()
+        if manifest is None:
+            if not build_if_missing:
+                raise IndexUnavailable("no index yet: run `episode-assistant index`.")
+            self.index(progress=progress)
+            manifest = self.store.manifest()
+            assert manifest is not None
+        return manifest
+
+    def retriever(self, progress: Progress | None = None) -> Retriever:
+        """A retriever over the active generation; rebuilt when another process re-indexed."""
+        with self._lock:
+            now = time.monotonic()
+            if self._retriever is not None and now - self._checked_at < FRESHNESS_SECONDS:
+                return self._retriever
+            manifest = self.manifest(progress=progress)
+            self._checked_at = now
+            current = self._retriever
+            if current is None or current.manifest.collection != manifest.collection:
+                check_compatible(manifest, self.settings, self.embedder)
+                self._retriever = Retriever(self.store, manifest, self.embedder)
+            return self._retriever
+
+    def episodes(self) -> list[EpisodeSummary]:
+        """The indexed episodes (for filters and listings)."""
+        return self.retriever().manifest.episodes
+
+    def speakers(self) -> list[str]:
+        """Every speaker found in the indexed episodes."""
+        return sorted({s for e in self.episodes() for s in e.speakers})
+
+    # --- search and answers ------------------------------------------------------------------
+
+    def filters(
+        self, episode: str | list[str] | None = None, speaker: str | list[str] | None = None
+    ) -> Filters:
+        """Resolve loosely written filters; ``FilterError`` names what the index does have."""
+        return resolve_filters(self.retriever().manifest, episode, speaker)
+
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        *,
+        episode: str | list[str] | None = None,
+        speaker: str | list[str] | None = None,
+    ) -> list[Hit]:
+        """The top passages for ``query``: episode, chapter, timestamp, speaker, text, score."""
+        query = clean_question(query, self.settings.max_question_chars)
+        retriever = self.retriever()
+        return retriever.search(
+            query,
+            k or self.settings.top_k,
+            self.filters(episode, speaker),
+            candidates=self.settings.candidates,
+        )
+
+    @property
+    def answerer(self):
+        """The configured answerer: offline quotes, or an OpenAI-compatible model."""
+        with self._lock:
+            if self._answerer is None:
+                from .answer import make_answerer
+
+                self._answerer = make_answerer(self)
+            return self._answerer
+
+    def ask(
+        self,
+        question: str,
+        *,
+        history: list[Turn] | None = None,
+        episode: str | list[str] | None = None,
+        speaker: str | list[str] | None = None,
+    ) -> Answer:
+        """A short answer with ``[n]`` markers mapped to ``answer.citations``."""
+        final: Answer | None = None
+        for piece in self.stream(question, history=history, episode=episode, speaker=speaker):
+            if isinstance(piece, Answer):
+                final = piece
+        assert final is not None
+        return final
+
+    def stream(
+        self,
+        question: str,
+        *,
+        history: list[Turn] | None = None,
+        episode: str | list[str] | None = None,
+        speaker: str | list[str] | None = None,
+        on_status: Callable[[str], None] | None = None,
+    ) -> Iterator[str | Answer]:
+        """Incremental answer text, then the final ``Answer``."""
+        question = clean_question(question, self.settings.max_question_chars)
+        filters = self.filters(episode, speaker)
+        yield from self.answerer.stream(question, history or [], filters)

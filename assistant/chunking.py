@@ -1,0 +1,191 @@
+"""Cut episodes into LlamaIndex ``TextNode`` chunks that carry their citation metadata.
+
+A chunk never crosses a chapter boundary, is at most ``chunk_tokens`` tiktoken tokens
+(``cl100k_base``, loaded offline) and may hold several speaker turns; ``turns`` in its
+metadata records where each turn starts inside the chunk text, so a sentence quoted from
+the chunk is attributed to the right speaker and time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import tiktoken
+from llama_index.core.schema import TextNode
+
+from .schema import Episode, Segment
+
+SENTENCE_RE = re.compile(r"[^\n]+?(?:[.!?…。]+[\"”’)]*(?=\s|$)|$)", re.DOTALL)
+CHUNKING_VERSION = 1
+
+
+@lru_cache(maxsize=1)
+def encoding() -> tiktoken.Encoding:
+    """The ``cl100k_base`` tokenizer, from the files llama-index-core ships."""
+    return tiktoken.get_encoding("cl100k_base")
+
+
+def count_tokens(text: str) -> int:
+    """Tokens in ``text`` as OpenAI's ``cl100k_base`` counts them."""
+    return len(encoding().encode(text, disallowed_special=()))
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text`` (lines are hard breaks); stripped, empty ones dropped."""
+    out = []
+    for line in text.split("\n"):
+        out.extend(m.group(0).strip() for m in SENTENCE_RE.finditer(line) if m.group(0).strip())
+    return out
+
+
+@dataclass
+class _Piece:
+    segment: Segment
+    text: str
+    tokens: int
+
+
+def _pieces(segment: Segment, limit: int) -> list[_Piece]:
+    """Split a segment into sentences, and sentences longer than ``limit`` into token windows."""
+    pieces = []
+    for sentence in split_sentences(segment.text):
+        ids = encoding().encode(sentence, disallowed_special=())
+        if len(ids) <= limit:
+            pieces.append(_Piece(segment, sentence, len(ids)))
+            continue
+        # A 10 MB line with no full stop still has to fit: cut it in token windows.
+        for start in range(0, len(ids), limit):
+            part = encoding().decode(ids[start : start + limit]).strip()
+            if part:
+                pieces.append(_Piece(segment, part, min(limit, len(ids) - start)))
+    return pieces
+
+
+def chunk_episode(episode: Episode, chunk_tokens: int, overlap: int) -> list[TextNode]:
+    """All chunks of one episode, in order."""
+    nodes: list[TextNode] = []
+    groups: list[list[Segment]] = []
+    for seg in episode.segments:
+        same = groups and (groups[-1][0].chapter, groups[-1][0].kind) == (seg.chapter, seg.kind)
+        if same:
+            groups[-1].append(seg)
+        else:
+            groups.append([seg])
+    for group in groups:
+        pieces = [p for seg in group for p in _pieces(seg, chunk_tokens)]
+        for window in _windows(pieces, chunk_tokens, overlap):
+            nodes.append(_node(episode, window, len(nodes)))
+    _link_end_times(nodes)
+    return nodes
+
+
+def _windows(pieces: list[_Piece], limit: int, overlap: int) -> list[list[_Piece]]:
+    """Greedy windows of whole sentences; the next one repeats up to ``overlap`` tokens."""
+    windows: list[list[_Piece]] = []
+    start = 0
+    while start < len(pieces):
+        end, used = start, 0
+        while end < len(pieces) and (end == start or used + pieces[end].tokens <= limit):
+            used += pieces[end].tokens
+            end += 1
+        windows.append(pieces[start:end])
+        if end >= len(pieces):
+            break
+        back, kept = end, 0
+        while back - 1 > start and kept + pieces[back - 1].tokens <= overlap:
+            back -= 1
+            kept += pieces[back].tokens
+        start = back
+    return windows
+
+
+def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
+    text_parts: list[str] = []
+    turns: list[list] = []  # [char offset, speaker, seconds, exact]
+    offset = 0
+    previous: Segment | None = None
+    for piece in window:
+        seg = piece.segment
+        if previous is not None:
+            sep = " " if seg is previous else "\n"
+            text_parts.append(sep)
+            offset += len(sep)
+        if seg is not previous:
+            turns.append([offset, seg.speaker, seg.seconds, seg.exact_time])
+        text_parts.append(piece.text)
+        offset += len(piece.text)
+        previous = seg
+    text = "".join(text_parts)
+    first = window[0].segment
+    speakers = list(dict.fromkeys(p.segment.speaker for p in window if p.segment.speaker))
+    by_length: dict[str, int] = {}
+    for p in window:
+        if p.segment.speaker:
+            by_length[p.segment.speaker] = by_length.get(p.segment.speaker, 0) + len(p.text)
+    main_speaker = max(by_length, key=by_length.__getitem__) if by_length else None
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    metadata = {
+        "episode": episode.label,
+        "episode_id": episode.id,
+        "episode_title": episode.title,
+        "kind": first.kind,
+        "language": first.language,
+        "chapter": first.chapter or "",
+        "seconds": first.seconds if first.seconds is not None else -1,
+        "exact_time": bool(first.exact_time),
+        "end_seconds": -1,
+        "speaker": main_speaker or "",
+        "speakers": "|".join(speakers),
+        "turns": json.dumps(turns, ensure_ascii=False),
+        "source_file": episode.source_file,
+        "url": episode.url or "",
+        "line_start": window[0].segment.line_start,
+        "line_end": window[-1].segment.line_end,
+        "position": index,
+    }
+    for name in speakers:
+        metadata[speaker_key(name)] = True
+    return TextNode(
+        id_=f"{episode.id}:{index:05d}:{digest}",
+        text=text,
+        metadata=metadata,
+        excluded_embed_metadata_keys=list(metadata),
+        excluded_llm_metadata_keys=list(metadata),
+    )
+
+
+def _link_end_times(nodes: list[TextNode]) -> None:
+    """A chunk ends where the next timed chunk starts (or at its chapter's end)."""
+    for node, nxt in itertools.pairwise(nodes):
+        start, after = node.metadata["seconds"], nxt.metadata["seconds"]
+        if start >= 0 and after >= start:
+            node.metadata["end_seconds"] = after
+
+
+def speaker_key(name: str) -> str:
+    """Metadata key that flags a speaker in a chunk (Chroma filters need scalar values)."""
+    return "sp_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+
+
+def chunk_corpus(episodes: list[Episode], chunk_tokens: int, overlap: int) -> list[TextNode]:
+    """Chunks of every episode, in corpus order."""
+    return [n for e in episodes for n in chunk_episode(e, chunk_tokens, overlap)]
+
+
+def quote_context(node_meta: dict, offset: int) -> tuple[str | None, int | None, bool]:
+    """Speaker, start seconds and exactness of the turn that holds character ``offset``."""
+    turns = json.loads(node_meta.get("turns") or "[]")
+    current = (node_meta.get("speaker") or None, node_meta.get("seconds"), False)
+    for start, speaker, seconds, exact in turns:
+        if start > offset:
+            break
+        current = (speaker, seconds, bool(exact))
+    speaker, seconds, exact = current
+    if seconds is not None and seconds < 0:
+        seconds = None
+    return speaker, seconds, exact

@@ -1,0 +1,259 @@
+"""``episode-assistant``: index the episodes, search them, ask them, chat with them."""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+
+from . import Assistant, Settings
+from .api import QuestionError
+from .retrieval import FilterError
+from .schema import Answer, Citation, Hit, Turn
+from .store import IndexUnavailable
+
+app = typer.Typer(
+    help="Ask podcast episodes questions and get answers that cite episode, chapter, "
+    "timestamp, speaker and the quoted words.",
+    no_args_is_help=True,
+    add_completion=False,
+)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+CorpusOpt = Annotated[
+    Path | None, typer.Option("--corpus", help="Corpus folder (default: the shipped episodes).")
+]
+EpisodeOpt = Annotated[
+    list[str] | None, typer.Option("--episode", "-e", help='Only this episode, e.g. "EP 81".')
+]
+SpeakerOpt = Annotated[
+    list[str] | None,
+    typer.Option("--speaker", "-s", help='Only this speaker, e.g. "Seonghyun Kim".'),
+]
+
+
+def _assistant(corpus: Path | None = None) -> Assistant:
+    overrides = {"corpus_dir": corpus} if corpus else {}
+    return Assistant(Settings(**overrides))
+
+
+class IndexProgress:
+    """A rich progress bar with counts and rate for the embedding step."""
+
+    def __init__(self) -> None:
+        self.bar = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[rate]}"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+            console=err,
+            transient=False,
+        )
+        self.task: int | None = None
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if self.task is None:
+            self.bar.start()
+            self.task = self.bar.add_task(f"{stage} chunks", total=total, rate="")
+        elapsed = self.bar.tasks[0].elapsed or 0
+        rate = f"{done / elapsed:.1f} chunks/s" if elapsed > 0.5 else ""
+        self.bar.update(self.task, completed=done, total=total, rate=rate)
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.bar.stop()
+
+
+def _run_index(bot: Assistant, rebuild: bool = False) -> None:
+    progress = IndexProgress()
+    try:
+        report = bot.index(rebuild=rebuild, progress=progress)
+    finally:
+        progress.stop()
+    for issue in report.issues:
+        err.print(f"[yellow]{escape(str(issue))}[/]")
+    if not report.changed:
+        console.print(
+            f"Index up to date: {len(report.unchanged)} unchanged files, {report.chunks} chunks "
+            f"({report.seconds:.1f} s)."
+        )
+        return
+    console.print(
+        f"Indexed {report.episodes} episodes, {report.chunks} chunks in {report.seconds:.1f} s: "
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
+        f"{len(report.unchanged)} unchanged; {report.embedded} chunks embedded "
+        f"(the rest from the cache)."
+    )
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
+    """Turn the errors a user can cause into one clear line, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            fn(*args, **kwargs)
+        except (QuestionError, FilterError, IndexUnavailable, FileNotFoundError, ValueError) as exc:
+            raise _fail(str(exc)) from None
+
+    return wrapper
+
+
+@app.command()
+@_guarded
+def index(
+    corpus: CorpusOpt = None,
+    rebuild: Annotated[bool, typer.Option(help="Throw the index away and build it anew.")] = False,
+) -> None:
+    """Build or update the index (only new or changed files are embedded)."""
+    _run_index(_assistant(corpus), rebuild)
+
+
+def _ensure_index(bot: Assistant) -> None:
+    if bot.store.manifest() is None:
+        err.print("No index yet: building it from the corpus first.")
+        _run_index(bot)
+
+
+def _print_hit(i: int, hit: Hit) -> None:
+    head = " · ".join(p for p in (hit.episode, hit.chapter, hit.timestamp, hit.speaker) if p)
+    console.print(f"[bold cyan][{i}][/] [bold]{escape(head)}[/]  [dim]score {hit.score:.4f}[/]")
+    console.print(f"    [dim]{escape(hit.episode_title)} — {escape(hit.source_file)}[/]")
+    console.print("    " + escape(hit.text).replace("\n", "\n    ") + "\n")
+
+
+@app.command()
+@_guarded
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
+    episode: EpisodeOpt = None,
+    speaker: SpeakerOpt = None,
+    corpus: CorpusOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the top passages with episode, chapter, timestamp and speaker."""
+    bot = _assistant(corpus)
+    _ensure_index(bot)
+    hits = bot.search(query, k=k, episode=episode, speaker=speaker)
+    if as_json:
+        print(json.dumps([h.model_dump() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        console.print("No passages found.")
+    for i, hit in enumerate(hits, start=1):
+        _print_hit(i, hit)
+
+
+def _print_citation(c: Citation) -> None:
+    link = f"  [link={c.url}]{escape(c.url)}[/link]" if c.url else ""
+    console.print(f"[bold cyan][{c.n}][/] [bold]{escape(c.heading())}[/]{link}")
+    console.print(f"    “{escape(c.quote)}”")
+
+
+def _print_answer(answer: Answer, streamed: bool = False) -> None:
+    if not streamed:
+        console.print(escape(answer.text))
+    if answer.notice:
+        console.print(f"[yellow]{escape(answer.notice)}[/]")
+    if answer.citations:
+        console.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            _print_citation(c)
+    if answer.abstained and answer.see_also:
+        console.print("\n[bold]See also[/]")
+        for c in answer.see_also:
+            _print_citation(c)
+
+
+@app.command()
+@_guarded
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in any language.")],
+    episode: EpisodeOpt = None,
+    speaker: SpeakerOpt = None,
+    corpus: CorpusOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Answer a question, then list its sources."""
+    bot = _assistant(corpus)
+    _ensure_index(bot)
+    answer = bot.ask(question, episode=episode, speaker=speaker)
+    if as_json:
+        print(answer.model_dump_json(indent=2, exclude={"history", "passages"}))
+        return
+    _print_answer(answer)
+
+
+@app.command()
+@_guarded
+def chat(
+    episode: EpisodeOpt = None,
+    speaker: SpeakerOpt = None,
+    corpus: CorpusOpt = None,
+) -> None:
+    """A conversation in the terminal; follow-ups use what was said before. Ctrl-D ends it."""
+    bot = _assistant(corpus)
+    _ensure_index(bot)
+    console.print(
+        f"[dim]{len(bot.episodes())} episodes indexed; answerer: {bot.answerer.name}. "
+        "Ask away (Ctrl-D to quit, /new for a new conversation).[/]"
+    )
+    history: list[Turn] = []
+    while True:
+        try:
+            question = console.input("[bold green]you>[/] ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        if question.strip() == "/new":
+            history = []
+            continue
+        try:
+            final: Answer | None = None
+            for piece in bot.stream(question, history=history, episode=episode, speaker=speaker):
+                if isinstance(piece, Answer):
+                    final = piece
+                else:
+                    console.print(escape(piece), end="")
+            console.print()
+            assert final is not None
+            _print_answer(final, streamed=True)
+            history = final.history
+        except (QuestionError, FilterError) as exc:
+            err.print(f"[red]{escape(str(exc))}[/]")
+
+
+def main() -> None:
+    """Entry point of the ``episode-assistant`` command."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

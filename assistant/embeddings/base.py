@@ -1,0 +1,54 @@
+"""The one interface every embedder implements: a LlamaIndex ``BaseEmbedding`` with a name,
+a dimension, and batch encoding of passages and queries into unit-length numpy vectors."""
+
+from __future__ import annotations
+
+import threading
+from abc import abstractmethod
+
+import numpy as np
+from llama_index.core.base.embeddings.base import BaseEmbedding
+from pydantic import PrivateAttr
+
+
+class LocalEmbedder(BaseEmbedding):
+    """Base of our embedders. Subclasses implement ``encode``; calls are serialised because
+    the native engines make no promise about thread safety."""
+
+    dimension: int = 0
+    _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @abstractmethod
+    def encode(self, texts: list[str], *, query: bool) -> np.ndarray:
+        """Embed texts as a float32 array of shape (len(texts), dimension)."""
+
+    def embed_passages(self, texts: list[str]) -> np.ndarray:
+        """Unit-length passage vectors."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        with self._lock:
+            return _normalise(self.encode(texts, query=False))
+
+    def embed_query(self, text: str) -> np.ndarray:
+        """A unit-length query vector."""
+        with self._lock:
+            return _normalise(self.encode([text], query=True))[0]
+
+    # LlamaIndex's interface, delegating to the two methods above.
+    def _get_query_embedding(self, query: str) -> list[float]:
+        return self.embed_query(query).tolist()
+
+    async def _aget_query_embedding(self, query: str) -> list[float]:
+        return self._get_query_embedding(query)
+
+    def _get_text_embedding(self, text: str) -> list[float]:
+        return self.embed_passages([text])[0].tolist()
+
+    def _get_text_embeddings(self, texts: list[str]) -> list[list[float]]:
+        return self.embed_passages(texts).tolist()
+
+
+def _normalise(vectors: np.ndarray) -> np.ndarray:
+    vectors = np.asarray(vectors, dtype=np.float32)
+    norms = np.linalg.norm(vectors, axis=1, keepdims=True)
+    return vectors / np.maximum(norms, 1e-12)

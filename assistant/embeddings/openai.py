@@ -1,0 +1,47 @@
+"""OpenAI (or OpenAI-compatible) embeddings, for users who prefer them and have a key."""
+
+from __future__ import annotations
+
+import numpy as np
+from pydantic import PrivateAttr
+
+from ..config import Settings
+from .base import LocalEmbedder
+
+DIMENSIONS = {
+    "text-embedding-3-small": 1536,
+    "text-embedding-3-large": 3072,
+    "text-embedding-ada-002": 1536,
+}
+
+
+class OpenAIEmbedder(LocalEmbedder):
+    """Embeddings from the ``/embeddings`` endpoint through the official ``openai`` client."""
+
+    _client: object = PrivateAttr()
+
+    def __init__(self, settings: Settings, **kwargs: object) -> None:
+        from openai import OpenAI
+
+        model = settings.openai_embedding_model
+        super().__init__(model_name=f"openai-{model}", embed_batch_size=64, **kwargs)
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
+        self._client = OpenAI(
+            api_key=key,
+            base_url=settings.openai_base_url,
+            timeout=settings.llm_timeout,
+            max_retries=settings.llm_max_retries,
+        )
+        self._model_id = model
+        self.dimension = DIMENSIONS.get(model) or len(self.encode(["probe"], query=False)[0])
+
+    def encode(self, texts: list[str], *, query: bool) -> np.ndarray:
+        """One request per batch; the order of the answer's items is restored by index."""
+        response = self._client.embeddings.create(model=self._model_id, input=list(texts))
+        items = sorted(response.data, key=lambda d: d.index)
+        return np.asarray([d.embedding for d in items], dtype=np.float32)
+
+
+def make_openai_embedder(settings: Settings) -> OpenAIEmbedder:
+    """Factory named in ``BACKENDS``."""
+    return OpenAIEmbedder(settings)

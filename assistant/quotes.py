@@ -1,0 +1,346 @@
+"""The offline answerer: no model, just the most relevant sentences of the retrieved passages,
+quoted with their citations and ordered so that the answer reads as an answer."""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import Stemmer
+
+from .answer import (
+    NOT_COVERED,
+    NOT_COVERED_KO,
+    Intent,
+    cite,
+    new_history,
+    read_intent,
+    see_also,
+    standalone_question,
+)
+from .chunking import split_sentences
+from .retrieval import Filters
+from .schema import Answer, Citation, Hit, Turn
+
+if TYPE_CHECKING:
+    from .api import Assistant
+
+MAX_WORDS = 120
+MAX_SENTENCES = 4
+PASSAGES = 8
+WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+FILLER = re.compile(
+    r"^(yeah|yes|right|okay|ok|so|um|uh|hmm|exactly|true|sure|i see|got it)\W*$", re.I
+)
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "so",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "it's",
+        "i",
+        "you",
+        "he",
+        "she",
+        "we",
+        "they",
+        "me",
+        "him",
+        "her",
+        "us",
+        "them",
+        "my",
+        "your",
+        "his",
+        "our",
+        "their",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "about",
+        "into",
+        "over",
+        "under",
+        "again",
+        "further",
+        "there",
+        "here",
+        "all",
+        "any",
+        "both",
+        "each",
+        "few",
+        "more",
+        "most",
+        "other",
+        "some",
+        "such",
+        "no",
+        "nor",
+        "not",
+        "only",
+        "own",
+        "same",
+        "than",
+        "too",
+        "very",
+        "can",
+        "will",
+        "just",
+        "don't",
+        "should",
+        "now",
+        "say",
+        "said",
+        "says",
+        "talk",
+        "talked",
+        "mention",
+        "mentioned",
+        "think",
+        "thinks",
+        "episode",
+        "episodes",
+        "podcast",
+        "according",
+        "would",
+        "could",
+        "like",
+        "also",
+    ]
+)
+
+
+@dataclass
+class _Candidate:
+    hit: Hit
+    rank: int
+    sentence: str
+    score: float
+
+
+class QuoteAnswerer:
+    """Composes answers from quoted sentences; needs no LLM."""
+
+    name = "offline"
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+        self._stem = Stemmer.Stemmer("english").stemWord
+
+    def _terms(self, text: str) -> list[str]:
+        return [
+            self._stem(w)
+            for w in (t.lower() for t in WORD_RE.findall(text))
+            if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
+        ]
+
+    def stream(
+        self, question: str, history: list[Turn], filters: Filters, notice: str | None = None
+    ) -> Iterator[str | Answer]:
+        """Yield the answer sentence by sentence, then the ``Answer``."""
+        answer = self.answer(question, history, filters, notice=notice)
+        for part in re.split(r"(?<=\])\s+", answer.text):
+            yield part + " "
+        yield answer
+
+    def retrieve(
+        self, question: str, history: list[Turn], filters: Filters
+    ) -> tuple[str, list[Hit]]:
+        """The standalone question and its passages (shared with the LLM answerer)."""
+        standalone = standalone_question(question, history)
+        hits = self.assistant.retriever().search(
+            standalone, PASSAGES, filters, candidates=self.assistant.settings.candidates
+        )
+        return standalone, hits
+
+    def answer(
+        self,
+        question: str,
+        history: list[Turn],
+        filters: Filters,
+        *,
+        notice: str | None = None,
+        retrieved: tuple[str, list[Hit]] | None = None,
+    ) -> Answer:
+        """A quoted answer, or an abstention with the closest passages as see-also."""
+        started = time.perf_counter()
+        standalone, hits = retrieved or self.retrieve(question, history, filters)
+        intent = read_intent(question, self.assistant.speakers())
+        if not intent.speakers and standalone != question:
+            intent.speakers = read_intent(standalone, self.assistant.speakers()).speakers
+        chosen = self._select(standalone, hits, intent, history) if self.covered(hits) else []
+        if not chosen:
+            answer = Answer(
+                question=question,
+                text=NOT_COVERED_KO if intent.language == "ko" else NOT_COVERED,
+                abstained=True,
+                see_also=see_also(hits),
+                standalone_question=standalone,
+                passages=hits,
+                notice=notice,
+            )
+        else:
+            text, citations = self._compose(chosen, intent)
+            answer = Answer(
+                question=question,
+                text=text,
+                citations=citations,
+                standalone_question=standalone,
+                passages=hits,
+                notice=notice,
+            )
+        answer.usage.total_time = time.perf_counter() - started
+        answer.history = new_history(history, question, answer)
+        return answer
+
+    def covered(self, hits: list[Hit]) -> bool:
+        """Whether the best passage is close enough to the question to answer from."""
+        return bool(hits) and hits[0].relevance >= self.assistant.settings.abstain_below
+
+    # --- choosing sentences ----------------------------------------------------------------
+
+    def _select(
+        self, question: str, hits: list[Hit], intent: Intent, history: list[Turn]
+    ) -> list[_Candidate]:
+        q_terms = set(self._terms(question))
+        candidates: list[_Candidate] = []
+        sentences_terms: list[set[str]] = []
+        for rank, hit in enumerate(hits):
+            for sentence in split_sentences(hit.text):
+                words = sentence.split()
+                if len(words) < 5 or FILLER.match(sentence):
+                    continue
+                terms = set(self._terms(sentence))
+                candidates.append(_Candidate(hit, rank, sentence, 0.0))
+                sentences_terms.append(terms)
+        if not candidates:
+            return []
+        df = Counter(t for terms in sentences_terms for t in terms)
+        n = len(candidates)
+        previous_episodes = set(history[-1].episodes) if history else set()
+        for cand, terms in zip(candidates, sentences_terms, strict=True):
+            overlap = sum(math.log(1 + n / df[t]) for t in q_terms & terms)
+            cand.score = overlap + 2.0 * cand.hit.relevance + 1.5 / (1 + cand.rank)
+            if intent.speakers:
+                speaker = cite(cand.hit, cand.sentence, 0).speaker
+                cand.score += 2.5 if speaker in intent.speakers else -1.0
+            if previous_episodes and cand.hit.episode in previous_episodes:
+                cand.score += 0.5
+            if re.search(r"\d", cand.sentence) and re.search(
+                r"how (many|much)|number|몇", question, re.I
+            ):
+                cand.score += 1.0
+            if len(cand.sentence.split()) > 60:
+                cand.score -= 1.0
+        # The best passage must share at least one content term, or the answer is a guess.
+        ranked = sorted(candidates, key=lambda c: -c.score)
+        chosen: list[_Candidate] = []
+        words = 0
+        seen_terms: list[set[str]] = []
+        for cand in ranked:
+            terms = set(self._terms(cand.sentence))
+            if any(len(terms & s) / max(1, len(terms | s)) > 0.6 for s in seen_terms):
+                continue  # near-duplicate (overlapping chunks repeat sentences)
+            size = len(cand.sentence.split())
+            if chosen and (words + size > MAX_WORDS or cand.score < 0.45 * chosen[0].score):
+                continue
+            chosen.append(cand)
+            seen_terms.append(terms)
+            words += size
+            if len(chosen) >= MAX_SENTENCES or words >= MAX_WORDS:
+                break
+        return chosen
+
+    # --- writing the answer ----------------------------------------------------------------
+
+    def _compose(self, chosen: list[_Candidate], intent: Intent) -> tuple[str, list[Citation]]:
+        citations: list[Citation] = []
+        keys: dict[tuple, int] = {}
+        # Keep the passage order within an answer: earlier in the episode reads better.
+        chosen = sorted(chosen, key=lambda c: (c.rank, c.hit.text.find(c.sentence)))
+        if intent.when:
+            chosen = sorted(
+                chosen,
+                key=lambda c: (
+                    c.hit.episode,
+                    c.hit.seconds if c.hit.seconds is not None else 10**9,
+                ),
+            )
+        groups: list[tuple[Citation, list[str]]] = []
+        for cand in chosen:
+            citation = cite(cand.hit, cand.sentence, 0)
+            key = (citation.passage_id, citation.speaker, citation.seconds)
+            if key in keys:
+                groups[keys[key]][1].append(cand.sentence)
+                continue
+            keys[key] = len(groups)
+            groups.append((citation, [cand.sentence]))
+        lines = []
+        for n, (citation, sentences) in enumerate(groups, start=1):
+            quote = " ".join(sentences)
+            citations.append(citation.model_copy(update={"n": n, "quote": quote}))
+            lines.append(self._line(citation, quote, n, intent))
+        text = " ".join(lines)
+        if intent.language != "en":
+            text = "영어 원문에서 인용한 답변입니다 (quoted from the English episodes): " + text
+        return text, citations
+
+    @staticmethod
+    def _line(c: Citation, quote: str, n: int, intent: Intent) -> str:
+        where = c.episode + (" article" if c.kind == "article" else "")
+        if c.timestamp:
+            where += f" at {c.timestamp}"
+        who = c.speaker or ("the article" if c.kind == "article" else None)
+        if intent.when:
+            chapter = f" ({c.chapter})" if c.chapter else ""
+            return f"{where}{chapter}, {who or 'they'} say{'s' if who else ''}: “{quote}” [{n}]"
+        if who and c.speaker:
+            return f"{c.speaker} ({where}): “{quote}” [{n}]"
+        return f"{where}: “{quote}” [{n}]"

@@ -1,0 +1,242 @@
+"""Hybrid search: dense vectors from Chroma and BM25 over the same chunks, fused by
+reciprocal rank, filtered by episode and speaker.
+
+Only ids and a few small fields per chunk stay in memory for BM25 and filters; passage text
+is fetched from Chroma for the handful of hits returned, never held twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from .chunking import speaker_key
+from .embeddings import LocalEmbedder
+from .schema import Hit, format_timestamp
+from .store import Manifest, Store
+from .transcripts import detect_language
+
+RRF_K = 60
+PAGE = 5000
+
+
+class FilterError(ValueError):
+    """A filter names an episode or speaker the index does not have."""
+
+
+@dataclass
+class Filters:
+    """Resolved filters: exact episode labels and speaker names as indexed."""
+
+    episodes: list[str] | None = None
+    speakers: list[str] | None = None
+
+    def where(self) -> dict | None:
+        """The Chroma ``where`` clause for these filters."""
+        clauses: list[dict] = []
+        if self.episodes:
+            clauses.append({"episode": {"$in": self.episodes}})
+        if self.speakers:
+            ors = [{speaker_key(s): True} for s in self.speakers]
+            clauses.append(ors[0] if len(ors) == 1 else {"$or": ors})
+        if not clauses:
+            return None
+        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
+
+
+def _norm(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def resolve_filters(
+    manifest: Manifest, episode: str | list[str] | None, speaker: str | list[str] | None
+) -> Filters:
+    """Match loosely written filters ("ep81", "81", "Noam") to what the index holds."""
+    labels = list(dict.fromkeys(e.label for e in manifest.episodes))
+    speakers = sorted({s for e in manifest.episodes for s in e.speakers})
+    out = Filters()
+    for wanted, known, field_name in ((episode, labels, "episode"), (speaker, speakers, "speaker")):
+        if not wanted:
+            continue
+        names = [wanted] if isinstance(wanted, str) else list(wanted)
+        found: list[str] = []
+        for name in names:
+            key = _norm(name)
+            digits = "".join(ch for ch in name if ch.isdigit())
+            matches = [k for k in known if _norm(k) == key]
+            if not matches and field_name == "episode" and digits:
+                matches = [k for k in known if "".join(c for c in k if c.isdigit()) == digits]
+            if not matches and key:
+                matches = [k for k in known if key in _norm(k)]
+            if not matches:
+                raise FilterError(
+                    f"no {field_name} matches {name!r}; the index has: {', '.join(known) or 'none'}"
+                )
+            found.extend(matches)
+        setattr(out, field_name + "s", list(dict.fromkeys(found)))
+    return out
+
+
+class Retriever:
+    """Searches one generation of the index."""
+
+    def __init__(self, store: Store, manifest: Manifest, embedder: LocalEmbedder) -> None:
+        self.manifest = manifest
+        self.embedder = embedder
+        self.collection = store.collection(manifest)
+        self._stemmer = Stemmer.Stemmer("english")
+        self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+        ids: list[str] = []
+        episodes: list[str] = []
+        speakers: list[str] = []
+        tokens: list[list[str]] = []
+        offset = 0
+        while True:
+            page = self.collection.get(
+                include=["documents", "metadatas"], limit=PAGE, offset=offset
+            )
+            if not page["ids"]:
+                break
+            ids.extend(page["ids"])
+            episodes.extend(m["episode"] for m in page["metadatas"])
+            speakers.extend(m.get("speakers", "") for m in page["metadatas"])
+            tokens.extend(self._tokenize(page["documents"]))
+            offset += len(page["ids"])
+        self.ids = ids
+        self._episode = np.array(episodes, dtype=object)
+        self._speakers = speakers
+        self._bm25 = bm25s.BM25()
+        if tokens:
+            self._bm25.index(tokens, show_progress=False)
+
+    def _tokenize(self, texts: list[str]) -> list[list[str]]:
+        return bm25s.tokenize(
+            texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
+        )
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """The query's embedding, cached: the same question asked twice is embedded once."""
+        with self._lock:
+            if query in self._query_cache:
+                self._query_cache.move_to_end(query)
+                return self._query_cache[query]
+        vector = self.embedder.embed_query(query)
+        with self._lock:
+            self._query_cache[query] = vector
+            while len(self._query_cache) > 512:
+                self._query_cache.popitem(last=False)
+        return vector
+
+    def _mask(self, filters: Filters) -> np.ndarray | None:
+        if not filters.episodes and not filters.speakers:
+            return None
+        mask = np.ones(len(self.ids), dtype=bool)
+        if filters.episodes:
+            mask &= np.isin(self._episode, filters.episodes)
+        if filters.speakers:
+            wanted = set(filters.speakers)
+            mask &= np.array([bool(wanted & set(s.split("|"))) for s in self._speakers])
+        return mask
+
+    def _bm25_ranking(self, query: str, filters: Filters, limit: int) -> list[str]:
+        if not self.ids:
+            return []
+        terms = self._tokenize([query])[0]
+        if not terms:
+            return []
+        scores = self._bm25.get_scores(terms)
+        mask = self._mask(filters)
+        if mask is not None:
+            scores = np.where(mask, scores, 0.0)
+        top = np.argsort(-scores)[:limit]
+        return [self.ids[i] for i in top if scores[i] > 0]
+
+    def _dense_ranking(self, vector: np.ndarray, where: dict | None, limit: int) -> list[str]:
+        n = min(limit, len(self.ids))
+        if n == 0:
+            return []
+        got = self.collection.query(
+            query_embeddings=[vector], n_results=n, where=where, include=["distances"]
+        )
+        return got["ids"][0]
+
+    def search(
+        self, query: str, k: int = 5, filters: Filters | None = None, candidates: int = 30
+    ) -> list[Hit]:
+        """The ``k`` best passages for ``query``, best first."""
+        filters = filters or Filters()
+        vector = self.query_vector(query)
+        where = filters.where()
+        rankings = [self._dense_ranking(vector, where, candidates)]
+        if detect_language(query) != "en":
+            # A Korean question pulls Korean text first (same-language bias of the embedder);
+            # a ranking over English chunks alone lets the English answer compete.
+            english = {"language": "en"}
+            rankings.append(
+                self._dense_ranking(
+                    vector, {"$and": [where, english]} if where else english, candidates
+                )
+            )
+        else:
+            rankings.append(self._bm25_ranking(query, filters, candidates))
+        fused: dict[str, float] = {}
+        for ranking in rankings:
+            for rank, pid in enumerate(ranking):
+                fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank + 1)
+        best = sorted(fused, key=lambda p: -fused[p])[:k]
+        return self.fetch(best, vector, fused)
+
+    def fetch(
+        self, ids: list[str], vector: np.ndarray, scores: dict[str, float] | None = None
+    ) -> list[Hit]:
+        """Hits for chunk ids, in the given order, with cosine relevance to ``vector``."""
+        if not ids:
+            return []
+        got = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        by_id = {
+            pid: (doc, meta, emb)
+            for pid, doc, meta, emb in zip(
+                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+            )
+        }
+        hits = []
+        for pid in ids:
+            if pid not in by_id:
+                continue
+            doc, meta, emb = by_id[pid]
+            hits.append(hit_from(pid, doc, meta, float(np.dot(vector, np.asarray(emb))), scores))
+        return hits
+
+
+def hit_from(
+    pid: str, text: str, meta: dict, relevance: float, scores: dict[str, float] | None
+) -> Hit:
+    """A ``Hit`` from a chunk's stored metadata."""
+    seconds = meta.get("seconds", -1)
+    seconds = None if seconds is None or seconds < 0 else int(seconds)
+    end = meta.get("end_seconds", -1)
+    return Hit(
+        id=pid,
+        episode=meta["episode"],
+        episode_title=meta.get("episode_title", ""),
+        chapter=meta.get("chapter") or None,
+        timestamp=format_timestamp(seconds),
+        seconds=seconds,
+        end_seconds=None if end is None or end < 0 else int(end),
+        exact_time=bool(meta.get("exact_time")),
+        speaker=meta.get("speaker") or None,
+        text=text,
+        source_file=meta["source_file"],
+        kind=meta.get("kind", "transcript"),
+        language=meta.get("language", "en"),
+        url=meta.get("url") or None,
+        score=(scores or {}).get(pid, 0.0),
+        relevance=relevance,
+        turns=meta.get("turns") or "[]",
+    )

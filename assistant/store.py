@@ -1,0 +1,204 @@
+"""Owns Chroma: an embedded ``PersistentClient`` under ``index/`` or a ``chroma run`` server.
+
+Every index build writes a new collection (a *generation*) and only then moves a pointer to
+it, so a run that is killed or fails half-way leaves the previous index whole and in use.
+The pointer and the manifest (embedder, chunking, files and their hashes) sit in one record
+of a small ``<prefix>-meta`` collection, written in one upsert.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import chromadb
+import numpy as np
+from chromadb.config import Settings as ChromaSettings
+from llama_index.core.schema import TextNode
+from pydantic import BaseModel, Field, ValidationError
+
+from .config import Settings
+
+POINTER_ID = "active"
+BATCH = 1000
+
+
+class IndexUnavailable(RuntimeError):
+    """The index is missing, unreadable or built with other settings; the message says what to do."""
+
+
+class FileEntry(BaseModel):
+    """What the index holds of one corpus file."""
+
+    sha256: str
+    episode: str | None = None
+    chunks: int = 0
+
+
+class EpisodeSummary(BaseModel):
+    """An indexed episode, for filters and the UI's lists."""
+
+    label: str
+    title: str
+    kind: str
+    source_file: str
+    speakers: list[str] = Field(default_factory=list)
+    chapters: int = 0
+
+
+class Manifest(BaseModel):
+    """The active generation and what it was built with."""
+
+    generation: int
+    collection: str
+    embedder: str
+    dimension: int
+    chunk_tokens: int
+    chunk_overlap: int
+    chunking_version: int
+    files: dict[str, FileEntry] = Field(default_factory=dict)
+    episodes: list[EpisodeSummary] = Field(default_factory=list)
+    chunks: int = 0
+    built_at: str = ""
+
+    def describe_build(self) -> str:
+        """The settings that must match for this index to be searched."""
+        return (
+            f"embedder {self.embedder} ({self.dimension}-d), chunks of {self.chunk_tokens} tokens "
+            f"with {self.chunk_overlap} overlap (chunking v{self.chunking_version})"
+        )
+
+
+def _client(settings: Settings) -> chromadb.ClientAPI:
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:
+        return chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+        )
+    path = settings.index_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+class Store:
+    """The Chroma side of the index: read the active generation, write a new one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.where = (
+            f"chroma server {settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else str(settings.index_dir / "chroma")
+        )
+        try:
+            self.client = _client(settings)
+            self._meta = self.client.get_or_create_collection(
+                f"{settings.collection}-meta", metadata={"hnsw:space": "cosine"}
+            )
+        except Exception as exc:  # chroma raises many kinds; all mean the same to a user
+            raise IndexUnavailable(
+                f"cannot open the index at {self.where}: {exc}. "
+                "Rebuild it with `episode-assistant index --rebuild`."
+            ) from exc
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def manifest(self) -> Manifest | None:
+        """The active generation's manifest, or ``None`` when nothing was indexed yet."""
+        got = self._meta.get(ids=[POINTER_ID], include=["documents"])
+        if not got["ids"]:
+            return None
+        try:
+            return Manifest.model_validate_json(got["documents"][0])
+        except ValidationError as exc:
+            raise IndexUnavailable(
+                f"the index at {self.where} has an unreadable manifest ({exc.error_count()} "
+                "errors). Rebuild it with `episode-assistant index --rebuild`."
+            ) from exc
+
+    def collection(self, manifest: Manifest) -> chromadb.Collection:
+        """The collection of the active generation."""
+        try:
+            return self.client.get_collection(manifest.collection)
+        except Exception as exc:
+            raise IndexUnavailable(
+                f"the index at {self.where} points at a missing collection "
+                f"{manifest.collection!r}. Rebuild it with `episode-assistant index --rebuild`."
+            ) from exc
+
+    # --- writing a generation --------------------------------------------------------------
+
+    def new_collection(self, generation: int) -> chromadb.Collection:
+        """An empty collection for a generation being built (not visible until committed)."""
+        name = f"{self.settings.collection}-g{generation}"
+        self._drop(name)  # a leftover of a killed run with the same number
+        return self.client.create_collection(name, metadata={"hnsw:space": "cosine"})
+
+    def add(
+        self, collection: chromadb.Collection, nodes: list[TextNode], vectors: np.ndarray
+    ) -> None:
+        """Add nodes with their vectors (always given: Chroma must never embed on its own)."""
+        for start in range(0, len(nodes), BATCH):
+            part = nodes[start : start + BATCH]
+            collection.add(
+                ids=[n.node_id for n in part],
+                documents=[n.text for n in part],
+                metadatas=[n.metadata for n in part],
+                embeddings=vectors[start : start + BATCH],
+            )
+
+    def copy_files(
+        self, source: chromadb.Collection, target: chromadb.Collection, files: list[str]
+    ) -> int:
+        """Copy the chunks of unchanged files into the new generation, vectors and all."""
+        copied = 0
+        for start in range(0, len(files), 50):
+            batch = files[start : start + 50]
+            got = source.get(
+                where={"source_file": {"$in": batch}},
+                include=["documents", "metadatas", "embeddings"],
+            )
+            for i in range(0, len(got["ids"]), BATCH):
+                target.add(
+                    ids=got["ids"][i : i + BATCH],
+                    documents=got["documents"][i : i + BATCH],
+                    metadatas=got["metadatas"][i : i + BATCH],
+                    embeddings=got["embeddings"][i : i + BATCH],
+                )
+            copied += len(got["ids"])
+        return copied
+
+    def commit(self, manifest: Manifest) -> None:
+        """Point at the new generation in one write, then drop every other generation."""
+        manifest.built_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self._meta.upsert(
+            ids=[POINTER_ID],
+            documents=[manifest.model_dump_json()],
+            embeddings=[[1.0]],
+            metadatas=[{"collection": manifest.collection}],
+        )
+        self.collect_garbage(manifest.collection)
+
+    def collect_garbage(self, keep: str) -> None:
+        """Drop generations other than ``keep`` (old ones, and those of killed runs)."""
+        prefix = f"{self.settings.collection}-g"
+        for name in self.collection_names():
+            if name.startswith(prefix) and name != keep:
+                self._drop(name)
+
+    def collection_names(self) -> Iterator[str]:
+        """Names of every collection in the Chroma store."""
+        for c in self.client.list_collections():
+            yield c if isinstance(c, str) else c.name
+
+    def _drop(self, name: str) -> None:
+        with contextlib.suppress(Exception):  # not there: nothing to drop
+            self.client.delete_collection(name)
+
+
+def wipe_local_index(settings: Settings) -> None:
+    """Remove an embedded index folder that cannot even be opened (for ``--rebuild``)."""
+    if not settings.chroma_host:
+        shutil.rmtree(settings.index_dir / "chroma", ignore_errors=True)

@@ -1,0 +1,90 @@
+"""Shared fixtures: the network is cut for the whole suite, and one index of the shipped
+episodes is built once (from the shipped embedding cache) for every test that reads it."""
+
+from __future__ import annotations
+
+import ipaddress
+import shutil
+import socket
+from pathlib import Path
+
+import pytest
+
+import assistant  # noqa: F401  (sets the offline switches before anything else loads)
+from assistant import Assistant, Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+EPISODES = ROOT / "episodes"
+_real_connect = socket.socket.connect
+_real_connect_ex = socket.socket.connect_ex
+
+
+def _is_loopback(address: object) -> bool:
+    if not isinstance(address, tuple) or not address:
+        return True  # unix sockets
+    host = str(address[0])
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class NetworkBlocked(OSError):
+    """Raised when code under test tries to reach beyond this machine."""
+
+
+def _guard(address: object) -> None:
+    if not _is_loopback(address):
+        raise NetworkBlocked(f"test tried to reach the network: {address!r}")
+
+
+def _connect(self: socket.socket, address: object) -> None:
+    _guard(address)
+    return _real_connect(self, address)
+
+
+def _connect_ex(self: socket.socket, address: object) -> int:
+    _guard(address)
+    return _real_connect_ex(self, address)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def no_network():
+    """Only loopback connections are allowed: the suite passes with the network gone."""
+    socket.socket.connect = _connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _connect_ex  # type: ignore[method-assign]
+    yield
+    socket.socket.connect = _real_connect  # type: ignore[method-assign]
+    socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+@pytest.fixture(scope="session")
+def index_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An index of the shipped episodes, built once per session."""
+    path = tmp_path_factory.mktemp("index")
+    Assistant(Settings(index_dir=path, corpus_dir=EPISODES, answerer="offline")).index()
+    return path
+
+
+@pytest.fixture(scope="session")
+def bot(index_dir: Path) -> Assistant:
+    """An offline assistant over the shipped episodes (shared: treat as read-only)."""
+    return Assistant(Settings(index_dir=index_dir, corpus_dir=EPISODES, answerer="offline"))
+
+
+@pytest.fixture
+def corpus_copy(tmp_path: Path) -> Path:
+    """A private copy of the shipped corpus (with its embedding cache) to modify."""
+    target = tmp_path / "episodes"
+    shutil.copytree(EPISODES, target)
+    return target
+
+
+@pytest.fixture
+def private_index(tmp_path: Path, index_dir: Path) -> Path:
+    """A private copy of the session index, for tests that change it."""
+    target = tmp_path / "index"
+    shutil.copytree(index_dir, target)
+    return target

@@ -3,6 +3,7 @@ evidence, citations built from index metadata) and the choice of answerer by set
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -94,19 +95,106 @@ def read_intent(question: str, known_speakers: list[str]) -> Intent:
         ):
             named.append(name)
     return Intent(
-        who=bool(re.match(r"^\s*(who|which (guest|host|speaker|person))\b", q))
+        who=bool(re.search(r"\bwho\b|\bwhich (guest|host|speaker|person)\b", q))
         or "누가" in q
         or "누구" in q,
+        # "When Seonghyun listed X, who asked…" is a who-question; "when" must lead or ask.
         when=bool(
-            re.search(
-                r"\b(when|what time|at what point|timestamp|which (part|minute|chapter))\b", q
-            )
+            re.match(r"^\s*(when|at what point|what time|where in|how far into)\b", q)
+            or re.search(r"\b(timestamp|which (part|minute|chapter)|what minute)\b", q)
         )
         or "언제" in q
         or "몇 분" in q,
         speakers=tuple(named),
         language=detect_language(question),
     )
+
+
+def episodes_named(question: str, labels: list[str]) -> list[str]:
+    """Episodes a question names itself: "EP 81", "episode 88", "Latent Space"."""
+    q = question.lower()
+    numbers = {int(n) for n in re.findall(r"\b(?:ep|episode)\.?\s*(\d{1,4})\b", q)}
+    named = []
+    for label in labels:
+        m = re.fullmatch(r"EP (\d+)", label)
+        if (m and int(m.group(1)) in numbers) or (
+            not m and any(len(p) > 3 and p.strip().lower() in q for p in label.split("·"))
+        ):
+            named.append(label)
+    return named
+
+
+# --- coverage -------------------------------------------------------------------------------
+
+GENERIC = frozenset(
+    [
+        "what",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "which",
+        "did",
+        "does",
+        "do",
+        "is",
+        "are",
+        "was",
+        "were",
+        "the",
+        "a",
+        "an",
+        "in",
+        "on",
+        "at",
+        "of",
+        "and",
+        "or",
+        "but",
+        "ep",
+        "episode",
+        "episodes",
+        "podcast",
+        "according",
+        "ai",
+        "if",
+        "so",
+        "then",
+        "tell",
+        "give",
+    ]
+)
+NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9'’.\-]*")
+PART_RE = re.compile(r"[^\W_]+")
+
+
+def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
+    """Names in a question that occur nowhere in the corpus ("Tuomas Sandholm", "Grok").
+
+    A question that hinges on a name the episodes never mention is not covered, however
+    close its other words come to some passage. Near-misses count as present, so a typo in
+    a name the corpus does have ("Seonghyn") does not make the assistant abstain.
+    """
+    missing = []
+    for word in NAME_RE.findall(question):
+        core = word.strip(".'’-")
+        if not core or not (core[0].isupper() or any(ch.isdigit() for ch in core)):
+            continue
+        for part in PART_RE.findall(core.lower()):
+            if len(part) < 3 or part.isdigit() or part in GENERIC or part in vocabulary:
+                continue
+            if not _close_match(part, vocabulary):
+                missing.append(core)
+                break
+    return missing
+
+
+def _close_match(word: str, vocabulary: set[str]) -> bool:
+    pool = [v for v in vocabulary if v[:1] == word[:1] and abs(len(v) - len(word)) <= 2]
+    return bool(difflib.get_close_matches(word, pool, n=1, cutoff=0.84))
 
 
 # --- citations --------------------------------------------------------------------------------

@@ -50,6 +50,7 @@ class Assistant:
     def __init__(self, settings: Settings | None = None, **overrides: object) -> None:
         self.settings = settings or Settings(**overrides)
         self._embedder: LocalEmbedder | None = None
+        self._crosslingual: LocalEmbedder | None = None
         self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._checked_at = 0.0
@@ -65,6 +66,15 @@ class Assistant:
             if self._embedder is None:
                 self._embedder = get_embedder(self.settings)
             return self._embedder
+
+    @property
+    def crosslingual(self) -> LocalEmbedder | None:
+        """The cross-lingual embedder, if settings name one (loaded once)."""
+        with self._lock:
+            name = self.settings.crosslingual_embedder
+            if name and self._crosslingual is None:
+                self._crosslingual = get_embedder(self.settings, name)
+            return self._crosslingual
 
     @property
     def store(self) -> Store:
@@ -88,7 +98,12 @@ class Assistant:
             else:
                 store = self.store
             report = build_index(
-                self.settings, self.embedder, store, rebuild=rebuild, progress=progress
+                self.settings,
+                self.embedder,
+                store,
+                self.crosslingual,
+                rebuild=rebuild,
+                progress=progress,
             )
             self._retriever = None
             return report
@@ -116,8 +131,8 @@ class Assistant:
             self._checked_at = now
             current = self._retriever
             if current is None or current.manifest.collection != manifest.collection:
-                check_compatible(manifest, self.settings, self.embedder)
-                self._retriever = Retriever(self.store, manifest, self.embedder)
+                check_compatible(manifest, self.settings, self.embedder, self.crosslingual)
+                self._retriever = Retriever(self.store, manifest, self.embedder, self.crosslingual)
             return self._retriever
 
     def episodes(self) -> list[EpisodeSummary]:

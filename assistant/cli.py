@@ -67,18 +67,20 @@ class IndexProgress:
             console=err,
             transient=False,
         )
-        self.task: int | None = None
+        self.tasks: dict[str, int] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:
-        if self.task is None:
+        if not self.tasks:
             self.bar.start()
-            self.task = self.bar.add_task(f"{stage} chunks", total=total, rate="")
-        elapsed = self.bar.tasks[0].elapsed or 0
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(stage, total=total, rate="")
+        task = self.tasks[stage]
+        elapsed = self.bar.tasks[task].elapsed or 0
         rate = f"{done / elapsed:.1f} chunks/s" if elapsed > 0.5 else ""
-        self.bar.update(self.task, completed=done, total=total, rate=rate)
+        self.bar.update(task, completed=done, total=total, rate=rate)
 
     def stop(self) -> None:
-        if self.task is not None:
+        if self.tasks:
             self.bar.stop()
 
 

@@ -9,6 +9,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
+
 from .chunking import CHUNKING_VERSION, chunk_corpus
 from .config import Settings
 from .corpus import METADATA_FILE, list_files, load_metadata, parse_files
@@ -43,18 +45,25 @@ def seed_path(settings: Settings, embedder: LocalEmbedder) -> Path:
     return settings.corpus_dir / ".embeddings" / f"{embedder.model_name}.npz"
 
 
-def open_cache(settings: Settings, embedder: LocalEmbedder) -> EmbeddingCache:
+def open_cache(settings: Settings, *embedders: LocalEmbedder) -> EmbeddingCache:
     """The embedding cache, seeded from the corpus's shipped vectors if any."""
     cache = EmbeddingCache(settings.index_dir / "embeddings.sqlite")
-    cache.seed_from(seed_path(settings, embedder), embedder.model_name)
+    for embedder in embedders:
+        cache.seed_from(seed_path(settings, embedder), embedder.model_name)
     return cache
 
 
-def check_compatible(manifest: Manifest, settings: Settings, embedder: LocalEmbedder) -> None:
+def check_compatible(
+    manifest: Manifest,
+    settings: Settings,
+    embedder: LocalEmbedder,
+    crosslingual: LocalEmbedder | None = None,
+) -> None:
     """Refuse to mix vectors or chunks built with other settings."""
     wanted = (
         embedder.model_name,
         embedder.dimension,
+        crosslingual.model_name if crosslingual else None,
         settings.chunk_tokens,
         settings.chunk_overlap,
         CHUNKING_VERSION,
@@ -62,6 +71,7 @@ def check_compatible(manifest: Manifest, settings: Settings, embedder: LocalEmbe
     built = (
         manifest.embedder,
         manifest.dimension,
+        manifest.crosslingual,
         manifest.chunk_tokens,
         manifest.chunk_overlap,
         manifest.chunking_version,
@@ -69,7 +79,8 @@ def check_compatible(manifest: Manifest, settings: Settings, embedder: LocalEmbe
     if wanted != built:
         raise IndexUnavailable(
             f"the index was built with {manifest.describe_build()}, but the settings ask for "
-            f"embedder {embedder.model_name} ({embedder.dimension}-d), chunks of "
+            f"embedder {embedder.model_name} ({embedder.dimension}-d), cross-lingual "
+            f"{crosslingual.model_name if crosslingual else 'none'}, chunks of "
             f"{settings.chunk_tokens} tokens with {settings.chunk_overlap} overlap "
             f"(chunking v{CHUNKING_VERSION}). Rebuild it with `episode-assistant index --rebuild`."
         )
@@ -79,6 +90,7 @@ def build_index(
     settings: Settings,
     embedder: LocalEmbedder,
     store: Store,
+    crosslingual: LocalEmbedder | None = None,
     *,
     rebuild: bool = False,
     progress: Progress | None = None,
@@ -88,7 +100,7 @@ def build_index(
     report = IndexReport()
     old = None if rebuild else store.manifest()
     if old is not None:
-        check_compatible(old, settings, embedder)
+        check_compatible(old, settings, embedder, crosslingual)
 
     files = list_files(settings.corpus_dir)
     metadata, _ = load_metadata(settings.corpus_dir)
@@ -114,33 +126,23 @@ def build_index(
     report.issues = corpus.issues
     nodes = chunk_corpus(corpus.episodes, settings.chunk_tokens, settings.chunk_overlap)
 
-    cache = open_cache(settings, embedder)
+    spaces = [embedder, crosslingual] if crosslingual else [embedder]
+    cache = open_cache(settings, *spaces)
     try:
-        done = 0
-
-        def tick(n: int) -> None:
-            nonlocal done
-            done += n
-            if progress:
-                progress("embedding", done, len(nodes))
-
-        before = len(cache.get_many(embedder.model_name, [text_hash(n.text) for n in nodes]))
-        vectors = cache.embed(
-            embedder.model_name,
-            [n.text for n in nodes],
-            embedder.embed_passages,
-            batch_size=embedder.embed_batch_size,
-            progress=tick,
-        )
-        report.embedded = len(nodes) - before
+        vectors = [_embed(cache, e, nodes, report, progress) for e in spaces]
     finally:
         cache.close()
 
     generation = (old.generation + 1) if old else _next_generation(store)
-    target = store.new_collection(generation)
     kept = list(report.unchanged)
-    copied = store.copy_files(store.collection(old), target, kept) if old and kept else 0
-    store.add(target, nodes, vectors)
+    copied = 0
+    for space, space_vectors in enumerate(vectors):
+        twin = space == 1
+        target = store.new_collection(generation, crosslingual=twin)
+        if old and kept:
+            source = store.collection(old, crosslingual=twin)
+            copied = store.copy_files(source, target, kept)
+        store.add(target, nodes, space_vectors, documents=not twin)
 
     summaries = {e.source_file: _summary(e) for e in corpus.episodes}
     old_summaries = {e.source_file: e for e in (old.episodes if old else [])}
@@ -158,9 +160,11 @@ def build_index(
     episodes = [summaries.get(name) or old_summaries.get(name) for name in sorted(entries)]
     manifest = Manifest(
         generation=generation,
-        collection=target.name,
+        collection=f"{settings.collection}-g{generation}",
         embedder=embedder.model_name,
         dimension=embedder.dimension,
+        crosslingual=crosslingual.model_name if crosslingual else None,
+        crosslingual_dimension=crosslingual.dimension if crosslingual else 0,
         chunk_tokens=settings.chunk_tokens,
         chunk_overlap=settings.chunk_overlap,
         chunking_version=CHUNKING_VERSION,
@@ -172,6 +176,35 @@ def build_index(
     report.chunks, report.episodes = manifest.chunks, len(manifest.episodes)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _embed(
+    cache: EmbeddingCache,
+    embedder: LocalEmbedder,
+    nodes: list,
+    report: IndexReport,
+    progress: Progress | None,
+) -> np.ndarray:
+    """Vectors of every node for one embedder, embedding only what the cache lacks."""
+    texts = [n.text for n in nodes]
+    done = 0
+
+    def tick(n: int) -> None:
+        nonlocal done
+        done += n
+        if progress:
+            progress(f"embedding ({embedder.model_name})", done, len(nodes))
+
+    before = len(cache.get_many(embedder.model_name, [text_hash(t) for t in texts]))
+    vectors = cache.embed(
+        embedder.model_name,
+        texts,
+        embedder.embed_passages,
+        batch_size=embedder.embed_batch_size,
+        progress=tick,
+    )
+    report.embedded += len(nodes) - before
+    return vectors
 
 
 def _file_key(sha256: str, meta: Metadata | None) -> str:

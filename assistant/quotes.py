@@ -18,14 +18,17 @@ from .answer import (
     NOT_COVERED_KO,
     Intent,
     cite,
+    episodes_named,
     new_history,
     read_intent,
     see_also,
     standalone_question,
+    unknown_names,
 )
 from .chunking import split_sentences
 from .retrieval import Filters
 from .schema import Answer, Citation, Hit, Turn
+from .transcripts import detect_language
 
 if TYPE_CHECKING:
     from .api import Assistant
@@ -195,7 +198,19 @@ class QuoteAnswerer:
     ) -> tuple[str, list[Hit]]:
         """The standalone question and its passages (shared with the LLM answerer)."""
         standalone = standalone_question(question, history)
-        hits = self.assistant.retriever().search(
+        retriever = self.assistant.retriever()
+        if not filters.episodes:
+            # A question that names its episode ("in EP 81, …") is searched in that episode.
+            labels = [e.label for e in retriever.manifest.episodes]
+            named = episodes_named(question, labels)
+            if named:
+                narrowed = Filters(episodes=named, speakers=filters.speakers)
+                hits = retriever.search(
+                    standalone, PASSAGES, narrowed, candidates=self.assistant.settings.candidates
+                )
+                if hits:
+                    return standalone, hits
+        hits = retriever.search(
             standalone, PASSAGES, filters, candidates=self.assistant.settings.candidates
         )
         return standalone, hits
@@ -215,7 +230,8 @@ class QuoteAnswerer:
         intent = read_intent(question, self.assistant.speakers())
         if not intent.speakers and standalone != question:
             intent.speakers = read_intent(standalone, self.assistant.speakers()).speakers
-        chosen = self._select(standalone, hits, intent, history) if self.covered(hits) else []
+        covered = self.covered(hits, standalone)
+        chosen = self._select(standalone, hits, intent, history) if covered else []
         if not chosen:
             answer = Answer(
                 question=question,
@@ -240,9 +256,16 @@ class QuoteAnswerer:
         answer.history = new_history(history, question, answer)
         return answer
 
-    def covered(self, hits: list[Hit]) -> bool:
-        """Whether the best passage is close enough to the question to answer from."""
-        return bool(hits) and hits[0].relevance >= self.assistant.settings.abstain_below
+    def covered(self, hits: list[Hit], question: str) -> bool:
+        """Whether the passages can answer: close enough, and no name the corpus lacks."""
+        if not hits:
+            return False
+        settings = self.assistant.settings
+        english = detect_language(question) == "en"
+        floor = settings.abstain_below if english else settings.abstain_below_crosslingual
+        if hits[0].relevance < floor:
+            return False
+        return not unknown_names(question, self.assistant.retriever().vocabulary)
 
     # --- choosing sentences ----------------------------------------------------------------
 

@@ -7,6 +7,7 @@ is fetched from Chroma for the handful of hits returned, never held twice.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -22,6 +23,7 @@ from .store import Manifest, Store
 from .transcripts import detect_language
 
 RRF_K = 60
+WORD_RE = re.compile(r"[^\W_]+")
 PAGE = 5000
 
 
@@ -85,13 +87,25 @@ def resolve_filters(
 class Retriever:
     """Searches one generation of the index."""
 
-    def __init__(self, store: Store, manifest: Manifest, embedder: LocalEmbedder) -> None:
+    def __init__(
+        self,
+        store: Store,
+        manifest: Manifest,
+        embedder: LocalEmbedder,
+        crosslingual: LocalEmbedder | None = None,
+    ) -> None:
         self.manifest = manifest
         self.embedder = embedder
         self.collection = store.collection(manifest)
+        self.crosslingual = crosslingual if manifest.crosslingual else None
+        self.xcollection = (
+            store.collection(manifest, crosslingual=True) if self.crosslingual else None
+        )
         self._stemmer = Stemmer.Stemmer("english")
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._lock = threading.Lock()
+        # Every word of the corpus, unstemmed, to tell whether a name in a question occurs at all.
+        self.vocabulary: set[str] = set()
         ids: list[str] = []
         episodes: list[str] = []
         speakers: list[str] = []
@@ -107,6 +121,8 @@ class Retriever:
             episodes.extend(m["episode"] for m in page["metadatas"])
             speakers.extend(m.get("speakers", "") for m in page["metadatas"])
             tokens.extend(self._tokenize(page["documents"]))
+            for doc in page["documents"]:
+                self.vocabulary.update(WORD_RE.findall(doc.lower()))
             offset += len(page["ids"])
         self.ids = ids
         self._episode = np.array(episodes, dtype=object)
@@ -120,15 +136,17 @@ class Retriever:
             texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
         )
 
-    def query_vector(self, query: str) -> np.ndarray:
+    def query_vector(self, query: str, *, crosslingual: bool = False) -> np.ndarray:
         """The query's embedding, cached: the same question asked twice is embedded once."""
+        key = ("x:" if crosslingual else "d:") + query
         with self._lock:
-            if query in self._query_cache:
-                self._query_cache.move_to_end(query)
-                return self._query_cache[query]
-        vector = self.embedder.embed_query(query)
+            if key in self._query_cache:
+                self._query_cache.move_to_end(key)
+                return self._query_cache[key]
+        embedder = self.crosslingual if crosslingual and self.crosslingual else self.embedder
+        vector = embedder.embed_query(query)
         with self._lock:
-            self._query_cache[query] = vector
+            self._query_cache[key] = vector
             while len(self._query_cache) > 512:
                 self._query_cache.popitem(last=False)
         return vector
@@ -157,11 +175,22 @@ class Retriever:
         top = np.argsort(-scores)[:limit]
         return [self.ids[i] for i in top if scores[i] > 0]
 
-    def _dense_ranking(self, vector: np.ndarray, where: dict | None, limit: int) -> list[str]:
+    def _dense_ranking(
+        self,
+        vector: np.ndarray,
+        where: dict | None,
+        limit: int,
+        *,
+        language: dict | None = None,
+        crosslingual: bool = False,
+    ) -> list[str]:
         n = min(limit, len(self.ids))
         if n == 0:
             return []
-        got = self.collection.query(
+        if language:
+            where = {"$and": [where, language]} if where else language
+        collection = self.xcollection if crosslingual else self.collection
+        got = collection.query(
             query_embeddings=[vector], n_results=n, where=where, include=["distances"]
         )
         return got["ids"][0]
@@ -171,26 +200,45 @@ class Retriever:
     ) -> list[Hit]:
         """The ``k`` best passages for ``query``, best first."""
         filters = filters or Filters()
-        vector = self.query_vector(query)
         where = filters.where()
-        rankings = [self._dense_ranking(vector, where, candidates)]
-        if detect_language(query) != "en":
-            # A Korean question pulls Korean text first (same-language bias of the embedder);
-            # a ranking over English chunks alone lets the English answer compete.
-            english = {"language": "en"}
-            rankings.append(
-                self._dense_ranking(
-                    vector, {"$and": [where, english]} if where else english, candidates
-                )
-            )
-        else:
-            rankings.append(self._bm25_ranking(query, filters, candidates))
+        english = detect_language(query) == "en"
+        vector = self.query_vector(query)
+        rankings = [self._bm25_ranking(query, filters, candidates)]
+        if english or self.xcollection is None:
+            rankings.append(self._dense_ranking(vector, where, candidates))
+        if not english:
+            # e5 pulls same-language text first: a Korean question finds the Korean article
+            # before the English turns that answer it. A ranking over English chunks alone lets
+            # those compete, in the cross-lingual space when there is one. BM25 stays: such
+            # questions often carry English terms ("MoE", "continual learning").
+            en = {"language": "en"}
+            if self.xcollection is None:
+                rankings.append(self._dense_ranking(vector, where, candidates, language=en))
+            else:
+                xvector = self.query_vector(query, crosslingual=True)
+                for language in (None, en):
+                    rankings.append(
+                        self._dense_ranking(
+                            xvector, where, candidates, language=language, crosslingual=True
+                        )
+                    )
         fused: dict[str, float] = {}
         for ranking in rankings:
             for rank, pid in enumerate(ranking):
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused, key=lambda p: -fused[p])[:k]
-        return self.fetch(best, vector, fused)
+        hits = self.fetch(best, vector, fused)
+        if not english and self.xcollection is not None:
+            self._crosslingual_relevance(hits, self.query_vector(query, crosslingual=True))
+        return hits
+
+    def _crosslingual_relevance(self, hits: list[Hit], xvector: np.ndarray) -> None:
+        """For a question in another language, relevance is measured in the aligned space."""
+        got = self.xcollection.get(ids=[h.id for h in hits], include=["embeddings"])
+        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
+        for hit in hits:
+            if hit.id in by_id:
+                hit.relevance = float(np.dot(xvector, np.asarray(by_id[hit.id])))
 
     def fetch(
         self, ids: list[str], vector: np.ndarray, scores: dict[str, float] | None = None

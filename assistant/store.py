@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field, ValidationError
 from .config import Settings
 
 POINTER_ID = "active"
+CROSSLINGUAL_SUFFIX = "-x"
 BATCH = 1000
 
 
@@ -55,6 +56,9 @@ class Manifest(BaseModel):
     collection: str
     embedder: str
     dimension: int
+    # The cross-lingual space: same chunks, a second embedder, in ``<collection>-x``.
+    crosslingual: str | None = None
+    crosslingual_dimension: int = 0
     chunk_tokens: int
     chunk_overlap: int
     chunking_version: int
@@ -65,9 +69,11 @@ class Manifest(BaseModel):
 
     def describe_build(self) -> str:
         """The settings that must match for this index to be searched."""
+        cross = f", cross-lingual {self.crosslingual}" if self.crosslingual else ""
         return (
-            f"embedder {self.embedder} ({self.dimension}-d), chunks of {self.chunk_tokens} tokens "
-            f"with {self.chunk_overlap} overlap (chunking v{self.chunking_version})"
+            f"embedder {self.embedder} ({self.dimension}-d){cross}, chunks of "
+            f"{self.chunk_tokens} tokens with {self.chunk_overlap} overlap "
+            f"(chunking v{self.chunking_version})"
         )
 
 
@@ -118,33 +124,43 @@ class Store:
                 "errors). Rebuild it with `episode-assistant index --rebuild`."
             ) from exc
 
-    def collection(self, manifest: Manifest) -> chromadb.Collection:
-        """The collection of the active generation."""
+    def collection(self, manifest: Manifest, *, crosslingual: bool = False) -> chromadb.Collection:
+        """The collection of the active generation (or its cross-lingual twin)."""
+        name = manifest.collection + (CROSSLINGUAL_SUFFIX if crosslingual else "")
         try:
-            return self.client.get_collection(manifest.collection)
+            return self.client.get_collection(name)
         except Exception as exc:
             raise IndexUnavailable(
-                f"the index at {self.where} points at a missing collection "
-                f"{manifest.collection!r}. Rebuild it with `episode-assistant index --rebuild`."
+                f"the index at {self.where} points at a missing collection {name!r}. "
+                "Rebuild it with `episode-assistant index --rebuild`."
             ) from exc
 
     # --- writing a generation --------------------------------------------------------------
 
-    def new_collection(self, generation: int) -> chromadb.Collection:
+    def new_collection(self, generation: int, *, crosslingual: bool = False) -> chromadb.Collection:
         """An empty collection for a generation being built (not visible until committed)."""
         name = f"{self.settings.collection}-g{generation}"
+        name += CROSSLINGUAL_SUFFIX if crosslingual else ""
         self._drop(name)  # a leftover of a killed run with the same number
         return self.client.create_collection(name, metadata={"hnsw:space": "cosine"})
 
     def add(
-        self, collection: chromadb.Collection, nodes: list[TextNode], vectors: np.ndarray
+        self,
+        collection: chromadb.Collection,
+        nodes: list[TextNode],
+        vectors: np.ndarray,
+        *,
+        documents: bool = True,
     ) -> None:
-        """Add nodes with their vectors (always given: Chroma must never embed on its own)."""
+        """Add nodes with their vectors (always given: Chroma must never embed on its own).
+
+        The cross-lingual twin stores no documents: text lives once, in the main collection.
+        """
         for start in range(0, len(nodes), BATCH):
             part = nodes[start : start + BATCH]
             collection.add(
                 ids=[n.node_id for n in part],
-                documents=[n.text for n in part],
+                documents=[n.text for n in part] if documents else None,
                 metadatas=[n.metadata for n in part],
                 embeddings=vectors[start : start + BATCH],
             )
@@ -161,9 +177,10 @@ class Store:
                 include=["documents", "metadatas", "embeddings"],
             )
             for i in range(0, len(got["ids"]), BATCH):
+                docs = got["documents"][i : i + BATCH]
                 target.add(
                     ids=got["ids"][i : i + BATCH],
-                    documents=got["documents"][i : i + BATCH],
+                    documents=docs if docs and docs[0] is not None else None,
                     metadatas=got["metadatas"][i : i + BATCH],
                     embeddings=got["embeddings"][i : i + BATCH],
                 )
@@ -185,7 +202,7 @@ class Store:
         """Drop generations other than ``keep`` (old ones, and those of killed runs)."""
         prefix = f"{self.settings.collection}-g"
         for name in self.collection_names():
-            if name.startswith(prefix) and name != keep:
+            if name.startswith(prefix) and name not in (keep, keep + CROSSLINGUAL_SUFFIX):
                 self._drop(name)
 
     def collection_names(self) -> Iterator[str]:

@@ -19,14 +19,15 @@ BACKENDS = {
 }
 
 
-def get_embedder(settings: Settings) -> LocalEmbedder:
-    """The embedder that ``settings.embedder`` names; a clear error for an unknown name."""
+def get_embedder(settings: Settings, name: str | None = None) -> LocalEmbedder:
+    """The embedder ``name`` (default ``settings.embedder``); a clear error for an unknown name."""
+    name = name or settings.embedder
     try:
-        target = BACKENDS[settings.embedder]
+        target = BACKENDS[name]
     except KeyError:
         raise ValueError(
-            f"unknown embedder {settings.embedder!r} (EPISODE_ASSISTANT_EMBEDDER): "
-            f"choose one of {', '.join(sorted(BACKENDS))}"
+            f"unknown embedder {name!r} (EPISODE_ASSISTANT_EMBEDDER or "
+            f"EPISODE_ASSISTANT_CROSSLINGUAL_EMBEDDER): choose one of {', '.join(sorted(BACKENDS))}"
         ) from None
     module, factory = target.split(":")
     return getattr(import_module(module), factory)(settings)

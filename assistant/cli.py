@@ -249,6 +249,17 @@ def chat(
             err.print(f"[red]{escape(str(exc))}[/]")
 
 
+@app.command()
+@_guarded
+def slack(corpus: CorpusOpt = None) -> None:
+    """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on slack_port."""
+    from .bots.slack import run_slack  # lazy: other commands don't load slack_bolt
+
+    bot = _assistant(corpus)
+    _ensure_index(bot)
+    run_slack(bot.settings, assistant=bot)
+
+
 def main() -> None:
     """Entry point of the ``episode-assistant`` command."""
     try:

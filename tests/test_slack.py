@@ -1,0 +1,738 @@
+"""The Slack adapter end to end: real signed HTTP requests to the adapter's server, and a
+local stand-in for Slack's Web API that records what Slack would have received."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import itertools
+import json
+import logging
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import pytest
+from pydantic import SecretStr
+
+from assistant import Answer, Assistant, Citation, QuestionError, Settings
+from assistant.bots.core import (
+    APOLOGY,
+    BotCore,
+    BotReply,
+    ConversationBook,
+    SeenEvents,
+    compact_heading,
+    split_text,
+)
+from assistant.bots.slack import (
+    DELIVERY_APOLOGY,
+    THINKING,
+    USAGE,
+    SlackBot,
+    SlackConfigError,
+    create_slack_app,
+    format_source,
+    question_text,
+    run_slack,
+    slack_messages,
+)
+from assistant.bots.slack_http import SlackHTTPServer
+from assistant.schema import Turn
+
+pytestmark = pytest.mark.server
+
+BOT_TOKEN = "xoxb-test-0000-NEVER-LOG-THIS"
+SIGNING_SECRET = "signing-secret-never-log-this"
+BOT_USER = "UBOT"
+BOT_ID = "BBOT"
+DEADLINE = 20.0
+
+
+# --- a stand-in for Slack's Web API ---------------------------------------------------------
+
+
+@dataclass
+class Call:
+    """One request Slack's Web API received."""
+
+    method: str
+    params: dict[str, Any]
+    headers: dict[str, str]
+    at: float
+    response: dict[str, Any] = field(default_factory=dict)
+
+
+class FakeSlack:
+    """Records every Web API call and answers like Slack; responses can be scripted."""
+
+    def __init__(self) -> None:
+        self.calls: list[Call] = []
+        self._scripts: dict[str, list[tuple[int, dict[str, Any], dict[str, str]]]] = {}
+        self._lock = threading.Lock()
+        self._ts = itertools.count(1)
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                raw = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                if "json" in (self.headers.get("Content-Type") or ""):
+                    params = json.loads(raw or "{}")
+                else:
+                    params = {k: v[0] for k, v in urllib.parse.parse_qs(raw).items()}
+                path = self.path.split("?")[0]
+                method = path.rsplit("/", 1)[-1] if path.startswith("/api/") else path
+                status, body, headers = fake._respond(method, params, dict(self.headers))
+                data = json.dumps(body).encode() if isinstance(body, dict) else str(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=utf-8")
+                for name, value in headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.api_url = f"http://127.0.0.1:{self.server.server_address[1]}/api/"
+        self.base = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self._thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def _respond(
+        self, method: str, params: dict[str, Any], headers: dict[str, str]
+    ) -> tuple[int, dict[str, Any] | str, dict[str, str]]:
+        with self._lock:
+            scripted = self._scripts.get(method)
+            if scripted:
+                status, body, extra = scripted.pop(0)
+            else:
+                status, body, extra = 200, self._normal(method, params), {}
+            self.calls.append(Call(method, params, headers, time.monotonic(), body))
+        return status, body, extra
+
+    def _normal(self, method: str, params: dict[str, Any]) -> dict[str, Any]:
+        if method == "auth.test":
+            return {
+                "ok": True,
+                "url": "https://test.slack.com/",
+                "team": "Test",
+                "user": "assistant",
+                "team_id": "T0001",
+                "user_id": BOT_USER,
+                "bot_id": BOT_ID,
+                "is_enterprise_install": False,
+            }
+        if method == "chat.postMessage":
+            ts = f"1700000000.{next(self._ts):06d}"
+            return {"ok": True, "channel": params.get("channel"), "ts": ts, "message": params}
+        if method == "chat.update":
+            return {"ok": True, "channel": params.get("channel"), "ts": params.get("ts")}
+        return {"ok": True}
+
+    def script(self, method: str, *responses: tuple[int, dict[str, Any], dict[str, str]]) -> None:
+        """The next calls of ``method`` get these (status, body, headers) instead."""
+        with self._lock:
+            self._scripts.setdefault(method, []).extend(responses)
+
+    def of(self, method: str, **match: Any) -> list[Call]:
+        """Calls of ``method`` whose params include ``match``."""
+        with self._lock:
+            calls = list(self.calls)
+        return [
+            c
+            for c in calls
+            if c.method == method and all(c.params.get(k) == v for k, v in match.items())
+        ]
+
+    def in_channel(self, channel: str) -> list[Call]:
+        """Every call that posted or updated a message in ``channel``."""
+        with self._lock:
+            return [c for c in self.calls if c.params.get("channel") == channel]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def wait_for(check: Callable[[], Any], timeout: float = DEADLINE) -> Any:
+    """Poll ``check`` until it returns something truthy; fail at the deadline."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("timed out waiting for Slack to receive the answer")
+        time.sleep(0.02)
+
+
+# --- signed requests, computed here rather than with Bolt's helper --------------------------
+
+
+def sign(body: str, timestamp: str, secret: str = SIGNING_SECRET) -> str:
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+def post(
+    url: str,
+    body: str,
+    *,
+    content_type: str = "application/json",
+    timestamp: str | None = None,
+    signature: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> tuple[int, str, float]:
+    """POST a request as Slack would; returns status, body and seconds taken."""
+    timestamp = timestamp or str(int(time.time()))
+    all_headers = {
+        "Content-Type": content_type,
+        "X-Slack-Request-Timestamp": timestamp,
+        "X-Slack-Signature": signature if signature is not None else sign(body, timestamp),
+        **(headers or {}),
+    }
+    request = urllib.request.Request(url, data=body.encode(), headers=all_headers, method="POST")
+    started = time.monotonic()
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, response.read().decode(), time.monotonic() - started
+    except urllib.error.HTTPError as exc:
+        return exc.code, exc.read().decode(), time.monotonic() - started
+
+
+_ids = itertools.count(1)
+
+
+def new_ts() -> str:
+    return f"{int(time.time())}.{next(_ids):06d}"
+
+
+def event_body(event: dict[str, Any], event_id: str | None = None) -> str:
+    return json.dumps(
+        {
+            "token": "legacy-verification-token",
+            "team_id": "T0001",
+            "api_app_id": "A0001",
+            "event": event,
+            "type": "event_callback",
+            "event_id": event_id or f"Ev{next(_ids):08d}",
+            "event_time": int(time.time()),
+        }
+    )
+
+
+def mention(channel: str, text: str, ts: str, thread_ts: str | None = None) -> dict[str, Any]:
+    event = {
+        "type": "app_mention",
+        "user": "U0ASKER",
+        "text": f"<@{BOT_USER}> {text}",
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+    }
+    if thread_ts:
+        event["thread_ts"] = thread_ts
+    return event
+
+
+def dm(channel: str, text: str, ts: str, **extra: Any) -> dict[str, Any]:
+    return {
+        "type": "message",
+        "channel_type": "im",
+        "user": "U0ASKER",
+        "text": text,
+        "ts": ts,
+        "channel": channel,
+        "event_ts": ts,
+        **extra,
+    }
+
+
+# --- fixtures ---------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def fake_slack() -> Iterator[FakeSlack]:
+    fake = FakeSlack()
+    yield fake
+    fake.close()
+
+
+def slack_settings(base: Settings, api_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "slack_bot_token": SecretStr(BOT_TOKEN),
+        "slack_signing_secret": SecretStr(SIGNING_SECRET),
+        "slack_app_token": None,
+        "slack_api_url": api_url,
+        **overrides,
+    }
+    return base.model_copy(update=values)
+
+
+@pytest.fixture(scope="module")
+def assistant(bot: Assistant) -> Assistant:
+    """Our own assistant over the session index (so tests may patch it)."""
+    return Assistant(bot.settings)
+
+
+class Sleeps(list[float]):
+    """Records the waits the Web API wrapper asks for, and waits only briefly."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+        time.sleep(min(seconds, 0.05))
+
+
+@pytest.fixture(scope="module")
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+@pytest.fixture(scope="module")
+def slack_bot(assistant: Assistant, fake_slack: FakeSlack, sleeps: Sleeps) -> Iterator[SlackBot]:
+    slack = SlackBot(
+        assistant, slack_settings(assistant.settings, fake_slack.api_url), web_sleep=sleeps
+    )
+    yield slack
+    slack.close()
+
+
+@pytest.fixture(scope="module")
+def server(slack_bot: SlackBot) -> Iterator[SlackHTTPServer]:
+    http = SlackHTTPServer(slack_bot.app, "127.0.0.1", 0).start()
+    yield http
+    http.stop()
+
+
+def answer_in(fake: FakeSlack, channel: str, thread_ts: str) -> str:
+    """The answer posted in a thread: the update of the "Thinking…" message there."""
+    thinking = wait_for(lambda: fake.of("chat.postMessage", channel=channel, thread_ts=thread_ts))
+    assert thinking[0].params["text"] == THINKING
+    placeholder = thinking[0].response["ts"]
+    updates = wait_for(lambda: fake.of("chat.update", channel=channel, ts=placeholder))
+    return updates[0].params["text"]
+
+
+# --- end to end -----------------------------------------------------------------------------
+
+
+def test_mention_is_answered_in_its_thread_with_sources(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    ts = new_ts()
+    status, _, seconds = post(
+        server.url, event_body(mention("C0MENTION", "What do they say about MoE?", ts))
+    )
+    assert status == 200
+    assert seconds < 3.0  # Slack's acknowledgement deadline
+
+    text = answer_in(fake_slack, "C0MENTION", ts)
+    assert "MoE" in text
+    assert "\n*Sources*\n" in text
+    assert "*[1]* EP 81 · 04:34 · Seonghyun Kim — “" in text
+    assert "[1]" in text.split("*Sources*")[0]  # markers stay in the answer text
+
+    assert slack_bot.drain(DEADLINE)
+    calls = fake_slack.in_channel("C0MENTION")
+    assert [c.method for c in calls] == ["chat.postMessage", "chat.update"]  # one answer
+    assert all(c.params.get("thread_ts", ts) == ts for c in calls)
+    # The Web client went to SLACK_API_URL, with the bot token.
+    assert calls[0].headers["Authorization"] == f"Bearer {BOT_TOKEN}"
+
+
+def test_follow_up_in_the_thread_uses_its_history(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    first = new_ts()
+    post(server.url, event_body(mention("C0FOLLOW", "What do they say about MoE?", first)))
+    answer_in(fake_slack, "C0FOLLOW", first)
+
+    follow_up = new_ts()
+    post(server.url, event_body(mention("C0FOLLOW", "and what did Chester say?", follow_up, first)))
+    assert slack_bot.drain(DEADLINE)
+    updates = fake_slack.of("chat.update", channel="C0FOLLOW")
+    assert len(updates) == 2
+    text = updates[1].params["text"]
+    sources = text.split("*Sources*")[1]
+    assert "Chester Roh" in sources and "EP 81" in sources
+    assert "MoE" in text
+    # Both answers went to the first question's thread.
+    assert {
+        c.params.get("thread_ts") for c in fake_slack.of("chat.postMessage", channel="C0FOLLOW")
+    } == {first}
+
+    # The same words in a new thread have no MoE context to lean on.
+    fresh = new_ts()
+    post(server.url, event_body(mention("C0FRESH", "and what did Chester say?", fresh)))
+    assert "EP 81" not in answer_in(fake_slack, "C0FRESH", fresh).split("*Sources*")[1]
+
+
+def test_direct_message_is_answered(server: SlackHTTPServer, fake_slack: FakeSlack) -> None:
+    ts = new_ts()
+    status, _, _ = post(
+        server.url, event_body(dm("D0DM", "When do they talk about environment scaling?", ts))
+    )
+    assert status == 200
+    text = answer_in(fake_slack, "D0DM", ts)
+    assert "*Sources*" in text and "*[1]*" in text
+
+
+def test_slash_command_posts_the_question_and_answers_under_it(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    form = urllib.parse.urlencode(
+        {
+            "token": "legacy",
+            "team_id": "T0001",
+            "channel_id": "C0SLASH",
+            "user_id": "U0ASKER",
+            "command": "/ask",
+            "text": "What do they say about MoE?",
+            "response_url": f"{fake_slack.base}/commands/response-1",
+            "trigger_id": "trigger-1",
+        }
+    )
+    status, body, seconds = post(server.url, form, content_type="application/x-www-form-urlencoded")
+    assert status == 200 and seconds < 3.0
+    assert body == ""  # nothing shown to the channel by the acknowledgement itself
+
+    question = wait_for(
+        lambda: [
+            c
+            for c in fake_slack.of("chat.postMessage", channel="C0SLASH")
+            if "thread_ts" not in c.params
+        ]
+    )
+    assert question[0].params["text"] == "<@U0ASKER> asked: What do they say about MoE?"
+    thread = question[0].response["ts"]
+    text = answer_in(fake_slack, "C0SLASH", thread)
+    assert "*[1]* EP 81 · 04:34 · Seonghyun Kim" in text
+
+    # Empty: usage, straight in the acknowledgement, and nothing posted.
+    empty = form.replace("What+do+they+say+about+MoE%3F", "").replace("trigger-1", "trigger-2")
+    status, body, _ = post(server.url, empty, content_type="application/x-www-form-urlencoded")
+    assert status == 200 and USAGE in body
+    assert slack_bot.drain(DEADLINE)
+    assert len(fake_slack.in_channel("C0SLASH")) == 3
+
+
+def test_slash_command_where_the_bot_cannot_post_answers_the_asker_alone(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    fake_slack.script("chat.postMessage", (200, {"ok": False, "error": "not_in_channel"}, {}))
+    form = urllib.parse.urlencode(
+        {
+            "channel_id": "C0PRIVATE",
+            "user_id": "U0ASKER",
+            "command": "/ask",
+            "text": "What do they say about MoE?",
+            "response_url": f"{fake_slack.base}/commands/response-2",
+            "trigger_id": "trigger-3",
+        }
+    )
+    assert post(server.url, form, content_type="application/x-www-form-urlencoded")[0] == 200
+    assert slack_bot.drain(DEADLINE)
+    assert len(fake_slack.of("chat.postMessage", channel="C0PRIVATE")) == 1  # not retried
+    responses = fake_slack.of("/commands/response-2")
+    assert len(responses) == 1
+    assert responses[0].params["response_type"] == "ephemeral"
+    assert "*Sources*" in responses[0].params["text"]
+
+
+def test_a_retried_event_is_answered_once(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    ts = new_ts()
+    body = event_body(mention("C0RETRY", "What do they say about MoE?", ts), event_id="EvRETRY1")
+    assert post(server.url, body)[0] == 200
+    retry = {"X-Slack-Retry-Num": "1", "X-Slack-Retry-Reason": "http_timeout"}
+    assert post(server.url, body, headers=retry)[0] == 200
+    # The same message delivered again under another event (a mention that is also a DM).
+    assert (
+        post(server.url, event_body(mention("C0RETRY", "What do they say about MoE?", ts)))[0]
+        == 200
+    )
+
+    answer_in(fake_slack, "C0RETRY", ts)
+    assert slack_bot.drain(DEADLINE)
+    assert [c.method for c in fake_slack.in_channel("C0RETRY")] == [
+        "chat.postMessage",
+        "chat.update",
+    ]
+
+
+def test_bots_and_the_bot_itself_are_ignored(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    events = [
+        dm("D0BOTS", "I am another bot", new_ts(), subtype="bot_message", bot_id="B0OTHER"),
+        dm("D0BOTS", "an app posting as a user", new_ts(), bot_id="B0OTHER"),
+        dm("D0BOTS", "my own answer", new_ts(), user=BOT_USER, bot_id=BOT_ID),
+        dm("D0BOTS", "edited", new_ts(), subtype="message_changed"),
+        {**dm("C0CHAN", "a channel message, not a mention", new_ts()), "channel_type": "channel"},
+        {**mention("C0BOTS", "a bot mentioning us", new_ts()), "bot_id": "B0OTHER"},
+    ]
+    for event in events:
+        assert post(server.url, event_body(event))[0] == 200
+    assert slack_bot.drain(DEADLINE)
+    for channel in ("D0BOTS", "C0CHAN", "C0BOTS"):
+        assert fake_slack.in_channel(channel) == []
+
+
+@pytest.mark.parametrize(
+    "case",
+    ["bad signature", "missing signature", "wrong secret", "stale timestamp", "tampered body"],
+)
+def test_unsigned_or_stale_requests_are_rejected(
+    case: str, server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    channel = "C0REJECT" + case.split()[0].upper()
+    body = event_body(mention(channel, "What do they say about MoE?", new_ts()))
+    now = str(int(time.time()))
+    stale = str(int(time.time()) - 6 * 60)
+    kwargs: dict[str, Any] = {
+        "bad signature": {"signature": "v0=" + "0" * 64},
+        "missing signature": {"signature": ""},
+        "wrong secret": {"signature": sign(body, now, "not-the-secret"), "timestamp": now},
+        "stale timestamp": {"signature": sign(body, stale), "timestamp": stale},
+        "tampered body": {"signature": sign(body, now), "timestamp": now},
+    }[case]
+    sent = body.replace("MoE", "MoE!") if case == "tampered body" else body
+    status, _, _ = post(server.url, sent, **kwargs)
+    assert status in (401, 403)
+    assert slack_bot.drain(DEADLINE)
+    assert fake_slack.in_channel(channel) == []
+
+
+def test_url_verification_challenge_is_echoed(server: SlackHTTPServer) -> None:
+    body = json.dumps(
+        {
+            "token": "legacy",
+            "challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P",
+            "type": "url_verification",
+        }
+    )
+    status, text, _ = post(server.url, body)
+    assert status == 200
+    assert json.loads(text) == {"challenge": "3eZbrw1aBm2rZgRNFdxV2595E9CY3gmdALWMmHkvFXO7tYXAYM8P"}
+    # Even the challenge needs a valid signature.
+    assert post(server.url, body, signature="v0=" + "1" * 64)[0] == 401
+
+
+def test_empty_mention_gets_a_friendly_message(
+    server: SlackHTTPServer, fake_slack: FakeSlack
+) -> None:
+    ts = new_ts()
+    post(server.url, event_body(mention("C0EMPTY", "", ts)))
+    text = answer_in(fake_slack, "C0EMPTY", ts)
+    assert text.startswith("Please type a question")
+    assert "*Sources*" not in text
+
+
+def test_answerer_failure_is_an_apology_in_thread(
+    server: SlackHTTPServer,
+    slack_bot: SlackBot,
+    fake_slack: FakeSlack,
+    assistant: Assistant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def broken(*args: object, **kwargs: object) -> Answer:
+        raise RuntimeError("model server fell over")
+
+    monkeypatch.setattr(assistant, "ask", broken)
+    ts = new_ts()
+    post(server.url, event_body(mention("C0BROKEN", "What do they say about MoE?", ts)))
+    assert answer_in(fake_slack, "C0BROKEN", ts) == APOLOGY
+    monkeypatch.undo()
+
+    # The server is still answering.
+    ts = new_ts()
+    post(server.url, event_body(mention("C0BROKEN2", "What do they say about MoE?", ts)))
+    assert "*Sources*" in answer_in(fake_slack, "C0BROKEN2", ts)
+
+
+def test_rate_limit_waits_retry_after_then_delivers(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack, sleeps: Sleeps
+) -> None:
+    limited = (429, {"ok": False, "error": "ratelimited"}, {"Retry-After": "7"})
+    fake_slack.script("chat.update", limited)
+    sleeps.clear()
+    ts = new_ts()
+    post(server.url, event_body(mention("C0LIMIT", "What do they say about MoE?", ts)))
+    assert slack_bot.drain(DEADLINE)
+    updates = fake_slack.of("chat.update", channel="C0LIMIT")
+    assert len(updates) == 2  # the rate-limited one, and the retry that delivered
+    assert updates[0].response == limited[1] and "*Sources*" in updates[1].params["text"]
+    assert sleeps == [7.0]
+
+
+def test_web_api_errors_end_in_an_apology_not_a_crash(
+    server: SlackHTTPServer,
+    slack_bot: SlackBot,
+    fake_slack: FakeSlack,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    failing = (200, {"ok": False, "error": "internal_error"}, {})
+    fake_slack.script("chat.update", failing, failing)
+    ts = new_ts()
+    post(server.url, event_body(mention("C0FAIL", "What do they say about MoE?", ts)))
+    assert slack_bot.drain(DEADLINE)
+    calls = fake_slack.in_channel("C0FAIL")
+    assert [c.method for c in calls] == [
+        "chat.postMessage",  # thinking…
+        "chat.update",  # failed
+        "chat.update",  # retried once, failed again
+        "chat.postMessage",  # the apology
+    ]
+    assert calls[-1].params == {"channel": "C0FAIL", "thread_ts": ts, "text": DELIVERY_APOLOGY}
+    assert "chat.update failed (internal_error)" in caplog.text
+    # Secrets never reach the logs, even at DEBUG with Slack's own loggers talking.
+    assert BOT_TOKEN not in caplog.text
+    assert SIGNING_SECRET not in caplog.text
+
+
+def test_create_slack_app_and_run_slack_check_their_settings(
+    assistant: Assistant, fake_slack: FakeSlack
+) -> None:
+    settings = slack_settings(assistant.settings, fake_slack.api_url.rstrip("/"))
+    app = create_slack_app(assistant, settings)
+    assert app.client.base_url == fake_slack.api_url
+
+    with pytest.raises(SlackConfigError, match="SLACK_BOT_TOKEN"):
+        create_slack_app(
+            assistant, slack_settings(assistant.settings, fake_slack.api_url, slack_bot_token=None)
+        )
+    fake_slack.script("auth.test", (200, {"ok": False, "error": "invalid_auth"}, {}))
+    with pytest.raises(SlackConfigError, match="invalid_auth") as rejected:
+        create_slack_app(assistant, settings)
+    assert BOT_TOKEN not in str(rejected.value)
+    with pytest.raises(SlackConfigError, match="SLACK_SIGNING_SECRET"):
+        run_slack(slack_settings(assistant.settings, fake_slack.api_url, slack_signing_secret=None))
+
+
+def test_long_answers_are_split_within_slack_limits(
+    server: SlackHTTPServer,
+    slack_bot: SlackBot,
+    fake_slack: FakeSlack,
+    assistant: Assistant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    paragraph = "Scaling laws keep coming up across the episodes. " * 40  # ~2,000 characters
+    long = Answer(question="q", text="\n\n".join([paragraph] * 4), citations=[citation(1)])
+    monkeypatch.setattr(assistant, "ask", lambda *a, **k: long)
+    ts = new_ts()
+    post(server.url, event_body(mention("C0LONG", "Tell me everything", ts)))
+    assert slack_bot.drain(DEADLINE)
+    update = fake_slack.of("chat.update", channel="C0LONG")
+    more = [
+        c
+        for c in fake_slack.of("chat.postMessage", channel="C0LONG")
+        if c.params["text"] != THINKING
+    ]
+    texts = [update[0].params["text"]] + [c.params["text"] for c in more]
+    assert len(texts) >= 3
+    assert all(len(t) <= 3000 for t in texts)
+    assert all(c.params["thread_ts"] == ts for c in more)
+    assert "*Sources*" in texts[-1]
+    assert "".join(texts).count("Scaling laws") == 160
+
+
+# --- formatting and the core, without HTTP ---------------------------------------------------
+
+
+def citation(n: int, **extra: Any) -> Citation:
+    values: dict[str, Any] = {
+        "n": n,
+        "episode": "EP 81",
+        "episode_title": "t",
+        "chapter": "MoE",
+        "timestamp": "04:34",
+        "seconds": 274,
+        "speaker": "Seonghyun Kim",
+        "quote": "Until 2024, MoE models were rare <really> & now common.",
+        "source_file": "f.txt",
+        "passage_id": "p",
+        **extra,
+    }
+    return Citation(**values)
+
+
+def test_source_lines_are_compact_escaped_and_linked() -> None:
+    assert compact_heading(citation(1)) == "EP 81 · 04:34 · Seonghyun Kim"
+    assert format_source(citation(1)) == (
+        "*[1]* EP 81 · 04:34 · Seonghyun Kim — “Until 2024, MoE models were rare &lt;really&gt; &amp; now common.”"
+    )
+    linked = format_source(citation(2, url="https://example.com/ep81?t=274&x=1"))
+    assert linked.startswith(
+        "*[2]* EP 81 · <https://example.com/ep81?t=274&amp;x=1|04:34> · Seonghyun Kim — “"
+    )
+    article = format_source(
+        citation(3, kind="article", timestamp=None, speaker=None, url="https://example.com/a")
+    )
+    assert article.startswith("*[3]* <https://example.com/a|EP 81 (article)> — “")
+    assert "javascript" not in format_source(citation(4, url="javascript:alert(1)"))
+
+
+def test_slack_text_becomes_a_plain_question() -> None:
+    text = f"<@{BOT_USER}> what did <@U123|chester> say in <#C1|general> about <https://x.io/a|this> &amp; <https://y.io>?"
+    assert (
+        question_text(text, BOT_USER)
+        == "what did @chester say in #general about this & https://y.io?"
+    )
+    assert question_text(f"<@{BOT_USER}>", BOT_USER) == ""
+
+
+def test_split_text_respects_the_limit_and_keeps_every_word() -> None:
+    text = "alpha beta gamma\n\n" + "word " * 500 + "\n" + "x" * 130
+    pieces = split_text(text, 100)
+    assert all(0 < len(p) <= 100 for p in pieces)
+    assert " ".join(" ".join(pieces).split()).replace(" ", "") == " ".join(text.split()).replace(
+        " ", ""
+    )
+    assert pieces[0] == "alpha beta gamma"
+    assert len(slack_messages(BotReply(text="short"))) == 1
+
+
+def test_conversation_book_is_bounded_in_threads_turns_and_age() -> None:
+    now = [0.0]
+    book = ConversationBook(max_threads=2, max_turns=2, max_age=60, clock=lambda: now[0])
+    turns = [Turn(question=f"q{i}", answer="a") for i in range(3)]
+    book.record(("C", "1"), turns)
+    assert [t.question for t in book.history(("C", "1"))] == ["q1", "q2"]
+    book.record(("C", "2"), turns[:1])
+    book.record(("C", "3"), turns[:1])
+    assert book.history(("C", "1")) == [] and len(book) == 2  # least recently used went
+    now[0] = 61
+    assert book.history(("C", "3")) == [] and len(book) == 0
+
+
+def test_seen_events_forget_after_their_ttl() -> None:
+    now = [0.0]
+    seen = SeenEvents(ttl=10, clock=lambda: now[0])
+    assert seen.first_time("Ev1") and not seen.first_time("Ev1")
+    now[0] = 11
+    assert seen.first_time("Ev1")
+
+
+def test_core_reply_never_raises() -> None:
+    class Flaky:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def ask(self, question: str, *, history: list[Turn] | None = None) -> Answer:
+            raise self.error
+
+    refusal = BotCore(Flaky(QuestionError("Please type a question."))).reply("", ("C", "1"))
+    assert (refusal.kind, refusal.text) == ("refusal", "Please type a question.")
+    apology = BotCore(Flaky(KeyError("boom"))).reply("q", ("C", "1"))
+    assert (apology.kind, apology.text, apology.citations) == ("apology", APOLOGY, [])

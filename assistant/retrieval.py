@@ -124,6 +124,10 @@ class Retriever:
             for doc in page["documents"]:
                 self.vocabulary.update(WORD_RE.findall(doc.lower()))
             offset += len(page["ids"])
+        # Names live in metadata, not passage text: "Roh" must count as known.
+        for ep in manifest.episodes:
+            for text in (ep.label, ep.title, *ep.speakers):
+                self.vocabulary.update(WORD_RE.findall(text.lower()))
         self.ids = ids
         self._episode = np.array(episodes, dtype=object)
         self._speakers = speakers
@@ -279,6 +283,7 @@ def hit_from(
         end_seconds=None if end is None or end < 0 else int(end),
         exact_time=bool(meta.get("exact_time")),
         speaker=meta.get("speaker") or None,
+        speakers=[s for s in (meta.get("speakers") or "").split("|") if s],
         text=text,
         source_file=meta["source_file"],
         kind=meta.get("kind", "transcript"),

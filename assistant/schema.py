@@ -95,7 +95,8 @@ class Hit(BaseModel):
     seconds: int | None = None
     end_seconds: int | None = None
     exact_time: bool = False
-    speaker: str | None = None
+    speaker: str | None = None  # who says most of the passage
+    speakers: list[str] = Field(default_factory=list)  # everyone who speaks in it
     text: str
     source_file: str
     kind: Kind = "transcript"

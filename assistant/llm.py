@@ -1,0 +1,845 @@
+"""The generative answerer: OpenAI or any OpenAI-compatible server (vLLM, Ollama, llama.cpp,
+LM Studio) writes the answer from retrieved passages, and every ``[n]`` it writes is checked
+against the passages that were actually sent.
+
+We call the official ``openai`` client directly. llama-index's ``OpenAI`` LLM class refuses
+model names it does not know (it looks up a context window per name), which breaks every
+local server whose models are called "llama3.1:8b" or "Qwen/Qwen2.5-7B-Instruct". The client
+is made with ``max_retries=0``: retries and backoff happen here, so that a 429's Retry-After
+is honoured, a dead server costs a bounded wait, and the offline answerer takes over after.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import random
+import re
+import threading
+import time
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+import openai
+import Stemmer
+
+from .answer import NOT_COVERED, NOT_COVERED_KO, cite, new_history, renumber, see_also
+from .answer import standalone_question as offline_standalone
+from .chunking import count_tokens, split_sentences
+from .config import Settings
+from .quotes import PASSAGES, STOPWORDS, QuoteAnswerer
+from .retrieval import Filters
+from .schema import Answer, Citation, Hit, Turn, Usage, format_timestamp
+from .transcripts import detect_language
+
+if TYPE_CHECKING:
+    from .api import Assistant
+
+log = logging.getLogger(__name__)
+
+NOTICE = "LLM unavailable: showing quoted passages"
+UNCITED_NOTICE = "The model's answer cited no passage: showing quoted passages"
+NO_ANSWER = "NO_ANSWER"
+PACKAGED_PROMPTS = Path(__file__).resolve().parent / "_prompts"
+
+# Backoff between attempts: BASE * 2**attempt seconds, jittered, at most MAX.
+BACKOFF_BASE = 0.25
+BACKOFF_MAX = 4.0
+# A server asking us to wait longer than this gets the offline answer instead: nobody waits
+# a minute for a chat reply.
+MAX_RETRY_AFTER = 20.0
+RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
+# Parameters some servers or models reject; dropped once when an error names them.
+OPTIONAL_PARAMS = ("stream_options", "temperature")
+HISTORY_TURNS = 3
+MIN_TRIMMED_TOKENS = 40  # a trimmed passage shorter than this is not worth its header
+
+MARKER_RE = re.compile(r"\[(?:\s*(?:passages?|p\.?)\s*)?(\d+(?:\s*[,;–-]\s*\d+)*)\s*\]", re.I)
+# What an unfinished marker can look like while its tokens are still arriving.
+PARTIAL_MARKER_RE = re.compile(
+    r"\[\s*(?:p(?:a(?:s(?:s(?:a(?:g(?:es?)?)?)?)?)?)?\.?\s*)?[\d\s,;–-]*", re.I
+)
+PARTIAL_MAX = 40
+CLEAN_MARKER_RE = re.compile(r"\[(\d+)\]")
+DELIMITER_RE = re.compile(r"<(\s*/?\s*)(passages?|conversation)\b", re.I)
+META_RE = re.compile(
+    r"\b(passages?|sources?|episodes?|transcripts?)\b.{0,40}\b(do(?:es)?n[’']?t|do(?:es)? not|"
+    r"never|no)\b.{0,40}\b(answer|cover|mention|say|contain|address|discuss|information)",
+    re.I,
+)
+WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
+SECRET_RE = re.compile(r"\b(sk-|Bearer\s+)[\w\-*.]{4,}")
+
+
+class LLMFailure(Exception):
+    """A model call that did not produce a usable reply; ``reason`` is safe to log and show."""
+
+    def __init__(self, reason: str, *, retry: bool, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry = retry
+        self.wait = wait
+
+
+# --- prompts ----------------------------------------------------------------------------------
+
+
+def load_prompt(settings: Settings, name: str) -> str:
+    """The template ``name`` from ``settings.prompts_dir``, else the copy packaged in the wheel.
+
+    Read on every call, so an edited prompt takes effect on the next question.
+    """
+    for folder in (settings.prompts_dir, PACKAGED_PROMPTS):
+        path = Path(folder) / f"{name}.txt"
+        if path.is_file():
+            return path.read_text(encoding="utf-8").strip()
+    raise FileNotFoundError(
+        f"prompt {name}.txt is missing from {settings.prompts_dir} (and no packaged copy exists)"
+    )
+
+
+def render_prompt(settings: Settings, name: str, **values: str) -> str:
+    """Fill ``{name}`` placeholders of a template in one pass (values are never re-scanned,
+    so a passage that contains ``{question}`` stays as it is); other braces are left alone."""
+    template = load_prompt(settings, name)
+    return re.sub(r"\{(\w+)\}", lambda m: values.get(m.group(1), m.group(0)), template)
+
+
+# --- context packing --------------------------------------------------------------------------
+
+
+@dataclass
+class Packed:
+    """A passage as sent to the model: its number, its hit, and the text actually sent."""
+
+    n: int
+    hit: Hit
+    text: str
+
+
+def _neutral(text: str) -> str:
+    """Defuse anything that looks like our delimiters, so a passage cannot close its tag."""
+    return DELIMITER_RE.sub(lambda m: "‹" + m.group(1) + m.group(2), text)
+
+
+def _attr(value: str) -> str:
+    return _neutral(" ".join(value.split())).replace('"', "'")
+
+
+def format_passage(n: int, hit: Hit, text: str) -> str:
+    """One passage inside its delimiters, with episode, chapter, timestamp and speakers."""
+    turns = _turns(hit)
+    speakers = list(dict.fromkeys(s for start, s, *_ in turns if s and start < len(text)))
+    if not speakers and hit.speaker:
+        speakers = [hit.speaker]
+    attrs = [("n", str(n)), ("episode", hit.episode), ("title", hit.episode_title)]
+    if hit.kind != "transcript":
+        attrs.append(("kind", hit.kind))
+    if hit.chapter:
+        attrs.append(("chapter", hit.chapter))
+    if hit.timestamp and hit.kind == "transcript":
+        attrs.append(("timestamp", hit.timestamp))
+    if speakers:
+        attrs.append(("speaker", ", ".join(speakers)))
+    head = " ".join(f'{k}="{_attr(v)}"' for k, v in attrs)
+    return f"<passage {head}>\n{_neutral(_body(hit, text, turns))}\n</passage>"
+
+
+def _turns(hit: Hit) -> list[list]:
+    try:
+        turns = json.loads(hit.turns or "[]")
+    except ValueError:
+        return []
+    return turns if hit.kind == "transcript" else []
+
+
+def _body(hit: Hit, text: str, turns: list[list]) -> str:
+    """The passage text with a speaker label wherever the speaker changes (so the model can
+    tell who said what inside a passage that holds several turns)."""
+    if not turns:
+        return text
+    starts = [min(int(t[0]), len(text)) for t in turns]
+    parts = [text[: starts[0]].strip()] if starts[0] > 0 else []
+    previous = None
+    for (_, speaker, seconds, exact), start, end in zip(
+        turns, starts, [*starts[1:], len(text)], strict=True
+    ):
+        piece = text[start:end].strip()
+        if not piece:
+            continue
+        if speaker and speaker != previous:
+            when = (
+                format_timestamp(seconds)
+                if exact and seconds is not None and seconds >= 0
+                else None
+            )
+            piece = f"{speaker}{f' ({when})' if when else ''}: {piece}"
+        previous = speaker
+        parts.append(piece)
+    return "\n".join(p for p in parts if p)
+
+
+def _sentence_ends(text: str) -> list[int]:
+    """Character offsets in ``text`` where each of its sentences ends."""
+    ends, pos = [], 0
+    for sentence in split_sentences(text):
+        found = text.find(sentence, pos)
+        if found < 0:
+            continue
+        pos = found + len(sentence)
+        ends.append(pos)
+    return ends
+
+
+def wrap_passages(blocks: list[str]) -> str:
+    """The passages section of the prompt: every passage between the outer delimiters."""
+    return "<passages>\n" + "\n\n".join(blocks) + "\n</passages>"
+
+
+def pack_passages(hits: list[Hit], budget: int) -> tuple[list[Packed], str]:
+    """Fill ``budget`` tokens (the whole passages section, delimiters included) with the best
+    passages in rank order. A passage that does not fit whole is cut at a sentence boundary
+    (never mid-sentence) when enough of it fits, and skipped otherwise."""
+    packed: list[Packed] = []
+    blocks: list[str] = []
+    for hit in hits:
+        if any(hit.text in p.text for p in packed):
+            continue  # overlapping chunks: this one adds nothing the model has not got
+        n = len(packed) + 1
+        block = format_passage(n, hit, hit.text)
+        if count_tokens(wrap_passages([*blocks, block])) <= budget:
+            packed.append(Packed(n, hit, hit.text))
+            blocks.append(block)
+            continue
+        # Longest prefix of whole sentences that fits (ends are few: a linear scan is cheap).
+        for end in reversed(_sentence_ends(hit.text)[:-1]):
+            text = hit.text[:end]
+            if count_tokens(text) < MIN_TRIMMED_TOKENS:
+                break
+            block = format_passage(n, hit, text)
+            if count_tokens(wrap_passages([*blocks, block])) <= budget:
+                packed.append(Packed(n, hit, text))
+                blocks.append(block)
+                break
+    return packed, wrap_passages(blocks)
+
+
+# --- markers ----------------------------------------------------------------------------------
+
+
+def _numbers(group: str) -> list[int]:
+    out: list[int] = []
+    for part in re.split(r"\s*[,;]\s*", group.strip()):
+        bounds = re.split(r"\s*[–-]\s*", part)
+        if len(bounds) == 2 and all(b.isdigit() for b in bounds):
+            lo, hi = int(bounds[0]), int(bounds[1])
+            out.extend(range(lo, hi + 1) if 0 <= hi - lo <= 10 else (lo, hi))
+        elif part.isdigit():
+            out.append(int(part))
+    return out
+
+
+class MarkerRewriter:
+    """Rewrites ``[n]`` markers while the text streams: numbered by first appearance (as
+    ``answer.renumber`` does), markers that point at no sent passage removed, ``[1, 3]`` and
+    ``[Passage 2]`` normalised. The output does not depend on how the text was split into
+    deltas, so the streamed text and the final answer agree."""
+
+    def __init__(self, passages: int) -> None:
+        self.passages = passages
+        self.order: dict[int, int] = {}  # passage number -> number shown
+        self._held = ""
+
+    def feed(self, text: str) -> str:
+        """Rewritten text that is safe to show now (an unfinished marker is held back)."""
+        buf = self._held + text
+        out: list[str] = []
+        i = 0
+        while True:
+            j = buf.find("[", i)
+            if j < 0:
+                out.append(buf[i:])
+                self._held = ""
+                break
+            out.append(buf[i:j])
+            full = MARKER_RE.match(buf, j)
+            if full:
+                out.append(self._rewrite(full.group(1)))
+                i = full.end()
+                continue
+            partial = PARTIAL_MARKER_RE.match(buf, j)
+            if partial and partial.end() == len(buf) and len(buf) - j <= PARTIAL_MAX:
+                self._held = buf[j:]
+                break
+            out.append("[")
+            i = j + 1
+        return "".join(out)
+
+    def flush(self) -> str:
+        """Whatever is held at the end of the text (an unfinished marker stays as written)."""
+        held, self._held = self._held, ""
+        return held
+
+    def _rewrite(self, group: str) -> str:
+        shown: list[int] = []
+        for n in _numbers(group):
+            if 1 <= n <= self.passages:
+                k = self.order.setdefault(n, len(self.order) + 1)
+                if k not in shown:
+                    shown.append(k)
+        return "".join(f"[{k}]" for k in shown)
+
+
+class _ThinkFilter:
+    """Drops a leading ``<think>…</think>`` block (reasoning models on local servers)."""
+
+    def __init__(self) -> None:
+        self._buf = ""
+        self._state = "start"  # start -> (thinking ->) text
+
+    def feed(self, text: str) -> str:
+        if self._state == "text":
+            return text
+        self._buf += text
+        if self._state == "start":
+            head = self._buf.lstrip()
+            if len(head) < len("<think>") and "<think>".startswith(head):
+                return ""
+            if not head.startswith("<think>"):
+                self._state, out, self._buf = "text", self._buf, ""
+                return out
+            self._state = "thinking"
+        end = self._buf.find("</think>")
+        if end < 0:
+            return ""
+        self._state, out, self._buf = "text", self._buf[end + len("</think>") :].lstrip(), ""
+        return out
+
+    def flush(self) -> str:
+        out, self._buf = ("" if self._state == "thinking" else self._buf), ""
+        return out
+
+
+def tidy(text: str) -> str:
+    """The final answer text: no space left before punctuation where a marker was dropped,
+    single spaces, no surrounding blank space."""
+    text = re.sub(r"[ \t]+([.,;:!?])", r"\1", text)
+    text = re.sub(r"[ \t]+", " ", text)
+    return re.sub(r" *\n *", "\n", text).strip()
+
+
+def is_no_answer(text: str) -> bool:
+    """Whether a reply without markers says the passages don't answer the question."""
+    bare = text.strip().strip("`*_\"'. \n").upper()
+    return bare.startswith(NO_ANSWER) or bare.endswith(NO_ANSWER) or bool(META_RE.search(text))
+
+
+# --- the citation check -----------------------------------------------------------------------
+
+
+def claim_sentences(text: str) -> list[tuple[str, list[int]]]:
+    """Sentences of an answer with the marker numbers that belong to each. A marker written
+    after the full stop ("… scaling. [2] Next …") belongs to the sentence before it."""
+    out: list[tuple[str, list[int]]] = []
+    for sentence in split_sentences(text):
+        lead = re.match(r"^(\s*\[\d+\])+", sentence)
+        if lead and out:
+            out[-1][1].extend(int(n) for n in CLEAN_MARKER_RE.findall(lead.group(0)))
+            sentence = sentence[lead.end() :].strip()
+            if not sentence:
+                continue
+        markers = [int(n) for n in CLEAN_MARKER_RE.findall(sentence)]
+        out.append((CLEAN_MARKER_RE.sub("", sentence).strip(), markers))
+    return [(s, m) for s, m in out if s or m]
+
+
+def is_claim(sentence: str) -> bool:
+    """Whether a sentence asserts something a reader would want a source for."""
+    s = sentence.strip()
+    if len(WORD_RE.findall(s)) < 4 or s.endswith(("?", ":")):
+        return False
+    return not META_RE.search(s)
+
+
+class _Terms:
+    """Stemmed content words, to match a claim with the passage sentence behind it."""
+
+    def __init__(self) -> None:
+        self._stem = Stemmer.Stemmer("english").stemWord
+
+    def __call__(self, text: str) -> set[str]:
+        words = (w.lower() for w in WORD_RE.findall(text))
+        return {self._stem(w) for w in words if w not in STOPWORDS}
+
+
+def best_quote(passage: str, claims: list[str], terms: Callable[[str], set[str]]) -> str:
+    """The sentence of ``passage`` that best matches one of ``claims``; the first sentence
+    (with some substance) when none shares a content word."""
+    sentences = split_sentences(passage) or [passage.strip()]
+    claim_terms = [terms(c) for c in claims]
+    best, best_score = None, 0.0
+    for sentence in sentences:
+        words = terms(sentence)
+        if not words:
+            continue
+        score = max((len(words & ct) for ct in claim_terms), default=0)
+        score /= math.sqrt(len(words))
+        if len(sentence.split()) < 4:
+            score *= 0.5  # "Yes, exactly." matches everything and says nothing
+        if score > best_score:
+            best, best_score = sentence, score
+    if best:
+        return best
+    return next((s for s in sentences if len(s.split()) >= 4), sentences[0])
+
+
+# --- calls ------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Reply:
+    text: str = ""
+    finish_reason: str | None = None
+    prompt_tokens: int | None = None
+    completion_tokens: int | None = None
+
+
+@dataclass
+class _Run:
+    """The bookkeeping of one question: usage, timing, whether text was shown."""
+
+    started: float = field(default_factory=time.perf_counter)
+    usage: Usage = field(default_factory=Usage)
+    emitted: bool = False
+
+    def add(self, messages: list[dict], reply: _Reply) -> None:
+        # Servers that don't report usage get a tiktoken estimate (≈4 tokens per message).
+        prompt = reply.prompt_tokens
+        if prompt is None:
+            prompt = sum(count_tokens(m["content"]) + 4 for m in messages) + 2
+        done = reply.completion_tokens
+        if done is None:
+            done = count_tokens(reply.text)
+        self.usage.prompt_tokens += prompt
+        self.usage.completion_tokens += done
+
+    def first_token(self) -> None:
+        if self.usage.time_to_first_token is None:
+            self.usage.time_to_first_token = time.perf_counter() - self.started
+
+
+class LLMAnswerer:
+    """Answers with an OpenAI-compatible chat model; falls back to ``QuoteAnswerer``."""
+
+    def __init__(self, assistant: Assistant, fallback: QuoteAnswerer) -> None:
+        self.assistant = assistant
+        self.fallback = fallback
+        self.settings = assistant.settings
+        self.name = f"openai:{self.settings.llm_model}"
+        self._client: openai.OpenAI | None = None
+        self._lock = threading.Lock()
+        self._terms = _Terms()
+        self._dropped: set[str] = set()  # optional parameters this server turned down
+
+    # --- the client ----------------------------------------------------------------------
+
+    @property
+    def client(self) -> openai.OpenAI:
+        """The ``openai`` client (made once; it is thread-safe and pools connections)."""
+        with self._lock:
+            if self._client is None:
+                key = self.settings.openai_api_key
+                self._client = openai.OpenAI(
+                    # Local servers need no key, but the client insists on one.
+                    api_key=key.get_secret_value() if key else "not-needed",
+                    base_url=self.settings.openai_base_url or None,
+                    timeout=self.settings.llm_timeout,
+                    max_retries=0,
+                )
+            return self._client
+
+    def redact(self, text: str) -> str:
+        """``text`` with the API key (and anything shaped like a key) blanked out."""
+        key = self.settings.openai_api_key
+        if key and len(key.get_secret_value()) >= 4:
+            text = text.replace(key.get_secret_value(), "***")
+        return SECRET_RE.sub(lambda m: m.group(1) + "***", text)
+
+    # --- the answer ----------------------------------------------------------------------
+
+    def stream(
+        self, question: str, history: list[Turn], filters: Filters
+    ) -> Iterator[str | Answer]:
+        """Answer text as it arrives from the server, then the final ``Answer``.
+
+        Text before the first valid ``[n]`` marker is held back: a reply that turns out to
+        cite nothing (retried with a reminder) or to abstain is never shown half-way. Any
+        failure ends in the offline answer with a notice; this never raises for the model's
+        sake.
+        """
+        run = _Run()
+        try:
+            standalone, server_down = self._condense(question, history, run)
+        except Exception as exc:  # a broken prompt file, say: follow-ups still work offline
+            log.error("condensing failed: %s", self.redact(f"{type(exc).__name__}: {exc}"))
+            standalone, server_down = offline_standalone(question, history), None
+        # Retrieval errors are not the model's: they surface as they do offline.
+        hits = self.assistant.retriever().search(
+            standalone, PASSAGES, filters, candidates=self.settings.candidates
+        )
+        retrieved = (standalone, hits)
+        try:
+            if server_down:
+                raise server_down
+            if not self.fallback.covered(hits, standalone):
+                yield from self._finish(self._abstain(question, history, standalone, hits, run))
+                return
+            answer = yield from self._generate(question, history, standalone, hits, run)
+        except LLMFailure as failure:
+            log.warning("LLM answer failed (%s); answering offline", failure.reason)
+            yield from self._fall_back(question, history, filters, retrieved, run, NOTICE)
+            return
+        except Exception as exc:  # a bug must not cost the user the answer
+            log.error("LLM answerer error: %s", self.redact(f"{type(exc).__name__}: {exc}"))
+            yield from self._fall_back(question, history, filters, retrieved, run, NOTICE)
+            return
+        if answer is None:
+            yield from self._fall_back(question, history, filters, retrieved, run, UNCITED_NOTICE)
+            return
+        yield answer
+
+    def _generate(
+        self, question: str, history: list[Turn], standalone: str, hits: list[Hit], run: _Run
+    ) -> Generator[str, None, Answer | None]:
+        """Stream the model's answer and check it; ``None`` when it cited nothing twice."""
+        packed, section = pack_passages(hits, self.settings.context_tokens)
+        if not packed:
+            raise LLMFailure("no passage fits the context budget", retry=False)
+        asked = standalone if standalone == question else f"{standalone} (asked as: {question})"
+        messages = [
+            {"role": "system", "content": load_prompt(self.settings, "system")},
+            {
+                "role": "user",
+                "content": render_prompt(self.settings, "answer", passages=section, question=asked),
+            },
+        ]
+        for attempt in range(2):
+            rewriter = MarkerRewriter(len(packed))
+            raw = yield from self._stream_answer(messages, rewriter, run)
+            text = tidy(raw)
+            if rewriter.order:
+                shown = {k: packed[n - 1] for n, k in rewriter.order.items()}
+                return self._checked(question, history, standalone, packed, shown, text, run)
+            if is_no_answer(text):
+                return self._abstain(question, history, standalone, hits, run)
+            if attempt == 0:
+                log.info("LLM answer cited no passage; asking again with a reminder")
+                messages = [
+                    *messages,
+                    {"role": "assistant", "content": text},
+                    {"role": "user", "content": load_prompt(self.settings, "reminder")},
+                ]
+        return None
+
+    def _stream_answer(
+        self, messages: list[dict], rewriter: MarkerRewriter, run: _Run
+    ) -> Generator[str, None, str]:
+        """Yield rewritten text once a valid marker has been seen; return all of it."""
+        think = _ThinkFilter()
+        out: list[str] = []
+        shown = 0
+        for delta in self._call(messages, run, stream=True):
+            out.append(rewriter.feed(think.feed(delta)))
+            if rewriter.order and shown < len(out):
+                piece = "".join(out[shown:])
+                shown = len(out)
+                if piece:
+                    run.emitted = True
+                    yield piece
+        out.append(rewriter.feed(think.flush()) + rewriter.flush())
+        if rewriter.order and "".join(out[shown:]):
+            run.emitted = True
+            yield "".join(out[shown:])
+        return "".join(out)
+
+    def _checked(
+        self,
+        question: str,
+        history: list[Turn],
+        standalone: str,
+        packed: list[Packed],
+        shown: dict[int, Packed],
+        text: str,
+        run: _Run,
+    ) -> Answer:
+        """The answer with citations built from the sent passages only (``shown`` maps each
+        marker number in ``text`` to its passage), and its unsupported claim sentences."""
+        claims: dict[int, list[str]] = {}
+        for sentence, markers in claim_sentences(text):
+            for k in markers:
+                claims.setdefault(k, []).append(sentence)
+        citations: list[Citation] = []
+        for k, p in sorted(shown.items()):
+            quote = best_quote(p.text, claims.get(k, []), self._terms)
+            citations.append(cite(p.hit, quote, k))
+        text, citations = renumber(text, citations)
+        unsupported = [s for s, markers in claim_sentences(text) if not markers and is_claim(s)]
+        answer = Answer(
+            question=question,
+            text=text,
+            citations=citations,
+            answerer=self.name,
+            standalone_question=standalone,
+            unsupported_sentences=unsupported,
+            passages=[p.hit.model_copy(update={"text": p.text}) for p in packed],
+        )
+        return self._stamp(answer, history, run)
+
+    def _abstain(
+        self, question: str, history: list[Turn], standalone: str, hits: list[Hit], run: _Run
+    ) -> Answer:
+        answer = Answer(
+            question=question,
+            text=NOT_COVERED_KO if detect_language(question) == "ko" else NOT_COVERED,
+            abstained=True,
+            see_also=see_also(hits),
+            answerer=self.name,
+            standalone_question=standalone,
+            passages=hits,
+        )
+        return self._stamp(answer, history, run)
+
+    @staticmethod
+    def _stamp(answer: Answer, history: list[Turn], run: _Run) -> Answer:
+        run.usage.total_time = time.perf_counter() - run.started
+        answer.usage = run.usage.model_copy()
+        answer.history = new_history(history, answer.question, answer)
+        return answer
+
+    @staticmethod
+    def _finish(answer: Answer) -> Iterator[str | Answer]:
+        yield answer.text
+        yield answer
+
+    def _fall_back(
+        self,
+        question: str,
+        history: list[Turn],
+        filters: Filters,
+        retrieved: tuple[str, list[Hit]],
+        run: _Run,
+        notice: str,
+    ) -> Iterator[str | Answer]:
+        """The offline answer with a notice, keeping the cost of the failed calls on record."""
+        answer = self.fallback.answer(
+            question, history, filters, notice=notice, retrieved=retrieved
+        )
+        run.usage.total_time = time.perf_counter() - run.started
+        answer.usage = run.usage.model_copy()
+        if run.emitted:
+            yield "\n\n"  # part of a model answer was shown before the stream broke
+        for part in re.split(r"(?<=\])\s+", answer.text):
+            yield part + " "
+        yield answer
+
+    # --- follow-ups ----------------------------------------------------------------------
+
+    def _condense(
+        self, question: str, history: list[Turn], run: _Run
+    ) -> tuple[str, LLMFailure | None]:
+        """The follow-up rewritten as a standalone question by the model; the offline method
+        when that fails. A failure that says the server is unreachable is returned, so the
+        answer does not wait for the same server twice."""
+        if not history:
+            return question, None
+        lines = []
+        for turn in history[-HISTORY_TURNS:]:
+            said = CLEAN_MARKER_RE.sub("", turn.answer)
+            said = said if len(said) <= 600 else said[:600].rsplit(" ", 1)[0] + " …"
+            lines += [f"User: {turn.question}", f"Assistant: {' '.join(said.split())}"]
+        prompt = render_prompt(
+            self.settings, "condense", history=_neutral("\n".join(lines)), question=question
+        )
+        messages = [{"role": "user", "content": prompt}]
+        try:
+            text = "".join(self._call(messages, run, stream=False))
+        except LLMFailure as failure:
+            log.warning(
+                "condensing the follow-up failed (%s); using the offline method", failure.reason
+            )
+            down = failure if failure.reason != "unusable reply" else None
+            return offline_standalone(question, history), down
+        line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
+        line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.I)
+        line = line.strip().strip("\"'“”`").strip()
+        if not line or len(line) > self.settings.max_question_chars:
+            return offline_standalone(question, history), None
+        return line, None
+
+    # --- one model call, with retries ----------------------------------------------------
+
+    def _call(self, messages: list[dict], run: _Run, *, stream: bool) -> Iterator[str]:
+        """Yield the reply's text (deltas when streaming). Attempts that fail before any text
+        arrived are retried with backoff; ``LLMFailure`` when it is no use trying again."""
+        retries = self.settings.llm_max_retries
+        attempt = 0
+        while True:
+            got_text = counted = False
+            try:
+                run.usage.calls += 1
+                reply = _Reply()
+                for delta in self._request(messages, reply, stream=stream):
+                    got_text = True
+                    if stream:
+                        run.first_token()
+                    yield delta
+                counted = True
+                run.add(messages, reply)
+                if reply.finish_reason is None:
+                    raise LLMFailure("stream ended before the reply was complete", retry=True)
+                if reply.finish_reason not in ("stop", "length", "eos"):
+                    raise LLMFailure(f"reply ended with {reply.finish_reason}", retry=False)
+                if not stream and not reply.text.strip():
+                    raise LLMFailure("unusable reply", retry=False)
+                return
+            except Exception as exc:
+                if got_text and not counted:
+                    run.add(messages, reply)  # the server did the work; count it
+                failure = self._classify(exc)
+                if failure.reason == "parameter dropped":
+                    continue  # retried at once without the parameter the server refused
+                last = attempt >= retries or got_text or not failure.retry
+                log.warning(
+                    "LLM call failed: %s (attempt %d of %d)%s",
+                    failure.reason,
+                    attempt + 1,
+                    retries + 1,
+                    "" if last else "; retrying",
+                )
+                if last:
+                    raise failure from None
+                delay = failure.wait
+                if delay is None:
+                    delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt) * (
+                        0.5 + random.random() / 2
+                    )
+                time.sleep(delay)
+                attempt += 1
+
+    def _request(self, messages: list[dict], reply: _Reply, *, stream: bool) -> Iterator[str]:
+        params: dict[str, Any] = {
+            "model": self.settings.llm_model,
+            "messages": messages,
+            "temperature": self.settings.llm_temperature,
+        }
+        if stream:
+            params["stream"] = True
+            params["stream_options"] = {"include_usage": True}
+        for name in tuple(self._dropped):  # another thread may add to it
+            params.pop(name, None)
+        if not stream:
+            completion = self.client.chat.completions.create(**params)
+            if not completion.choices:
+                raise ValueError("reply without choices")
+            choice = completion.choices[0]
+            reply.text = choice.message.content or ""
+            reply.finish_reason = choice.finish_reason or "stop"
+            if completion.usage:
+                reply.prompt_tokens = completion.usage.prompt_tokens
+                reply.completion_tokens = completion.usage.completion_tokens
+            yield reply.text
+            return
+        chunks = self.client.chat.completions.create(**params)
+        try:
+            for chunk in chunks:
+                if chunk.usage:
+                    reply.prompt_tokens = chunk.usage.prompt_tokens
+                    reply.completion_tokens = chunk.usage.completion_tokens
+                for choice in chunk.choices:
+                    if choice.index != 0:
+                        continue
+                    text = choice.delta.content if choice.delta else None
+                    if text:
+                        reply.text += text
+                        yield text
+                    if choice.finish_reason:
+                        reply.finish_reason = choice.finish_reason
+        finally:
+            chunks.close()
+
+    def _classify(self, exc: Exception) -> LLMFailure:
+        """What went wrong, in words safe to log, and whether trying again may help."""
+        if isinstance(exc, LLMFailure):
+            return exc
+        if isinstance(exc, openai.BadRequestError):
+            message = str(exc).lower()
+            for name in OPTIONAL_PARAMS:
+                if name in message and name not in self._dropped:
+                    log.info("the server refused %s; sending requests without it", name)
+                    self._dropped.add(name)
+                    return LLMFailure("parameter dropped", retry=True, wait=0)
+        if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
+            return LLMFailure(f"timed out after {self.settings.llm_timeout:g} s", retry=True)
+        if isinstance(exc, openai.APIConnectionError):
+            cause = exc.__cause__ or exc
+            return LLMFailure(f"cannot reach the server ({type(cause).__name__})", retry=True)
+        if isinstance(exc, openai.APIStatusError):
+            status = exc.status_code
+            detail = self.redact(_error_message(exc))[:200]
+            if status == 429:
+                wait = retry_after(exc.response)
+                if wait is not None and wait > MAX_RETRY_AFTER:
+                    return LLMFailure(f"rate limited (429), asked to wait {wait:g} s", retry=False)
+                return LLMFailure(f"rate limited (429): {detail}", retry=True, wait=wait)
+            hint = {
+                401: " (check the API key)",
+                403: " (check the API key)",
+                404: " (check the model name and base URL)",
+            }
+            return LLMFailure(
+                f"HTTP {status}{hint.get(status, '')}: {detail}", retry=status in RETRY_STATUS
+            )
+        if isinstance(exc, openai.APIError):
+            return LLMFailure(f"server error in stream: {self.redact(str(exc))[:200]}", retry=True)
+        if isinstance(exc, httpx.TransportError):
+            return LLMFailure(f"stream broke ({type(exc).__name__})", retry=True)
+        if isinstance(exc, ValueError):  # json.JSONDecodeError and pydantic errors included
+            return LLMFailure(f"malformed reply ({type(exc).__name__})", retry=True)
+        if isinstance(exc, openai.OpenAIError):
+            return LLMFailure(self.redact(f"{type(exc).__name__}: {exc}")[:200], retry=False)
+        return LLMFailure(f"unexpected {type(exc).__name__}", retry=False)
+
+
+def _error_message(exc: openai.APIStatusError) -> str:
+    body = exc.body
+    if isinstance(body, dict):
+        inner = body.get("error", body)
+        if isinstance(inner, dict) and isinstance(inner.get("message"), str):
+            return inner["message"]
+        if isinstance(inner, str):
+            return inner
+    return exc.message or ""
+
+
+def retry_after(response: httpx.Response) -> float | None:
+    """Seconds a 429 asks us to wait: ``retry-after-ms``, or ``Retry-After`` in seconds or
+    as an HTTP date."""
+    headers = response.headers
+    try:
+        if "retry-after-ms" in headers:
+            return max(0.0, float(headers["retry-after-ms"]) / 1000)
+        value = headers.get("retry-after")
+        if value is None:
+            return None
+        try:
+            return max(0.0, float(value))
+        except ValueError:
+            when = parsedate_to_datetime(value)
+            return max(0.0, when.timestamp() - time.time())
+    except (TypeError, ValueError):
+        return None

@@ -1,0 +1,267 @@
+"""Indexing: chunks carry citation metadata, updates are incremental, a killed build leaves
+the old index in use, settings mismatches and corrupt indexes say how to rebuild, and the
+same works against a real `chroma run` server."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import EPISODES
+
+from assistant import Assistant, FilterError, IndexUnavailable, Settings
+from assistant.answer import cite
+from assistant.chunking import chunk_corpus, count_tokens, split_sentences
+from assistant.corpus import load_corpus
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def settings(index: Path, corpus: Path = EPISODES, **extra: object) -> Settings:
+    return Settings(index_dir=index, corpus_dir=corpus, answerer="offline", **extra)
+
+
+def test_chunks_stay_inside_chapters_and_carry_citation_metadata():
+    episodes = load_corpus(EPISODES).episodes
+    nodes = chunk_corpus(episodes, 200, 40)
+    chapter_text = {}
+    for ep in episodes:
+        for seg in ep.segments:
+            chapter_text.setdefault((ep.source_file, seg.chapter or "", seg.kind), []).append(
+                seg.text
+            )
+    for node in nodes:
+        meta = node.metadata
+        assert count_tokens(node.text) <= 200
+        for key in ("episode", "episode_title", "chapter", "seconds", "end_seconds", "speaker"):
+            assert key in meta
+        # Every sentence of a chunk comes from the one chapter its metadata names.
+        whole = " ".join(chapter_text[(meta["source_file"], meta["chapter"], meta["kind"])])
+        for sentence in split_sentences(node.text):
+            assert sentence in whole
+    ep81 = [n for n in nodes if n.metadata["episode"] == "EP 81"]
+    moe = next(n for n in ep81 if "It’s called the compute multiplier." in n.text)
+    assert moe.metadata["chapter"] == "MoE, Higher Performance with Less Computation"
+    assert (moe.metadata["seconds"], moe.metadata["speaker"]) == (274, "Seonghyun Kim")
+
+
+def test_index_reports_what_it_did_and_reindex_is_a_no_op(tmp_path):
+    bot = Assistant(settings(tmp_path))
+    first = bot.index()
+    assert first.changed and first.episodes == 5
+    assert sorted(first.added) == sorted(p.name for p in EPISODES.glob("*.txt"))
+    assert first.embedded == 0  # the shipped cache had every vector
+    again = bot.index()
+    assert not again.changed
+    assert (len(again.unchanged), again.chunks, again.embedded) == (5, first.chunks, 0)
+
+
+def test_search_returns_typed_hits_with_citation_fields(bot):
+    hits = bot.search("compute multiplier of MoE models", k=5)
+    assert len(hits) == 5
+    top = hits[0]
+    assert top.episode == "EP 81" and top.source_file == "000_ffc5dd2c9992a3bc.txt"
+    assert top.timestamp == "04:34" and top.seconds == 274
+    assert top.speaker == "Seonghyun Kim"
+    assert top.chapter == "MoE, Higher Performance with Less Computation"
+    assert "multiplier" in top.text
+    assert hits[0].score >= hits[-1].score
+
+
+def test_article_hits_have_no_timestamp(bot):
+    hits = bot.search("Environment Scaling: The Decisive Bottleneck of AI Progress", k=5)
+    article = [h for h in hits if h.kind == "article" and h.episode == "EP 88"]
+    assert article and all(h.timestamp is None and h.seconds is None for h in article)
+
+
+def test_stamped_turns_give_their_exact_time(bot):
+    hits = bot.search("Magic the Gathering imperfect information", k=5)
+    magic = next(h for h in hits if "Magic the Gathering" in h.text)
+    assert magic.episode == "Latent Space · Noam Brown"
+    assert magic.exact_time and magic.chapter is None
+    # A passage starts at its first turn; a quote from inside it gets its own turn's time.
+    assert magic.timestamp == "1:14:13"
+    quote = "So my slight final pet topic is Magic the Gathering."
+    assert (cite(magic, quote, 1).timestamp, cite(magic, quote, 1).speaker) == ("1:14:23", "Alessio")
+
+
+def test_filters_by_episode_and_speaker(bot):
+    hits = bot.search("what happens in 2026", k=5, episode="ep 88")
+    assert hits and {h.episode for h in hits} == {"EP 88"}
+    hits = bot.search("reinforcement learning", k=5, speaker="Chester")
+    assert hits and all("Chester Roh" in h.speakers for h in hits)
+    with pytest.raises(FilterError, match="EP 81"):
+        bot.search("anything", episode="EP 99")
+    with pytest.raises(FilterError, match="speaker"):
+        bot.search("anything", speaker="Nobody Here")
+
+
+def test_korean_query_finds_the_english_passage(bot):
+    hits = bot.search("성현은 MoE의 컴퓨트 멀티플라이어가 어떻게 커진다고 했나요?", k=5)
+    english = [h for h in hits if h.language == "en"]
+    assert any(h.episode == "EP 81" and "multiplier" in h.text for h in english)
+
+
+def test_incremental_update_embeds_only_what_changed(tmp_path, corpus_copy):
+    bot = Assistant(settings(tmp_path / "index", corpus_copy))
+    bot.index()
+    (corpus_copy / "003_30d4cdc4b6ed023c.txt").unlink()
+    ep79 = corpus_copy / "002_f53cec6422cb45fe.txt"
+    ep79.write_text(
+        ep79.read_text(encoding="utf-8")
+        + "Chester Roh One more thing: the zebra crossing metaphor explains it all.\n",
+        encoding="utf-8",
+    )
+    (corpus_copy / "notes.md").write_text(
+        "Listener notes about the quokka sanctuary episode.\n", encoding="utf-8"
+    )
+    report = bot.index()
+    assert report.removed == ["003_30d4cdc4b6ed023c.txt"]
+    assert report.updated == ["002_f53cec6422cb45fe.txt"]
+    assert report.added == ["notes.md"]
+    assert len(report.unchanged) == 3
+    # Only the changed chunk(s) of EP 79 and the new note were embedded.
+    assert 1 <= report.embedded <= 6
+    assert any("plain text" in i.message for i in report.issues)
+    assert "zebra crossing" in bot.search("zebra crossing metaphor", k=1)[0].text
+    assert bot.search("quokka sanctuary", k=1)[0].source_file == "notes.md"
+    assert not any(h.kind == "article" for h in bot.search("Environment Scaling article", k=10))
+
+
+def test_changing_episodes_yaml_updates_that_file_and_adds_deep_links(tmp_path, corpus_copy):
+    bot = Assistant(settings(tmp_path / "index", corpus_copy))
+    bot.index()
+    meta = corpus_copy / "episodes.yaml"
+    meta.write_text(
+        meta.read_text(encoding="utf-8")
+        + "000_ffc5dd2c9992a3bc.txt:\n  url: https://example.org/ep81\n",
+        encoding="utf-8",
+    )
+    report = bot.index()
+    assert report.updated == ["000_ffc5dd2c9992a3bc.txt"] and report.embedded == 0
+    hit = bot.search("compute multiplier", k=1, episode="EP 81")[0]
+    assert hit.url == "https://example.org/ep81"
+
+
+def test_other_settings_give_a_clear_error(index_dir):
+    other = Assistant(settings(index_dir, chunk_tokens=150))
+    with pytest.raises(IndexUnavailable, match="--rebuild"):
+        other.search("anything")
+
+
+def test_corrupt_index_says_how_to_rebuild_and_rebuild_fixes_it(tmp_path, private_index):
+    for db in (private_index / "chroma").glob("*.sqlite3"):
+        db.write_bytes(b"this is not a database" * 100)
+    with pytest.raises(IndexUnavailable, match="--rebuild"):
+        Assistant(settings(private_index)).search("anything")
+    report = Assistant(settings(private_index)).index(rebuild=True)
+    assert report.changed and report.chunks > 0
+    assert Assistant(settings(private_index)).search("compute multiplier", k=1)
+
+
+def _run_cli(args: list[str], env: dict[str, str], **kwargs: object) -> subprocess.Popen:
+    return subprocess.Popen(
+        [str(VENV_BIN / "episode-assistant"), *args],
+        env={**os.environ, **env},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def test_a_killed_build_leaves_the_previous_index_in_use(tmp_path, private_index, corpus_copy):
+    before = Assistant(settings(private_index, corpus_copy)).store.manifest()
+    # A new episode with enough text that embedding it takes several seconds.
+    body = "\n".join(
+        f"Ann Lee Point {i}: the {w} hypothesis matters for {w} systems in year {2000 + i}."
+        for i, w in enumerate(["walrus", "heron", "otter", "lynx", "ibis"] * 40)
+    )
+    (corpus_copy / "new.txt").write_text(f"EP 99\nA New Episode\nStart 00:00\n{body}\n")
+    env = {
+        "EPISODE_ASSISTANT_INDEX_DIR": str(private_index),
+        "EPISODE_ASSISTANT_CORPUS_DIR": str(corpus_copy),
+    }
+    proc = _run_cli(["index"], env, start_new_session=True)
+    cache = private_index / "embeddings.sqlite"
+    size = cache.stat().st_size
+    deadline = time.monotonic() + 120
+    # Kill it once it has started writing new vectors (i.e. mid-embedding).
+    while time.monotonic() < deadline and proc.poll() is None:
+        wal = private_index / "embeddings.sqlite-wal"
+        if (wal.exists() and wal.stat().st_size > 0) or cache.stat().st_size > size:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the build finished before it could be interrupted"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+
+    after = Assistant(settings(private_index, corpus_copy))
+    assert after.store.manifest().collection == before.collection
+    assert after.search("compute multiplier", k=1)[0].episode == "EP 81"
+    assert not any(h.episode == "EP 99" for h in after.search("walrus hypothesis", k=5))
+
+    report = after.index()  # finishes the job, reusing what the killed run embedded
+    assert report.added == ["new.txt"]
+    assert any(h.episode == "EP 99" for h in after.search("walrus hypothesis", k=5))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path):
+    port = _free_port()
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "chroma"), "run", "--path", str(tmp_path / "server"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)
+
+
+@pytest.mark.server
+def test_chroma_server_mode(tmp_path, chroma_server):
+    config = settings(tmp_path / "local", chroma_host="127.0.0.1", chroma_port=chroma_server)
+    bot = Assistant(config)
+    report = bot.index()
+    assert report.changed and report.episodes == 5
+    assert not (tmp_path / "local" / "chroma").exists()  # vectors went to the server
+    hit = bot.search("compute multiplier", k=1)[0]
+    assert (hit.episode, hit.timestamp) == ("EP 81", "04:34")
+    # A second process's view (a fresh Assistant) sees the same index.
+    assert Assistant(config).search("compute multiplier", k=1)[0].id == hit.id
+
+
+def test_cli_index_and_search(tmp_path):
+    env = {"EPISODE_ASSISTANT_INDEX_DIR": str(tmp_path)}
+    out, err = _run_cli(["index"], env).communicate(timeout=300)
+    assert "Indexed 5 episodes" in out and "1:11:17 is out of order" in err
+    out, _ = _run_cli(
+        ["search", "compute multiplier", "-k", "2", "--episode", "EP 81"], env
+    ).communicate(timeout=300)
+    assert (
+        "[1] EP 81 · MoE, Higher Performance with Less Computation · 04:34 · Seonghyun Kim" in out
+    )
+    proc = _run_cli(["search", "x", "--episode", "EP 99"], env)
+    _, err = proc.communicate(timeout=300)
+    assert proc.returncode == 2 and "no episode matches 'EP 99'" in err
+    assert "Traceback" not in err

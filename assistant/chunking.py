@@ -21,7 +21,7 @@ from llama_index.core.schema import TextNode
 from .schema import Episode, Segment
 
 SENTENCE_RE = re.compile(r"[^\n]+?(?:[.!?…。]+[\"”’)]*(?=\s|$)|$)", re.DOTALL)
-CHUNKING_VERSION = 1
+CHUNKING_VERSION = 2
 
 
 @lru_cache(maxsize=1)
@@ -90,8 +90,9 @@ def _windows(pieces: list[_Piece], limit: int, overlap: int) -> list[list[_Piece
     start = 0
     while start < len(pieces):
         end, used = start, 0
-        while end < len(pieces) and (end == start or used + pieces[end].tokens <= limit):
-            used += pieces[end].tokens
+        # +1 a piece: the space or newline that joins it to the one before can cost a token.
+        while end < len(pieces) and (end == start or used + pieces[end].tokens + 1 <= limit):
+            used += pieces[end].tokens + (end > start)
             end += 1
         windows.append(pieces[start:end])
         if end >= len(pieces):

@@ -34,6 +34,8 @@ if TYPE_CHECKING:
     from .api import Assistant
 
 MAX_WORDS = 120
+# Abstain when at least this share of an English question's terms never occur in the corpus.
+UNKNOWN_SHARE = 0.5
 MAX_SENTENCES = 4
 PASSAGES = 8
 WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
@@ -199,21 +201,29 @@ class QuoteAnswerer:
         """The standalone question and its passages (shared with the LLM answerer)."""
         standalone = standalone_question(question, history)
         retriever = self.assistant.retriever()
-        if not filters.episodes:
-            # A question that names its episode ("in EP 81, …") is searched in that episode.
-            labels = [e.label for e in retriever.manifest.episodes]
-            named = episodes_named(question, labels)
-            if named:
-                narrowed = Filters(episodes=named, speakers=filters.speakers)
-                hits = retriever.search(
-                    standalone, PASSAGES, narrowed, candidates=self.assistant.settings.candidates
-                )
-                if hits:
-                    return standalone, hits
-        hits = retriever.search(
-            standalone, PASSAGES, filters, candidates=self.assistant.settings.candidates
+        candidates = self.assistant.settings.candidates
+        # A question that names its episode ("in EP 81, …") is searched in that episode, and
+        # "what did Chester say about …" among Chester's turns, unless that finds nothing.
+        intent = self.intent(question, standalone)
+        labels = [e.label for e in retriever.manifest.episodes]
+        narrowed = Filters(
+            episodes=filters.episodes or episodes_named(question, labels) or None,
+            speakers=filters.speakers
+            or (list(intent.speakers) if intent.speakers and not intent.who else None),
         )
-        return standalone, hits
+        if narrowed != filters:
+            hits = retriever.search(standalone, PASSAGES, narrowed, candidates=candidates)
+            if hits:
+                return standalone, hits
+        return standalone, retriever.search(standalone, PASSAGES, filters, candidates=candidates)
+
+    def intent(self, question: str, standalone: str) -> Intent:
+        """What the question asks for; speakers named by the question it follows count too."""
+        speakers = self.assistant.speakers()
+        intent = read_intent(question, speakers)
+        if not intent.speakers and standalone != question:
+            intent.speakers = read_intent(standalone, speakers).speakers
+        return intent
 
     def answer(
         self,
@@ -227,11 +237,9 @@ class QuoteAnswerer:
         """A quoted answer, or an abstention with the closest passages as see-also."""
         started = time.perf_counter()
         standalone, hits = retrieved or self.retrieve(question, history, filters)
-        intent = read_intent(question, self.assistant.speakers())
-        if not intent.speakers and standalone != question:
-            intent.speakers = read_intent(standalone, self.assistant.speakers()).speakers
+        intent = self.intent(question, standalone)
         covered = self.covered(hits, standalone)
-        chosen = self._select(standalone, hits, intent, history) if covered else []
+        chosen = self._select(standalone, hits, intent, history, filters) if covered else []
         if not chosen:
             answer = Answer(
                 question=question,
@@ -265,12 +273,20 @@ class QuoteAnswerer:
         floor = settings.abstain_below if english else settings.abstain_below_crosslingual
         if hits[0].relevance < floor:
             return False
-        return not unknown_names(question, self.assistant.retriever().vocabulary)
+        retriever = self.assistant.retriever()
+        if english and retriever.unknown_share(question) >= UNKNOWN_SHARE:
+            return False
+        return not unknown_names(question, retriever.vocabulary)
 
     # --- choosing sentences ----------------------------------------------------------------
 
     def _select(
-        self, question: str, hits: list[Hit], intent: Intent, history: list[Turn]
+        self,
+        question: str,
+        hits: list[Hit],
+        intent: Intent,
+        history: list[Turn],
+        filters: Filters,
     ) -> list[_Candidate]:
         q_terms = set(self._terms(question))
         candidates: list[_Candidate] = []
@@ -280,6 +296,8 @@ class QuoteAnswerer:
                 words = sentence.split()
                 if len(words) < 5 or FILLER.match(sentence):
                     continue
+                if filters.speakers and cite(hit, sentence, 0).speaker not in filters.speakers:
+                    continue  # a passage can hold other speakers' turns too
                 terms = set(self._terms(sentence))
                 candidates.append(_Candidate(hit, rank, sentence, 0.0))
                 sentences_terms.append(terms)
@@ -336,20 +354,21 @@ class QuoteAnswerer:
                     c.hit.seconds if c.hit.seconds is not None else 10**9,
                 ),
             )
-        groups: list[tuple[Citation, list[str]]] = []
+        groups: list[tuple[Citation, Hit, list[str]]] = []
         for cand in chosen:
             citation = cite(cand.hit, cand.sentence, 0)
             key = (citation.passage_id, citation.speaker, citation.seconds)
             if key in keys:
-                groups[keys[key]][1].append(cand.sentence)
+                groups[keys[key]][2].append(cand.sentence)
                 continue
             keys[key] = len(groups)
-            groups.append((citation, [cand.sentence]))
+            groups.append((citation, cand.hit, [cand.sentence]))
         lines = []
-        for n, (citation, sentences) in enumerate(groups, start=1):
-            quote = " ".join(sentences)
-            citations.append(citation.model_copy(update={"n": n, "quote": quote}))
-            lines.append(self._line(citation, quote, n, intent))
+        for citation, hit, sentences in groups:
+            for quote in _verbatim_quotes(hit.text, sentences):
+                n = len(citations) + 1
+                citations.append(citation.model_copy(update={"n": n, "quote": quote}))
+                lines.append(self._line(citation, quote, n, intent))
         text = " ".join(lines)
         if intent.language != "en":
             text = "영어 원문에서 인용한 답변입니다 (quoted from the English episodes): " + text
@@ -367,3 +386,23 @@ class QuoteAnswerer:
         if who and c.speaker:
             return f"{c.speaker} ({where}): “{quote}” [{n}]"
         return f"{where}: “{quote}” [{n}]"
+
+
+def _verbatim_quotes(text: str, sentences: list[str], bridge_words: int = 25) -> list[str]:
+    """Quotes cut from ``text`` itself: sentences next to each other become one quote, and
+    so do two with one short sentence between them (it is quoted too); others stay apart.
+    A quote is always a verbatim slice of the passage, never sentences glued over a gap."""
+    spans = sorted((text.find(s), text.find(s) + len(s)) for s in sentences if s in text)
+    merged: list[list[int]] = []
+    for start, end in spans:
+        if merged:
+            gap = text[merged[-1][1] : start].strip()
+            if (
+                start <= merged[-1][1]
+                or not gap
+                or (len(split_sentences(gap)) == 1 and len(gap.split()) <= bridge_words)
+            ):
+                merged[-1][1] = max(merged[-1][1], end)
+                continue
+        merged.append([start, end])
+    return [" ".join(text[a:b].split()) for a, b in merged]

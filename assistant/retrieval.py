@@ -23,6 +23,10 @@ from .store import Manifest, Store
 from .transcripts import detect_language
 
 RRF_K = 60
+# Stems of words that make a question a question, not what it is about.
+QUESTION_WORDS = frozenset(
+    "what who whom whose when where which how why did doe say said talk think mention".split()
+)
 WORD_RE = re.compile(r"[^\W_]+")
 PAGE = 5000
 
@@ -139,6 +143,18 @@ class Retriever:
         return bm25s.tokenize(
             texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
         )
+
+    def unknown_share(self, query: str) -> float:
+        """Share of the query's (stemmed, non-stopword) terms that occur nowhere in the corpus.
+
+        "a good recipe for sourdough bread" scores 0.5: half of what it asks about is simply
+        not in the episodes, however close "recipe" comes to "secret recipe".
+        """
+        terms = [t for t in self._tokenize([query])[0] if len(t) > 2 and t not in QUESTION_WORDS]
+        if not terms:
+            return 0.0
+        vocab = self._bm25.vocab_dict or {}
+        return sum(t not in vocab for t in terms) / len(terms)
 
     def query_vector(self, query: str, *, crosslingual: bool = False) -> np.ndarray:
         """The query's embedding, cached: the same question asked twice is embedded once."""

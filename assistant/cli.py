@@ -260,6 +260,22 @@ def slack(corpus: CorpusOpt = None) -> None:
     run_slack(bot.settings, assistant=bot)
 
 
+@app.command()
+@_guarded
+def bench(
+    cold: Annotated[
+        bool, typer.Option(help="Also time a build with no embedding cache (minutes).")
+    ] = True,
+    out: Annotated[Path, typer.Option(help="Where to write the figures as JSON.")] = Path(
+        "evals/reports/bench.json"
+    ),
+) -> None:
+    """Print build, re-index, search and ask figures for the shipped corpus."""
+    from .bench import run_bench
+
+    run_bench(Settings(), cold=cold, out=out)
+
+
 def main() -> None:
     """Entry point of the ``episode-assistant`` command."""
     try:

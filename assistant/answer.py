@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Protocol
 from .chunking import quote_context
 from .retrieval import Filters
 from .schema import Answer, Citation, Hit, Turn, format_timestamp
+from .text import STOPWORDS, WORD_RE
 from .transcripts import detect_language
 
 if TYPE_CHECKING:
@@ -126,49 +127,9 @@ def episodes_named(question: str, labels: list[str]) -> list[str]:
 
 # --- coverage -------------------------------------------------------------------------------
 
-GENERIC = frozenset(
-    [
-        "what",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "which",
-        "did",
-        "does",
-        "do",
-        "is",
-        "are",
-        "was",
-        "were",
-        "the",
-        "a",
-        "an",
-        "in",
-        "on",
-        "at",
-        "of",
-        "and",
-        "or",
-        "but",
-        "ep",
-        "episode",
-        "episodes",
-        "podcast",
-        "according",
-        "ai",
-        "if",
-        "so",
-        "then",
-        "tell",
-        "give",
-    ]
-)
+# Capitalised anyway, or shorthand the corpus spells out: never a name to look for.
+GENERIC_WORDS = STOPWORDS | {"ep", "ai", "tell", "give"}
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9'’.\-]*")
-PART_RE = re.compile(r"[^\W_]+")
 
 
 def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
@@ -183,8 +144,8 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
         core = word.strip(".'’-")
         if not core or not (core[0].isupper() or any(ch.isdigit() for ch in core)):
             continue
-        for part in PART_RE.findall(core.lower()):
-            if len(part) < 3 or part.isdigit() or part in GENERIC or part in vocabulary:
+        for part in WORD_RE.findall(core.lower()):
+            if len(part) < 3 or part.isdigit() or part in GENERIC_WORDS or part in vocabulary:
                 continue
             if not _close_match(part, vocabulary):
                 missing.append(core)

@@ -18,7 +18,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Generator, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -26,15 +26,15 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 import openai
-import Stemmer
 
 from .answer import NOT_COVERED, NOT_COVERED_KO, cite, new_history, renumber, see_also
 from .answer import standalone_question as offline_standalone
 from .chunking import count_tokens, split_sentences
 from .config import Settings
-from .quotes import PASSAGES, STOPWORDS, QuoteAnswerer
+from .quotes import PASSAGES, QuoteAnswerer
 from .retrieval import Filters
 from .schema import Answer, Citation, Hit, Turn, Usage, format_timestamp
+from .text import WORD_RE, content_terms
 from .transcripts import detect_language
 
 if TYPE_CHECKING:
@@ -72,7 +72,6 @@ META_RE = re.compile(
     r"never|no)\b.{0,40}\b(answer|cover|mention|say|contain|address|discuss|information)",
     re.I,
 )
-WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 SECRET_RE = re.compile(r"\b(sk-|Bearer\s+)[\w\-*.]{4,}")
 
 
@@ -366,25 +365,14 @@ def is_claim(sentence: str) -> bool:
     return not META_RE.search(s)
 
 
-class _Terms:
-    """Stemmed content words, to match a claim with the passage sentence behind it."""
-
-    def __init__(self) -> None:
-        self._stem = Stemmer.Stemmer("english").stemWord
-
-    def __call__(self, text: str) -> set[str]:
-        words = (w.lower() for w in WORD_RE.findall(text))
-        return {self._stem(w) for w in words if w not in STOPWORDS}
-
-
-def best_quote(passage: str, claims: list[str], terms: Callable[[str], set[str]]) -> str:
+def best_quote(passage: str, claims: list[str]) -> str:
     """The sentence of ``passage`` that best matches one of ``claims``; the first sentence
     (with some substance) when none shares a content word."""
     sentences = split_sentences(passage) or [passage.strip()]
-    claim_terms = [terms(c) for c in claims]
+    claim_terms = [set(content_terms(c)) for c in claims]
     best, best_score = None, 0.0
     for sentence in sentences:
-        words = terms(sentence)
+        words = set(content_terms(sentence))
         if not words:
             continue
         score = max((len(words & ct) for ct in claim_terms), default=0)
@@ -443,7 +431,6 @@ class LLMAnswerer:
         self.name = f"openai:{self.settings.llm_model}"
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()
-        self._terms = _Terms()
         self._dropped: set[str] = set()  # optional parameters this server turned down
 
     # --- the client ----------------------------------------------------------------------
@@ -585,7 +572,7 @@ class LLMAnswerer:
                 claims.setdefault(k, []).append(sentence)
         citations: list[Citation] = []
         for k, p in sorted(shown.items()):
-            quote = best_quote(p.text, claims.get(k, []), self._terms)
+            quote = best_quote(p.text, claims.get(k, []))
             citations.append(cite(p.hit, quote, k))
         text, citations = renumber(text, citations)
         unsupported = [s for s, markers in claim_sentences(text) if not markers and is_claim(s)]

@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-import Stemmer
-
 from .answer import (
     NOT_COVERED,
     NOT_COVERED_KO,
@@ -28,6 +26,7 @@ from .answer import (
 from .chunking import split_sentences
 from .retrieval import Filters
 from .schema import Answer, Citation, Hit, Turn
+from .text import content_terms
 from .transcripts import detect_language
 
 if TYPE_CHECKING:
@@ -38,127 +37,8 @@ MAX_WORDS = 120
 UNKNOWN_SHARE = 0.5
 MAX_SENTENCES = 4
 PASSAGES = 8
-WORD_RE = re.compile(r"[^\W_]+", re.UNICODE)
 FILLER = re.compile(
     r"^(yeah|yes|right|okay|ok|so|um|uh|hmm|exactly|true|sure|i see|got it)\W*$", re.I
-)
-STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "the",
-        "and",
-        "or",
-        "but",
-        "if",
-        "then",
-        "so",
-        "of",
-        "to",
-        "in",
-        "on",
-        "at",
-        "by",
-        "for",
-        "with",
-        "from",
-        "as",
-        "is",
-        "are",
-        "was",
-        "were",
-        "be",
-        "been",
-        "being",
-        "do",
-        "does",
-        "did",
-        "have",
-        "has",
-        "had",
-        "this",
-        "that",
-        "these",
-        "those",
-        "it",
-        "its",
-        "it's",
-        "i",
-        "you",
-        "he",
-        "she",
-        "we",
-        "they",
-        "me",
-        "him",
-        "her",
-        "us",
-        "them",
-        "my",
-        "your",
-        "his",
-        "our",
-        "their",
-        "what",
-        "which",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "why",
-        "how",
-        "about",
-        "into",
-        "over",
-        "under",
-        "again",
-        "further",
-        "there",
-        "here",
-        "all",
-        "any",
-        "both",
-        "each",
-        "few",
-        "more",
-        "most",
-        "other",
-        "some",
-        "such",
-        "no",
-        "nor",
-        "not",
-        "only",
-        "own",
-        "same",
-        "than",
-        "too",
-        "very",
-        "can",
-        "will",
-        "just",
-        "don't",
-        "should",
-        "now",
-        "say",
-        "said",
-        "says",
-        "talk",
-        "talked",
-        "mention",
-        "mentioned",
-        "think",
-        "thinks",
-        "episode",
-        "episodes",
-        "podcast",
-        "according",
-        "would",
-        "could",
-        "like",
-        "also",
-    ]
 )
 
 
@@ -177,14 +57,6 @@ class QuoteAnswerer:
 
     def __init__(self, assistant: Assistant) -> None:
         self.assistant = assistant
-        self._stem = Stemmer.Stemmer("english").stemWord
-
-    def _terms(self, text: str) -> list[str]:
-        return [
-            self._stem(w)
-            for w in (t.lower() for t in WORD_RE.findall(text))
-            if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
-        ]
 
     def stream(
         self, question: str, history: list[Turn], filters: Filters, notice: str | None = None
@@ -288,7 +160,7 @@ class QuoteAnswerer:
         history: list[Turn],
         filters: Filters,
     ) -> list[_Candidate]:
-        q_terms = set(self._terms(question))
+        q_terms = set(content_terms(question))
         candidates: list[_Candidate] = []
         sentences_terms: list[set[str]] = []
         for rank, hit in enumerate(hits):
@@ -298,7 +170,7 @@ class QuoteAnswerer:
                     continue
                 if filters.speakers and cite(hit, sentence, 0).speaker not in filters.speakers:
                     continue  # a passage can hold other speakers' turns too
-                terms = set(self._terms(sentence))
+                terms = set(content_terms(sentence))
                 candidates.append(_Candidate(hit, rank, sentence, 0.0))
                 sentences_terms.append(terms)
         if not candidates:
@@ -326,7 +198,7 @@ class QuoteAnswerer:
         words = 0
         seen_terms: list[set[str]] = []
         for cand in ranked:
-            terms = set(self._terms(cand.sentence))
+            terms = set(content_terms(cand.sentence))
             if any(len(terms & s) / max(1, len(terms | s)) > 0.6 for s in seen_terms):
                 continue  # near-duplicate (overlapping chunks repeat sentences)
             size = len(cand.sentence.split())

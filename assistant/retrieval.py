@@ -7,7 +7,6 @@ is fetched from Chroma for the handful of hits returned, never held twice.
 
 from __future__ import annotations
 
-import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -20,31 +19,10 @@ from .chunking import speaker_key
 from .embeddings import LocalEmbedder
 from .schema import Hit, format_timestamp
 from .store import Manifest, Store
+from .text import WORD_RE, stopword_stems
 from .transcripts import detect_language
 
 RRF_K = 60
-# Stems of words that make a question a question, not what it is about.
-QUESTION_WORDS = frozenset(
-    [
-        "what",
-        "who",
-        "whom",
-        "whose",
-        "when",
-        "where",
-        "which",
-        "how",
-        "why",
-        "did",
-        "doe",
-        "say",
-        "said",
-        "talk",
-        "think",
-        "mention",
-    ]
-)
-WORD_RE = re.compile(r"[^\W_]+")
 PAGE = 5000
 
 
@@ -168,7 +146,7 @@ class Retriever:
         "a good recipe for sourdough bread" scores 0.5: half of what it asks about is simply
         not in the episodes, however close "recipe" comes to "secret recipe".
         """
-        terms = [t for t in self._tokenize([query])[0] if len(t) > 2 and t not in QUESTION_WORDS]
+        terms = [t for t in self._tokenize([query])[0] if len(t) > 2 and t not in stopword_stems()]
         if not terms:
             return 0.0
         vocab = self._bm25.vocab_dict or {}

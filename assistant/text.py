@@ -1,0 +1,156 @@
+"""Words: the tokenising, stop words and stemming that matching and scoring share."""
+
+from __future__ import annotations
+
+import re
+import threading
+from functools import lru_cache
+
+import Stemmer
+
+WORD_RE = re.compile(r"[^\W_]+")
+
+# Words that carry no topic: function words, question words, and podcast talk about talk.
+STOPWORDS = frozenset(
+    [
+        "a",
+        "an",
+        "the",
+        "and",
+        "or",
+        "but",
+        "if",
+        "then",
+        "so",
+        "of",
+        "to",
+        "in",
+        "on",
+        "at",
+        "by",
+        "for",
+        "with",
+        "from",
+        "as",
+        "is",
+        "are",
+        "was",
+        "were",
+        "be",
+        "been",
+        "being",
+        "do",
+        "does",
+        "did",
+        "have",
+        "has",
+        "had",
+        "this",
+        "that",
+        "these",
+        "those",
+        "it",
+        "its",
+        "it's",
+        "i",
+        "you",
+        "he",
+        "she",
+        "we",
+        "they",
+        "me",
+        "him",
+        "her",
+        "us",
+        "them",
+        "my",
+        "your",
+        "his",
+        "our",
+        "their",
+        "what",
+        "which",
+        "who",
+        "whom",
+        "whose",
+        "when",
+        "where",
+        "why",
+        "how",
+        "about",
+        "into",
+        "over",
+        "under",
+        "again",
+        "further",
+        "there",
+        "here",
+        "all",
+        "any",
+        "both",
+        "each",
+        "few",
+        "more",
+        "most",
+        "other",
+        "some",
+        "such",
+        "no",
+        "nor",
+        "not",
+        "only",
+        "own",
+        "same",
+        "than",
+        "too",
+        "very",
+        "can",
+        "will",
+        "just",
+        "don't",
+        "should",
+        "now",
+        "say",
+        "said",
+        "says",
+        "talk",
+        "talked",
+        "mention",
+        "mentioned",
+        "think",
+        "thinks",
+        "episode",
+        "episodes",
+        "podcast",
+        "according",
+        "would",
+        "could",
+        "like",
+        "also",
+    ]
+)
+
+_local = threading.local()
+
+
+def stem(word: str) -> str:
+    """English stem of a lower-case word (one stemmer per thread: PyStemmer's aren't shared-safe)."""
+    stemmer = getattr(_local, "stemmer", None)
+    if stemmer is None:
+        stemmer = _local.stemmer = Stemmer.Stemmer("english")
+    return stemmer.stemWord(word)
+
+
+def content_terms(text: str) -> list[str]:
+    """Stemmed words of ``text`` that say what it is about (stop words dropped)."""
+    return [
+        stem(w)
+        for w in (t.lower() for t in WORD_RE.findall(text))
+        if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
+    ]
+
+
+@lru_cache(maxsize=1)
+def stopword_stems() -> frozenset[str]:
+    """``STOPWORDS`` stemmed, to drop them from already-stemmed tokens."""
+    return frozenset(stem(w) for w in STOPWORDS)

@@ -16,7 +16,7 @@ setup: $(STAMP)
 
 ## Set everything up, build the index on first run, start the main job.
 run: $(STAMP)
-	$(BIN)/episode-assistant chat
+	$(BIN)/episode-assistant ui
 
 ## The whole test suite, as CI runs it.
 test: $(STAMP)

@@ -5,7 +5,8 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from .config import Settings
 from .embeddings import LocalEmbedder, get_embedder
@@ -13,6 +14,9 @@ from .indexing import IndexReport, Progress, build_index, check_compatible
 from .retrieval import Filters, Retriever, resolve_filters
 from .schema import Answer, Hit, Turn
 from .store import EpisodeSummary, IndexUnavailable, Manifest, Store, wipe_local_index
+
+if TYPE_CHECKING:
+    from .answer import Answerer
 
 # How long a search trusts its view of which generation is active before checking again.
 FRESHNESS_SECONDS = 2.0
@@ -170,7 +174,7 @@ class Assistant:
         )
 
     @property
-    def answerer(self):
+    def answerer(self) -> Answerer:
         """The configured answerer: offline quotes, or an OpenAI-compatible model."""
         with self._lock:
             if self._answerer is None:
@@ -202,7 +206,6 @@ class Assistant:
         history: list[Turn] | None = None,
         episode: str | list[str] | None = None,
         speaker: str | list[str] | None = None,
-        on_status: Callable[[str], None] | None = None,
     ) -> Iterator[str | Answer]:
         """Incremental answer text, then the final ``Answer``."""
         question = clean_question(question, self.settings.max_question_chars)

@@ -251,6 +251,17 @@ def chat(
 
 @app.command()
 @_guarded
+def ui(corpus: CorpusOpt = None) -> None:
+    """Open the chat page (host, port and login from settings)."""
+    from .ui import run_ui  # lazy: gradio takes seconds to import
+
+    bot = _assistant(corpus)
+    _ensure_index(bot)
+    run_ui(bot.settings, bot)
+
+
+@app.command()
+@_guarded
 def slack(corpus: CorpusOpt = None) -> None:
     """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on slack_port."""
     from .bots.slack import run_slack  # lazy: other commands don't load slack_bolt

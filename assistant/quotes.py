@@ -240,7 +240,15 @@ class QuoteAnswerer:
             for quote in _verbatim_quotes(hit.text, sentences):
                 n = len(citations) + 1
                 citations.append(citation.model_copy(update={"n": n, "quote": quote}))
-                lines.append(self._line(citation, quote, n, intent))
+                same_source = len(citations) > 1 and (
+                    citations[-2].speaker,
+                    citations[-2].episode,
+                    citations[-2].timestamp,
+                ) == (citation.speaker, citation.episode, citation.timestamp)
+                # A second quote of the same speaker at the same moment needs no new preamble.
+                lines.append(
+                    f"“{quote}” [{n}]" if same_source else self._line(citation, quote, n, intent)
+                )
         text = " ".join(lines)
         if intent.language != "en":
             text = "영어 원문에서 인용한 답변입니다 (quoted from the English episodes): " + text

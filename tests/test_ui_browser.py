@@ -1,0 +1,261 @@
+"""The chat page in a real browser: headless Debian chromium driven by Playwright.
+
+The app runs in this process on a free loopback port; the browser may reach nothing else
+(every other request is refused and reported). Screenshots at desktop and phone width are
+saved under tests/artifacts/ for a person to look at.
+"""
+
+from __future__ import annotations
+
+import re
+import socket
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from assistant import Assistant
+from assistant.ui import run_ui
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+expect = playwright_sync.expect
+Page = playwright_sync.Page
+
+CHROMIUM = Path("/usr/bin/chromium")
+ARGS = [
+    "--headless=new",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+ARTIFACTS = Path(__file__).resolve().parent / "artifacts"
+DESKTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
+# An offline answer takes a second or two; a loaded CI machine gets ample room, not forever.
+ANSWER_MS = 45_000
+PAGE_MS = 30_000
+
+MOE = "What did Seonghyun say about MoE's compute multiplier?"
+LONDON = "Who is moving to London?"
+SCALING = "When do they talk about environment scaling?"
+FOLLOW_UP = "And what did Chester say about it?"
+TIMESTAMP = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+
+pytestmark = [
+    pytest.mark.browser,
+    pytest.mark.skipif(not CHROMIUM.exists(), reason="needs Debian chromium at /usr/bin/chromium"),
+]
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_url(bot: Assistant) -> Iterator[str]:
+    """The chat page, served from this process (Gradio's own thread) on a free port."""
+    settings = bot.settings.model_copy(update={"ui_host": "127.0.0.1", "ui_port": _free_port()})
+    demo = run_ui(settings, bot, prevent_thread_lock=True)
+    try:
+        yield str(demo.local_url)
+    finally:
+        demo.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[object]:
+    """One headless chromium for the module; never a browser Playwright downloads."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with playwright_sync.sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, timeout=PAGE_MS)
+        yield chromium
+        chromium.close()
+
+
+@pytest.fixture
+def open_page(browser, app_url: str) -> Iterator[Callable[..., Page]]:
+    """Open the chat page in a fresh browser context (its own session, like a new person)."""
+    contexts = []
+    outside: list[str] = []
+    crashes: list[str] = []
+
+    def allow_loopback(route) -> None:
+        url = route.request.url
+        host = urlsplit(url).hostname or ""
+        if url.startswith(("data:", "blob:")) or host in ("127.0.0.1", "localhost", "::1"):
+            route.continue_()
+        else:
+            outside.append(url)
+            route.abort()
+
+    def open_(viewport: dict[str, int] = DESKTOP) -> Page:
+        context = browser.new_context(viewport=viewport)
+        context.set_default_timeout(PAGE_MS)
+        context.route("**/*", allow_loopback)
+        contexts.append(context)
+        page = context.new_page()
+        page.on("pageerror", lambda exc: crashes.append(str(exc)))
+        page.goto(app_url, wait_until="domcontentloaded")
+        expect(page.locator("#ea-question textarea")).to_be_visible()
+        expect(page.locator("#ea-status")).to_contain_text("chunks")
+        return page
+
+    yield open_
+    for context in contexts:
+        context.close()
+    assert not outside, f"the page tried to leave this machine: {outside}"
+    assert not crashes, f"uncaught errors in the page: {crashes}"
+
+
+def bot_rows(page: Page):
+    return page.locator("#ea-chat .bot-row")
+
+
+def ask(page: Page, question: str, *, sources: bool = True):
+    """Type ``question``, press Enter, and wait for the finished answer (its last bot row)."""
+    before = bot_rows(page).count()
+    page.locator("#ea-question textarea").fill(question)
+    page.locator("#ea-question textarea").press("Enter")
+    return wait_for_answer(page, before + 1, sources=sources)
+
+
+def wait_for_answer(page: Page, rows: int, *, sources: bool = True):
+    expect(bot_rows(page)).to_have_count(rows, timeout=ANSWER_MS)
+    last = bot_rows(page).last
+    done = last.locator(".ea-sources" if sources else ".ea-error, .ea-sources")
+    expect(done.first).to_be_visible(timeout=ANSWER_MS)
+    return last
+
+
+def shot(page: Page, name: str) -> None:
+    page.screenshot(path=str(ARTIFACTS / f"{name}.png"))
+
+
+def test_question_streams_an_answer_with_sources(open_page) -> None:
+    page = open_page(DESKTOP)
+    expect(page.locator("#ea-status")).to_contain_text("offline quotes")
+    shot(page, "ui-desktop-empty")
+    # Record what the newest answer looked like on the way, to see it arrive in steps.
+    page.evaluate(
+        """() => {
+          window.__states = [];
+          new MutationObserver(() => {
+            const rows = document.querySelectorAll('#ea-chat .bot-row');
+            if (rows.length) window.__states.push(rows[rows.length - 1].innerText);
+          }).observe(document.querySelector('#ea-chat'),
+                     {subtree: true, childList: true, characterData: true});
+        }"""
+    )
+    answer = ask(page, MOE)
+
+    expect(answer).to_contain_text("compute multiplier")
+    states = page.evaluate("window.__states")
+    assert any("Searching the episodes" in s for s in states), "no progress was shown"
+    assert any("SOURCES" not in s.upper() and s.strip() for s in states)
+
+    first = answer.locator("li.ea-source").first
+    expect(first).to_be_visible()
+    expect(first.locator(".ea-ep")).to_have_text("EP 81")
+    expect(first.locator(".ea-title")).to_contain_text("DeepSeek")
+    expect(first.locator(".ea-speaker")).to_have_text("Seonghyun Kim")
+    expect(first.locator(".ea-time")).to_have_text(TIMESTAMP)
+    expect(first.locator(".ea-quote")).to_contain_text("multiplier")
+
+    # Markers are badges that link to the source with the same number in the same answer.
+    badges = answer.locator("a.ea-cite")
+    assert badges.count() >= 1
+    for i in range(badges.count()):
+        target = badges.nth(i).get_attribute("href") or ""
+        assert target.startswith("#")
+        source = answer.locator(f"li.ea-source[id='{target[1:]}']")
+        expect(source.locator(".ea-num")).to_have_text(badges.nth(i).inner_text().strip())
+    badges.first.click()
+    assert page.evaluate("location.hash") == badges.first.get_attribute("href")
+    shot(page, "ui-desktop")
+
+
+def test_episode_filter_narrows_the_next_answer(open_page) -> None:
+    page = open_page(DESKTOP)
+    page.locator("#ea-episode input").click()
+    options = page.get_by_role("option")
+    expect(options).to_have_count(4)
+    labels = " | ".join(options.all_inner_texts())
+    assert all(name in labels for name in ("EP 81", "EP 88", "EP 79", "Latent Space"))
+    page.get_by_role("option", name="EP 79").click()
+    page.keyboard.press("Escape")
+    expect(page.locator("#ea-episode")).to_contain_text("EP 79")
+
+    answer = ask(page, SCALING)
+    episodes = answer.locator(".ea-ep").all_inner_texts()
+    assert episodes and set(episodes) == {"EP 79"}, episodes
+
+
+def test_two_tabs_keep_separate_conversations(open_page) -> None:
+    alice, bob = open_page(DESKTOP), open_page(DESKTOP)
+    # Both ask at the same time.
+    for page, question in ((alice, LONDON), (bob, SCALING)):
+        page.locator("#ea-question textarea").fill(question)
+        page.locator("#ea-question textarea").press("Enter")
+    expect(wait_for_answer(alice, 1)).to_contain_text("London")
+    expect(wait_for_answer(bob, 1)).to_contain_text("environment scaling")
+
+    # Each follow-up is read against its own tab's conversation, never the other one's.
+    bob_follow = ask(bob, FOLLOW_UP).locator(".ea-followup")
+    expect(bob_follow).to_contain_text("environment scaling")
+    expect(bob_follow).not_to_contain_text("London")
+    alice_follow = ask(alice, FOLLOW_UP).locator(".ea-followup")
+    expect(alice_follow).to_contain_text("London")
+    expect(alice_follow).not_to_contain_text("environment scaling")
+    for page in (alice, bob):
+        expect(page.locator("#ea-chat .user-row")).to_have_count(2)
+
+    # "New chat" forgets the conversation: the same follow-up now stands alone.
+    alice.locator("#ea-new").click()
+    expect(alice.locator("#ea-chat .user-row")).to_have_count(0)
+    expect(alice.locator("#ea-chat button.example").first).to_be_visible()
+    expect(ask(alice, FOLLOW_UP, sources=False).locator(".ea-followup")).to_have_count(0)
+
+
+def test_bad_input_gets_a_friendly_message_and_the_page_keeps_working(open_page) -> None:
+    page = open_page(DESKTOP)
+    page.locator("#ea-ask").click()  # nothing typed
+    error = wait_for_answer(page, 1, sources=False).locator(".ea-error")
+    expect(error).to_contain_text("Please type a question")
+
+    essay = "why " * 4999 + "why?"  # 20,000 characters
+    page.locator("#ea-question textarea").fill(essay)
+    page.locator("#ea-question textarea").press("Enter")
+    error = wait_for_answer(page, 2, sources=False).locator(".ea-error")
+    expect(error).to_contain_text("characters long")
+    expect(page.locator("#ea-chat .user-row").last).to_contain_text("20,000 characters")
+    # The question stays in the box to be shortened; no stack trace or error toast anywhere.
+    assert len(page.locator("#ea-question textarea").input_value()) == 20_000
+    assert "Traceback" not in page.locator("body").inner_text()
+    expect(page.locator(".toast-body")).to_have_count(0)
+    shot(page, "ui-desktop-errors")
+
+    expect(ask(page, LONDON).locator("li.ea-source").first).to_be_visible()
+
+
+def test_phone_width(open_page) -> None:
+    page = open_page(PHONE)
+    shot(page, "ui-phone-empty")
+    page.locator("#ea-chat button.example", has_text=LONDON).click()
+    answer = wait_for_answer(page, 1)
+    expect(answer.locator("li.ea-source").first).to_be_visible()
+    expect(answer.locator(".ea-time").first).to_have_text(TIMESTAMP)
+    # Nothing wider than the phone, and the input stays on screen.
+    assert page.evaluate("document.scrollingElement.scrollWidth") <= PHONE["width"]
+    for selector in ("#ea-question textarea", "#ea-ask", "#ea-new"):
+        box = page.locator(selector).bounding_box()
+        assert box and box["x"] >= 0 and box["x"] + box["width"] <= PHONE["width"], selector
+    ask_box = page.locator("#ea-ask").bounding_box()
+    assert ask_box and ask_box["y"] + ask_box["height"] <= PHONE["height"]
+    shot(page, "ui-phone")

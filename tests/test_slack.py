@@ -325,8 +325,13 @@ def answer_in(fake: FakeSlack, channel: str, thread_ts: str) -> str:
 # --- end to end -----------------------------------------------------------------------------
 
 
+def expected_first_source(assistant: Assistant, question: str) -> str:
+    """The sources line Slack must show first: the assistant's own first citation."""
+    return f"*[1]* {compact_heading(assistant.ask(question).citations[0])}"
+
+
 def test_mention_is_answered_in_its_thread_with_sources(
-    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack, assistant: Assistant
 ) -> None:
     ts = new_ts()
     status, _, seconds = post(
@@ -338,7 +343,7 @@ def test_mention_is_answered_in_its_thread_with_sources(
     text = answer_in(fake_slack, "C0MENTION", ts)
     assert "MoE" in text
     assert "\n*Sources*\n" in text
-    assert "*[1]* EP 81 · 04:34 · Seonghyun Kim — “" in text
+    assert expected_first_source(assistant, "What do they say about MoE?") + " — “" in text
     assert "[1]" in text.split("*Sources*")[0]  # markers stay in the answer text
 
     assert slack_bot.drain(DEADLINE)
@@ -387,7 +392,7 @@ def test_direct_message_is_answered(server: SlackHTTPServer, fake_slack: FakeSla
 
 
 def test_slash_command_posts_the_question_and_answers_under_it(
-    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack, assistant: Assistant
 ) -> None:
     form = urllib.parse.urlencode(
         {
@@ -415,7 +420,7 @@ def test_slash_command_posts_the_question_and_answers_under_it(
     assert question[0].params["text"] == "<@U0ASKER> asked: What do they say about MoE?"
     thread = question[0].response["ts"]
     text = answer_in(fake_slack, "C0SLASH", thread)
-    assert "*[1]* EP 81 · 04:34 · Seonghyun Kim" in text
+    assert expected_first_source(assistant, "What do they say about MoE?") in text
 
     # Empty: usage, straight in the acknowledgement, and nothing posted.
     empty = form.replace("What+do+they+say+about+MoE%3F", "").replace("trigger-1", "trigger-2")

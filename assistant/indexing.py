@@ -14,7 +14,7 @@ import numpy as np
 from .chunking import CHUNKING_VERSION, chunk_corpus
 from .config import Settings
 from .corpus import METADATA_FILE, list_files, load_metadata, parse_files
-from .embedcache import EmbeddingCache, text_hash
+from .embedcache import EmbeddingCache
 from .embeddings import LocalEmbedder
 from .schema import Episode, ParseIssue
 from .store import EpisodeSummary, FileEntry, IndexUnavailable, Manifest, Store
@@ -195,15 +195,20 @@ def _embed(
         if progress:
             progress(f"embedding ({embedder.model_name})", done, len(nodes))
 
-    before = len(cache.get_many(embedder.model_name, [text_hash(t) for t in texts]))
+    # Count what the embedder is really given: chunks with the same text (repeated intros,
+    # a corpus holding copies) hit the cache once found, so "all minus the cache's unique
+    # hits" over-counted them.
+    def embed_passages(batch: list[str]) -> np.ndarray:
+        report.embedded += len(batch)
+        return embedder.embed_passages(batch)
+
     vectors = cache.embed(
         embedder.model_name,
         texts,
-        embedder.embed_passages,
+        embed_passages,
         batch_size=embedder.embed_batch_size,
         progress=tick,
     )
-    report.embedded += len(nodes) - before
     return vectors
 
 

@@ -39,6 +39,9 @@ def go_offline() -> None:
         # CPU (another request, Chroma, a second process), a 20 ms query embedding then takes
         # over a second. Sleeping waiters cost a few ms on an idle machine.
         "OMP_WAIT_POLICY": "PASSIVE",
+        # USE-m3 is numpy on OpenBLAS, whose threads spin the same way: one question's
+        # embedding took up to 0.3 s under load with them, 7-11 ms without.
+        "OPENBLAS_NUM_THREADS": "1",
     }.items():
         os.environ.setdefault(key, value)
 

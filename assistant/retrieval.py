@@ -24,6 +24,14 @@ from .transcripts import detect_language
 
 RRF_K = 60
 PAGE = 5000
+# Chroma's own filtered search reads the metadata of every matching row: ~65 µs a row, 0.33 s
+# for "English chunks only" at 100x the shipped corpus, where an unfiltered search for the
+# nearest 4,000 takes 25 ms. So a filter that keeps more than FILTER_ROWS chunks asks for the
+# nearest OVERFETCH times the candidates unfiltered and keeps the matching ones, asking for 8
+# times more while too few match, up to WIDEST; only then does Chroma filter.
+FILTER_ROWS = 500
+OVERFETCH = 4
+WIDEST = 4096
 
 
 class FilterError(ValueError):
@@ -109,6 +117,7 @@ class Retriever:
         ids: list[str] = []
         episodes: list[str] = []
         speakers: list[str] = []
+        english: list[bool] = []
         tokens: list[list[str]] = []
         offset = 0
         while True:
@@ -120,6 +129,7 @@ class Retriever:
             ids.extend(page["ids"])
             episodes.extend(m["episode"] for m in page["metadatas"])
             speakers.extend(m.get("speakers", "") for m in page["metadatas"])
+            english.extend(m.get("language", "en") == "en" for m in page["metadatas"])
             tokens.extend(self._tokenize(page["documents"]))
             for doc in page["documents"]:
                 self.vocabulary.update(WORD_RE.findall(doc.lower()))
@@ -129,8 +139,17 @@ class Retriever:
             for text in (ep.label, ep.title, *ep.speakers):
                 self.vocabulary.update(WORD_RE.findall(text.lower()))
         self.ids = ids
-        self._episode = np.array(episodes, dtype=object)
+        self._row = {pid: i for i, pid in enumerate(ids)}
+        # Episode labels as small integers: np.isin over 50,000 label strings took 0.5 s when
+        # a question named a label shared by many episodes ("Latent Space").
+        self._episode_codes: dict[str, int] = {}
+        self._episode = np.array(
+            [self._episode_codes.setdefault(e, len(self._episode_codes)) for e in episodes],
+            dtype=np.int32,
+        )
         self._speakers = speakers
+        self._english = np.array(english, dtype=bool)
+        self._speaker_masks: dict[str, np.ndarray] = {}
         self._bm25 = bm25s.BM25()
         if tokens:
             self._bm25.index(tokens, show_progress=False)
@@ -167,15 +186,25 @@ class Retriever:
                 self._query_cache.popitem(last=False)
         return vector
 
-    def _mask(self, filters: Filters) -> np.ndarray | None:
-        if not filters.episodes and not filters.speakers:
+    def _mask(self, filters: Filters, *, english_only: bool = False) -> np.ndarray | None:
+        if not filters.episodes and not filters.speakers and not english_only:
             return None
-        mask = np.ones(len(self.ids), dtype=bool)
+        mask = self._english.copy() if english_only else np.ones(len(self.ids), dtype=bool)
         if filters.episodes:
-            mask &= np.isin(self._episode, filters.episodes)
+            codes = [self._episode_codes[e] for e in filters.episodes if e in self._episode_codes]
+            mask &= np.isin(self._episode, np.array(codes, dtype=np.int32))
         if filters.speakers:
-            wanted = set(filters.speakers)
-            mask &= np.array([bool(wanted & set(s.split("|"))) for s in self._speakers])
+            mask &= np.logical_or.reduce([self._speaker_mask(s) for s in filters.speakers])
+        return mask
+
+    def _speaker_mask(self, speaker: str) -> np.ndarray:
+        """Chunks where ``speaker`` speaks (computed once per speaker and generation)."""
+        with self._lock:
+            mask = self._speaker_masks.get(speaker)
+        if mask is None:
+            mask = np.array([speaker in s.split("|") for s in self._speakers], dtype=bool)
+            with self._lock:
+                self._speaker_masks[speaker] = mask
         return mask
 
     def _bm25_ranking(self, query: str, filters: Filters, limit: int) -> list[str]:
@@ -188,24 +217,48 @@ class Retriever:
         mask = self._mask(filters)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
-        top = np.argsort(-scores)[:limit]
+        if limit < len(scores):
+            top = np.argpartition(-scores, limit)[:limit]
+            top = top[np.argsort(-scores[top], kind="stable")]
+        else:
+            top = np.argsort(-scores, kind="stable")
         return [self.ids[i] for i in top if scores[i] > 0]
 
     def _dense_ranking(
         self,
         vector: np.ndarray,
-        where: dict | None,
+        filters: Filters,
         limit: int,
         *,
-        language: dict | None = None,
+        english_only: bool = False,
         crosslingual: bool = False,
     ) -> list[str]:
-        n = min(limit, len(self.ids))
+        collection = self.xcollection if crosslingual else self.collection
+        mask = self._mask(filters, english_only=english_only)
+        matching = len(self.ids) if mask is None else int(mask.sum())
+        n = min(limit, matching)
         if n == 0:
             return []
-        if language:
-            where = {"$and": [where, language]} if where else language
-        collection = self.xcollection if crosslingual else self.collection
+        if mask is None:
+            got = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
+            return got["ids"][0]
+        if matching > FILTER_ROWS:
+            # If n matching chunks are among the nearest unfiltered ones, they are the nearest
+            # matching ones.
+            wide = n * OVERFETCH
+            while True:
+                wide = min(wide, len(self.ids))
+                got = collection.query(query_embeddings=[vector], n_results=wide, include=[])
+                kept = [pid for pid in got["ids"][0] if mask[self._row[pid]]]
+                if len(kept) >= n or wide == len(self.ids):
+                    return kept[:n]
+                if wide >= WIDEST:
+                    break
+                wide *= 8
+        where = filters.where()
+        if english_only:
+            en = {"language": "en"}
+            where = {"$and": [where, en]} if where else en
         got = collection.query(
             query_embeddings=[vector], n_results=n, where=where, include=["distances"]
         )
@@ -216,26 +269,31 @@ class Retriever:
     ) -> list[Hit]:
         """The ``k`` best passages for ``query``, best first."""
         filters = filters or Filters()
-        where = filters.where()
         english = detect_language(query) == "en"
-        vector = self.query_vector(query)
+        # In the cross-lingual space a question not in English needs no e5 vector at all: its
+        # relevance is measured there too. Each vector is embedded once per search.
+        crosslingual = not english and self.xcollection is not None
+        vector = None if crosslingual else self.query_vector(query)
         rankings = [self._bm25_ranking(query, filters, candidates)]
-        if english or self.xcollection is None:
-            rankings.append(self._dense_ranking(vector, where, candidates))
+        if not crosslingual:
+            rankings.append(self._dense_ranking(vector, filters, candidates))
         if not english:
             # e5 pulls same-language text first: a Korean question finds the Korean article
             # before the English turns that answer it. A ranking over English chunks alone lets
             # those compete, in the cross-lingual space when there is one. BM25 stays: such
             # questions often carry English terms ("MoE", "continual learning").
-            en = {"language": "en"}
-            if self.xcollection is None:
-                rankings.append(self._dense_ranking(vector, where, candidates, language=en))
+            if not crosslingual:
+                rankings.append(self._dense_ranking(vector, filters, candidates, english_only=True))
             else:
                 xvector = self.query_vector(query, crosslingual=True)
-                for language in (None, en):
+                for english_only in (False, True):
                     rankings.append(
                         self._dense_ranking(
-                            xvector, where, candidates, language=language, crosslingual=True
+                            xvector,
+                            filters,
+                            candidates,
+                            english_only=english_only,
+                            crosslingual=True,
                         )
                     )
         fused: dict[str, float] = {}
@@ -244,8 +302,8 @@ class Retriever:
                 fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank + 1)
         best = sorted(fused, key=lambda p: -fused[p])[:k]
         hits = self.fetch(best, vector, fused)
-        if not english and self.xcollection is not None:
-            self._crosslingual_relevance(hits, self.query_vector(query, crosslingual=True))
+        if crosslingual:
+            self._crosslingual_relevance(hits, xvector)
         return hits
 
     def _crosslingual_relevance(self, hits: list[Hit], xvector: np.ndarray) -> None:
@@ -257,16 +315,19 @@ class Retriever:
                 hit.relevance = float(np.dot(xvector, np.asarray(by_id[hit.id])))
 
     def fetch(
-        self, ids: list[str], vector: np.ndarray, scores: dict[str, float] | None = None
+        self, ids: list[str], vector: np.ndarray | None, scores: dict[str, float] | None = None
     ) -> list[Hit]:
-        """Hits for chunk ids, in the given order, with cosine relevance to ``vector``."""
+        """Hits for chunk ids, in the given order, with cosine relevance to ``vector``
+        (0 without one)."""
         if not ids:
             return []
-        got = self.collection.get(ids=ids, include=["documents", "metadatas", "embeddings"])
+        include = ["documents", "metadatas"] + (["embeddings"] if vector is not None else [])
+        got = self.collection.get(ids=ids, include=include)
+        embeddings = got["embeddings"] if vector is not None else [None] * len(got["ids"])
         by_id = {
             pid: (doc, meta, emb)
             for pid, doc, meta, emb in zip(
-                got["ids"], got["documents"], got["metadatas"], got["embeddings"], strict=True
+                got["ids"], got["documents"], got["metadatas"], embeddings, strict=True
             )
         }
         hits = []
@@ -274,7 +335,8 @@ class Retriever:
             if pid not in by_id:
                 continue
             doc, meta, emb = by_id[pid]
-            hits.append(hit_from(pid, doc, meta, float(np.dot(vector, np.asarray(emb))), scores))
+            relevance = float(np.dot(vector, np.asarray(emb))) if vector is not None else 0.0
+            hits.append(hit_from(pid, doc, meta, relevance, scores))
         return hits
 
 

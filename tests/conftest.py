@@ -6,6 +6,9 @@ from __future__ import annotations
 import ipaddress
 import shutil
 import socket
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -15,6 +18,7 @@ from assistant import Assistant, Settings
 
 ROOT = Path(__file__).resolve().parent.parent
 EPISODES = ROOT / "episodes"
+VENV_BIN = Path(sys.executable).parent
 _real_connect = socket.socket.connect
 _real_connect_ex = socket.socket.connect_ex
 
@@ -88,3 +92,31 @@ def private_index(tmp_path: Path, index_dir: Path) -> Path:
     target = tmp_path / "index"
     shutil.copytree(index_dir, target)
     return target
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture
+def chroma_server(tmp_path: Path):
+    """A real `chroma run` server on a free loopback port; yields the port."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "chroma"), "run", "--path", str(tmp_path / "server"), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+            break
+        except OSError:
+            time.sleep(0.1)
+    yield port
+    proc.terminate()
+    proc.wait(timeout=10)

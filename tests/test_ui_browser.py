@@ -8,12 +8,12 @@ saved under tests/artifacts/ for a person to look at.
 from __future__ import annotations
 
 import re
-import socket
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
+from conftest import free_port
 
 from assistant import Assistant
 from assistant.ui import run_ui
@@ -52,16 +52,10 @@ pytestmark = [
 ]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture(scope="module")
 def app_url(bot: Assistant) -> Iterator[str]:
     """The chat page, served from this process (Gradio's own thread) on a free port."""
-    settings = bot.settings.model_copy(update={"ui_host": "127.0.0.1", "ui_port": _free_port()})
+    settings = bot.settings.model_copy(update={"ui_host": "127.0.0.1", "ui_port": free_port()})
     demo = run_ui(settings, bot, prevent_thread_lock=True)
     try:
         yield str(demo.local_url)

@@ -871,15 +871,9 @@ class LLMJudge:
     def client(self):
         """The official ``openai`` client, made on first use."""
         if self._client is None:
-            import openai
+            from .openai_client import make_client
 
-            key = self.settings.openai_api_key
-            self._client = openai.OpenAI(
-                api_key=key.get_secret_value() if key else "not-needed",
-                base_url=self.settings.openai_base_url or None,
-                timeout=self.settings.llm_timeout,
-                max_retries=self.settings.llm_max_retries,
-            )
+            self._client = make_client(self.settings)
         return self._client
 
     def prompt(

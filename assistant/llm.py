@@ -31,6 +31,7 @@ from .answer import NOT_COVERED, NOT_COVERED_KO, cite, new_history, renumber, se
 from .answer import standalone_question as offline_standalone
 from .chunking import count_tokens, split_sentences
 from .config import Settings
+from .openai_client import make_client
 from .quotes import PASSAGES, QuoteAnswerer
 from .retrieval import Filters
 from .schema import Answer, Citation, Hit, Turn, Usage, format_timestamp
@@ -440,14 +441,7 @@ class LLMAnswerer:
         """The ``openai`` client (made once; it is thread-safe and pools connections)."""
         with self._lock:
             if self._client is None:
-                key = self.settings.openai_api_key
-                self._client = openai.OpenAI(
-                    # Local servers need no key, but the client insists on one.
-                    api_key=key.get_secret_value() if key else "not-needed",
-                    base_url=self.settings.openai_base_url or None,
-                    timeout=self.settings.llm_timeout,
-                    max_retries=0,
-                )
+                self._client = make_client(self.settings, max_retries=0)
             return self._client
 
     def redact(self, text: str) -> str:

@@ -6,6 +6,7 @@ import numpy as np
 from pydantic import PrivateAttr
 
 from ..config import Settings
+from ..openai_client import make_client
 from .base import LocalEmbedder
 
 DIMENSIONS = {
@@ -21,17 +22,9 @@ class OpenAIEmbedder(LocalEmbedder):
     _client: object = PrivateAttr()
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:
-        from openai import OpenAI
-
         model = settings.openai_embedding_model
         super().__init__(model_name=f"openai-{model}", embed_batch_size=64, **kwargs)
-        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else "unused"
-        self._client = OpenAI(
-            api_key=key,
-            base_url=settings.openai_base_url,
-            timeout=settings.llm_timeout,
-            max_retries=settings.llm_max_retries,
-        )
+        self._client = make_client(settings)
         self._model_id = model
         self.dimension = DIMENSIONS.get(model) or len(self.encode(["probe"], query=False)[0])
 

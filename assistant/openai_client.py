@@ -1,0 +1,20 @@
+"""The one place an ``openai`` client is made from settings (answers, judge, embeddings)."""
+
+from __future__ import annotations
+
+import openai
+
+from .config import Settings
+
+
+def make_client(settings: Settings, *, max_retries: int | None = None) -> openai.OpenAI:
+    """An ``openai.OpenAI`` for the configured server; ``max_retries`` overrides the setting
+    (the answerer retries by itself, to honour Retry-After and fall back in time)."""
+    key = settings.openai_api_key
+    return openai.OpenAI(
+        # Local servers need no key, but the client insists on one.
+        api_key=key.get_secret_value() if key else "not-needed",
+        base_url=settings.openai_base_url or None,
+        timeout=settings.llm_timeout,
+        max_retries=settings.llm_max_retries if max_retries is None else max_retries,
+    )

@@ -21,10 +21,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from pydantic import SecretStr
 from rich.console import Console
 from rich.table import Table
 
@@ -39,6 +42,7 @@ TARGETS = {
     "search_ko_p95_ms": ("<", 100.0),
     "ask_p95_ms": ("<", 300.0),
     "peak_rss_mb": ("<", 1536.0),
+    "llm_overhead_p95_ms": ("<", 150.0),
 }
 
 
@@ -72,6 +76,82 @@ def _latencies(fn: Callable[[str], object], questions: list[str], n: int) -> dic
         fn(questions[i % len(questions)])
         samples.append((time.perf_counter() - started) * 1000)
     return _percentiles(samples)
+
+
+SCRIPTED_DELAY = 0.25  # seconds the stand-in model takes per completion
+SCRIPTED_ANSWER = "They talk about it in the first passage [1]."
+
+
+class _ScriptedModel(BaseHTTPRequestHandler):
+    """An OpenAI-compatible chat endpoint that answers after a fixed delay (streamed or not)."""
+
+    def do_POST(self) -> None:
+        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        time.sleep(SCRIPTED_DELAY)
+        base = {"id": "bench", "created": 0, "model": body.get("model", "bench")}
+        if body.get("stream"):
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            for delta, finish in (
+                ({"role": "assistant", "content": SCRIPTED_ANSWER}, None),
+                ({}, "stop"),
+            ):
+                chunk = base | {
+                    "object": "chat.completion.chunk",
+                    "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+                }
+                self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+            self.wfile.write(b"data: [DONE]\n\n")
+            return
+        reply = base | {
+            "object": "chat.completion",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": SCRIPTED_ANSWER},
+                    "finish_reason": "stop",
+                }
+            ],
+        }
+        data = json.dumps(reply).encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, *args: object) -> None:
+        """Quiet."""
+
+
+def _llm_overhead(offline: Assistant, questions: list[str]) -> dict[str, float]:
+    """What the assistant adds around the model call (retrieval, packing, citation check):
+    wall-clock of ``ask`` against a local model that takes a fixed delay, minus that delay."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _ScriptedModel)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        bot = Assistant(
+            offline.settings.model_copy(
+                update={
+                    "answerer": "openai",
+                    "openai_base_url": f"http://127.0.0.1:{server.server_port}/v1",
+                    "openai_api_key": SecretStr("sk-bench"),
+                }
+            )
+        )
+        bot.retriever().cache_queries = False
+        bot.ask(questions[0])  # warm-up: the client, its connection pool, the tokenizer
+        samples = []
+        for question in questions[:40]:
+            started = time.perf_counter()
+            answer = bot.ask(question)
+            elapsed = time.perf_counter() - started
+            if answer.usage.calls:  # abstentions never reach the model
+                samples.append((elapsed - SCRIPTED_DELAY * answer.usage.calls) * 1000)
+        return _percentiles(samples)
+    finally:
+        server.shutdown()
 
 
 def run_bench(
@@ -132,6 +212,8 @@ def run_bench(
         own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024
         figures["peak_rss_mb"] = max(own, rss, rss2)
         figures["chunks"] = retriever.manifest.chunks
+        figures["llm_overhead_ms"] = _llm_overhead(bot, english)
+        figures["llm_overhead_p95_ms"] = round(figures["llm_overhead_ms"]["p95"], 1)
     finally:
         shutil.rmtree(work, ignore_errors=True)
 

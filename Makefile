@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check . && $(BIN)/ruff format --check .
+	$(BIN)/ruff check assistant tests && $(BIN)/ruff format --check assistant tests
 
 bench: $(STAMP)
 	$(BIN)/episode-assistant bench

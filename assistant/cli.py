@@ -12,18 +12,11 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 
 from . import Assistant, Settings
 from .api import QuestionError
 from .evaluate import eval_command
+from .progress import progress_bar
 from .retrieval import FilterError
 from .schema import Answer, Citation, Hit, Turn
 from .store import IndexUnavailable
@@ -58,16 +51,7 @@ class IndexProgress:
     """A rich progress bar with counts and rate for the embedding step."""
 
     def __init__(self) -> None:
-        self.bar = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[rate]}"),
-            TimeElapsedColumn(),
-            TimeRemainingColumn(),
-            console=err,
-            transient=False,
-        )
+        self.bar = progress_bar(err, "rate")
         self.tasks: dict[str, int] = {}
 
     def __call__(self, stage: str, done: int, total: int) -> None:

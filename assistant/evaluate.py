@@ -33,24 +33,16 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from difflib import SequenceMatcher
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, get_args
 
 import typer
 from pydantic import BaseModel, Field
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from .answer import cite
-from .evalset import PROJECT_ROOT, GoldSource, QAPair, load_pairs, normalize_ws
+from .evalset import PROJECT_ROOT, GoldSource, QAPair, QuestionType, load_pairs, normalize_ws
 from .judge import (
     BaseAnswer,
     Evidence,
@@ -64,6 +56,7 @@ from .judge import (
     perturbation_check,
     split_sentences,
 )
+from .progress import progress_bar
 from .retrieval import hit_from
 from .schema import Answer, Citation, Hit, parse_timestamp
 from .transcripts import detect_language
@@ -73,14 +66,7 @@ if TYPE_CHECKING:
 
 REPORTS_DIR = PROJECT_ROOT / "evals" / "reports"
 FLOORS_PATH = PROJECT_ROOT / "evals" / "floors.json"
-QUESTION_TYPES = (
-    "factoid",
-    "who-said",
-    "when-in-episode",
-    "summary",
-    "cross-episode",
-    "not-covered",
-)
+QUESTION_TYPES = get_args(QuestionType)
 
 
 class Metric(BaseModel):
@@ -357,19 +343,6 @@ def is_verbatim_strict(quote: str, passage: str) -> bool:
 # --- the run ------------------------------------------------------------------------------------
 
 
-def _progress(console: Console) -> Progress:
-    return Progress(
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[current]}"),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        transient=False,
-    )
-
-
 def run_eval(
     bot: Assistant,
     pairs: Sequence[QAPair],
@@ -392,7 +365,7 @@ def run_eval(
     judge = OfflineJudge(speakers=speakers, embedder=bot.crosslingual)
     results: list[QuestionResult] = []
     answers: dict[str, tuple[Answer, dict[str, Evidence]]] = {}
-    bar = _progress(console) if progress else None
+    bar = progress_bar(console, "current") if progress else None
     task = bar.add_task(f"eval {split}", total=len(pairs), current="") if bar else None
     if bar:
         bar.start()

@@ -9,6 +9,7 @@ import signal
 import subprocess
 import sys
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,28 @@ def test_korean_query_finds_the_english_passage(bot):
     hits = bot.search("성현은 MoE가 덴스 모델보다 얼마나 더 효율적이라고 했나요?", k=5)
     english = [h for h in hits if h.language == "en"]
     assert any(h.episode == "EP 81" and "7 times" in h.text for h in english)
+
+
+def test_many_users_at_once_get_the_same_hits_as_one_at_a_time(index_dir):
+    # The embedders run without a lock: concurrent calls must not corrupt each other's vectors.
+    bot = Assistant(settings(index_dir))
+    bot.retriever().cache_queries = False
+    questions = [
+        "compute multiplier of MoE models",
+        "What does Noam Brown say about Magic the Gathering?",
+        "environment scaling bottleneck",
+        "성현은 MoE가 덴스 모델보다 얼마나 더 효율적이라고 했나요?",
+        "Why did Chester mention reinforcement learning?",
+        "노암 브라운은 추론 모델에 대해 뭐라고 했나요?",
+    ] * 3
+
+    def ranked(question: str) -> list[tuple[str, float]]:
+        return [(h.id, round(h.relevance, 4)) for h in bot.search(question, k=5)]
+
+    alone = [ranked(q) for q in questions]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(ranked, questions))
+    assert together == alone
 
 
 def test_incremental_update_embeds_only_what_changed(tmp_path, corpus_copy):

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import threading
 from abc import abstractmethod
+from contextlib import AbstractContextManager, nullcontext
+from typing import ClassVar
 
 import numpy as np
 from llama_index.core.base.embeddings.base import BaseEmbedding
@@ -12,26 +14,34 @@ from pydantic import PrivateAttr
 
 
 class LocalEmbedder(BaseEmbedding):
-    """Base of our embedders. Subclasses implement ``encode``; calls are serialised because
-    the native engines make no promise about thread safety."""
+    """Base of our embedders. Subclasses implement ``encode``.
+
+    Calls are serialised unless the subclass sets ``thread_safe``: a native engine that makes
+    no promise about re-entrancy must not see two calls at once, but one that has been checked
+    should not make eight users queue behind one lock.
+    """
 
     dimension: int = 0
+    thread_safe: ClassVar[bool] = False
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @abstractmethod
     def encode(self, texts: list[str], *, query: bool) -> np.ndarray:
         """Embed texts as a float32 array of shape (len(texts), dimension)."""
 
+    def _guard(self) -> AbstractContextManager[object]:
+        return nullcontext() if self.thread_safe else self._lock
+
     def embed_passages(self, texts: list[str]) -> np.ndarray:
         """Unit-length passage vectors."""
         if not texts:
             return np.zeros((0, self.dimension), dtype=np.float32)
-        with self._lock:
+        with self._guard():
             return _normalise(self.encode(texts, query=False))
 
     def embed_query(self, text: str) -> np.ndarray:
         """A unit-length query vector."""
-        with self._lock:
+        with self._guard():
             return _normalise(self.encode([text], query=True))[0]
 
     # LlamaIndex's interface, delegating to the two methods above.

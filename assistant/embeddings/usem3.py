@@ -6,6 +6,7 @@ Trained for cross-lingual alignment, so a Korean question lands near its English
 from __future__ import annotations
 
 import threading
+from typing import ClassVar
 
 import numpy as np
 from pydantic import PrivateAttr
@@ -18,9 +19,11 @@ class USEm3Embedder(LocalEmbedder):
     """USE multilingual v3; the same encoder for queries and passages.
 
     The model takes about two seconds to load, and English questions never need it, so it
-    loads on first use rather than with the assistant.
+    loads on first use rather than with the assistant. Calls run concurrently: the encoder
+    only reads its weights and keeps every intermediate array local to the call.
     """
 
+    thread_safe: ClassVar[bool] = True
     _model: object | None = PrivateAttr(default=None)
     _load_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 

@@ -58,6 +58,7 @@ class Assistant:
         self._store: Store | None = None
         self._retriever: Retriever | None = None
         self._checked_at = 0.0
+        self._opening = False
         self._lock = threading.RLock()
         self._answerer = None
 
@@ -126,18 +127,38 @@ class Assistant:
         return manifest
 
     def retriever(self, progress: Progress | None = None) -> Retriever:
-        """A retriever over the active generation; rebuilt when another process re-indexed."""
+        """A retriever over the active generation; rebuilt when another process re-indexed.
+
+        While a new generation's retriever is being opened, the current one keeps answering
+        (opening takes seconds at 100x the shipped corpus): one caller opens it, the others
+        go on with the old one until it is ready.
+        """
         with self._lock:
             now = time.monotonic()
-            if self._retriever is not None and now - self._checked_at < FRESHNESS_SECONDS:
-                return self._retriever
+            current = self._retriever
+            if current is not None and (
+                now - self._checked_at < FRESHNESS_SECONDS or self._opening
+            ):
+                return current
             manifest = self.manifest(progress=progress)
             self._checked_at = now
-            current = self._retriever
-            if current is None or current.manifest.collection != manifest.collection:
-                check_compatible(manifest, self.settings, self.embedder, self.crosslingual)
+            if current is not None and current.manifest.generation == manifest.generation:
+                return current
+            check_compatible(manifest, self.settings, self.embedder, self.crosslingual)
+            if current is None:  # nothing to answer with meanwhile: open it here
                 self._retriever = Retriever(self.store, manifest, self.embedder, self.crosslingual)
-            return self._retriever
+                return self._retriever
+            self._opening = True
+        try:
+            fresh = Retriever(self.store, manifest, self.embedder, self.crosslingual)
+        except Exception:
+            with self._lock:
+                self._opening = False
+            return current
+        with self._lock:
+            self._opening = False
+            self._retriever = fresh
+            return fresh
 
     def episodes(self) -> list[EpisodeSummary]:
         """The indexed episodes (for filters and listings)."""

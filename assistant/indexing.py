@@ -16,6 +16,7 @@ from .config import Settings
 from .corpus import METADATA_FILE, list_files, load_metadata, parse_files
 from .embedcache import EmbeddingCache
 from .embeddings import LocalEmbedder
+from .lexical import save_update
 from .schema import Episode, ParseIssue
 from .store import EpisodeSummary, FileEntry, IndexUnavailable, Manifest, Store
 from .transcripts import Metadata
@@ -133,16 +134,28 @@ def build_index(
     finally:
         cache.close()
 
-    generation = (old.generation + 1) if old else _next_generation(store)
     kept = list(report.unchanged)
-    copied = 0
-    for space, space_vectors in enumerate(vectors):
-        twin = space == 1
-        target = store.new_collection(generation, crosslingual=twin)
-        if old and kept:
-            source = store.collection(old, crosslingual=twin)
-            copied = store.copy_files(source, target, kept)
-        store.add(target, nodes, space_vectors, documents=not twin)
+    if old is not None:
+        # An update: the same collections, the new chunks tagged with the next generation.
+        generation = old.generation + 1
+        targets = [
+            store.collection(old, crosslingual=twin) for twin in (False, True)[: len(spaces)]
+        ]
+        live = sum(e.chunks for e in old.files.values())
+        for target in targets:
+            if target.count() != live:  # a killed update left chunks behind
+                store.delete_dead(target, old)
+    else:
+        generation = _next_generation(store)
+        targets = [
+            store.new_collection(generation, crosslingual=twin)
+            for twin in (False, True)[: len(spaces)]
+        ]
+    for node in nodes:
+        node.metadata["build"] = generation
+        node.id_ = f"{node.id_}@{generation}"  # never the id of a chunk it replaces
+    for space, (target, space_vectors) in enumerate(zip(targets, vectors, strict=True)):
+        store.add(target, nodes, space_vectors, documents=space == 0)
 
     summaries = {e.source_file: _summary(e) for e in corpus.episodes}
     old_summaries = {e.source_file: e for e in (old.episodes if old else [])}
@@ -156,11 +169,12 @@ def build_index(
                 sha256=hashes[f.name],
                 episode=episode.label if episode else None,
                 chunks=sum(1 for n in nodes if n.metadata["source_file"] == f.name),
+                build=generation,
             )
     episodes = [summaries.get(name) or old_summaries.get(name) for name in sorted(entries)]
     manifest = Manifest(
         generation=generation,
-        collection=f"{settings.collection}-g{generation}",
+        collection=old.collection if old else f"{settings.collection}-g{generation}",
         embedder=embedder.model_name,
         dimension=embedder.dimension,
         crosslingual=crosslingual.model_name if crosslingual else None,
@@ -170,9 +184,14 @@ def build_index(
         chunking_version=CHUNKING_VERSION,
         files=entries,
         episodes=[e for e in episodes if e is not None],
-        chunks=copied + len(nodes),
+        chunks=sum(e.chunks for e in entries.values()),
     )
     store.commit(manifest)
+    replaced = sorted(set(report.updated) | set(report.removed))
+    if old is not None and replaced:
+        for target in targets:
+            store.delete_replaced(target, replaced, generation)
+    save_update(store, old, manifest, targets[0], set(kept), nodes)
     report.chunks, report.episodes = manifest.chunks, len(manifest.episodes)
     report.seconds = time.perf_counter() - started
     return report

@@ -11,19 +11,17 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-import bm25s
 import numpy as np
-import Stemmer
 
 from .chunking import speaker_key
 from .embeddings import LocalEmbedder
+from .lexical import open_lexical, tokenize
 from .schema import Hit, format_timestamp
 from .store import Manifest, Store
 from .text import WORD_RE, stopword_stems
 from .transcripts import detect_language
 
 RRF_K = 60
-PAGE = 5000
 # Chroma's own filtered search reads the metadata of every matching row: ~65 µs a row, 0.33 s
 # for "English chunks only" at 100x the shipped corpus, where an unfiltered search for the
 # nearest 4,000 takes 25 ms. So a filter that keeps more than FILTER_ROWS chunks asks for the
@@ -108,56 +106,34 @@ class Retriever:
         self.xcollection = (
             store.collection(manifest, crosslingual=True) if self.crosslingual else None
         )
-        self._stemmer = Stemmer.Stemmer("english")
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.cache_queries = True  # the benchmark turns it off to time real embedding
         self._lock = threading.Lock()
+        self.lexical = open_lexical(store, manifest, self.collection)
         # Every word of the corpus, unstemmed, to tell whether a name in a question occurs at all.
-        self.vocabulary: set[str] = set()
-        ids: list[str] = []
-        episodes: list[str] = []
-        speakers: list[str] = []
-        english: list[bool] = []
-        tokens: list[list[str]] = []
-        offset = 0
-        while True:
-            page = self.collection.get(
-                include=["documents", "metadatas"], limit=PAGE, offset=offset
-            )
-            if not page["ids"]:
-                break
-            ids.extend(page["ids"])
-            episodes.extend(m["episode"] for m in page["metadatas"])
-            speakers.extend(m.get("speakers", "") for m in page["metadatas"])
-            english.extend(m.get("language", "en") == "en" for m in page["metadatas"])
-            tokens.extend(self._tokenize(page["documents"]))
-            for doc in page["documents"]:
-                self.vocabulary.update(WORD_RE.findall(doc.lower()))
-            offset += len(page["ids"])
         # Names live in metadata, not passage text: "Roh" must count as known.
+        self.vocabulary = set(self.lexical.vocabulary)
         for ep in manifest.episodes:
             for text in (ep.label, ep.title, *ep.speakers):
                 self.vocabulary.update(WORD_RE.findall(text.lower()))
-        self.ids = ids
-        self._row = {pid: i for i, pid in enumerate(ids)}
+        self.ids = self.lexical.ids
+        self._row = {pid: i for i, pid in enumerate(self.ids)}
+        # Rows of files an update replaced, not yet deleted (or left by a killed update): the
+        # dense search asks for that many more and drops them.
+        self._stale = max(0, self.collection.count() - len(self.ids))
         # Episode labels as small integers: np.isin over 50,000 label strings took 0.5 s when
         # a question named a label shared by many episodes ("Latent Space").
         self._episode_codes: dict[str, int] = {}
         self._episode = np.array(
-            [self._episode_codes.setdefault(e, len(self._episode_codes)) for e in episodes],
+            [
+                self._episode_codes.setdefault(e, len(self._episode_codes))
+                for e in self.lexical.episodes
+            ],
             dtype=np.int32,
         )
-        self._speakers = speakers
-        self._english = np.array(english, dtype=bool)
+        self._speakers = self.lexical.speakers
+        self._english = self.lexical.english
         self._speaker_masks: dict[str, np.ndarray] = {}
-        self._bm25 = bm25s.BM25()
-        if tokens:
-            self._bm25.index(tokens, show_progress=False)
-
-    def _tokenize(self, texts: list[str]) -> list[list[str]]:
-        return bm25s.tokenize(
-            texts, stopwords="en", stemmer=self._stemmer, return_ids=False, show_progress=False
-        )
 
     def unknown_share(self, query: str) -> float:
         """Share of the query's (stemmed, non-stopword) terms that occur nowhere in the corpus.
@@ -165,11 +141,10 @@ class Retriever:
         "a good recipe for sourdough bread" scores 0.5: half of what it asks about is simply
         not in the episodes, however close "recipe" comes to "secret recipe".
         """
-        terms = [t for t in self._tokenize([query])[0] if len(t) > 2 and t not in stopword_stems()]
+        terms = [t for t in tokenize([query])[0] if len(t) > 2 and t not in stopword_stems()]
         if not terms:
             return 0.0
-        vocab = self._bm25.vocab_dict or {}
-        return sum(t not in vocab for t in terms) / len(terms)
+        return sum(not self.lexical.known(t) for t in terms) / len(terms)
 
     def query_vector(self, query: str, *, crosslingual: bool = False) -> np.ndarray:
         """The query's embedding, cached: the same question asked twice is embedded once."""
@@ -210,10 +185,10 @@ class Retriever:
     def _bm25_ranking(self, query: str, filters: Filters, limit: int) -> list[str]:
         if not self.ids:
             return []
-        terms = self._tokenize([query])[0]
+        terms = tokenize([query])[0]
         if not terms:
             return []
-        scores = self._bm25.get_scores(terms)
+        scores = self.lexical.scores(terms)
         mask = self._mask(filters)
         if mask is not None:
             scores = np.where(mask, scores, 0.0)
@@ -239,30 +214,31 @@ class Retriever:
         n = min(limit, matching)
         if n == 0:
             return []
-        if mask is None:
-            got = collection.query(query_embeddings=[vector], n_results=n, include=["distances"])
-            return got["ids"][0]
-        if matching > FILTER_ROWS:
+        if mask is None or matching > FILTER_ROWS:
             # If n matching chunks are among the nearest unfiltered ones, they are the nearest
-            # matching ones.
-            wide = n * OVERFETCH
+            # matching ones. Unfiltered, only rows this generation does not hold are dropped.
+            wide = n + self._stale if mask is None else n * OVERFETCH
             while True:
-                wide = min(wide, len(self.ids))
                 got = collection.query(query_embeddings=[vector], n_results=wide, include=[])
-                kept = [pid for pid in got["ids"][0] if mask[self._row[pid]]]
-                if len(kept) >= n or wide == len(self.ids):
+                found = got["ids"][0]
+                kept = [
+                    pid
+                    for pid in found
+                    if (row := self._row.get(pid)) is not None and (mask is None or mask[row])
+                ]
+                if len(kept) >= n or len(found) < wide:
                     return kept[:n]
-                if wide >= WIDEST:
+                if mask is not None and wide >= WIDEST:
                     break
-                wide *= 8
+                wide *= 8 if mask is not None else 2
         where = filters.where()
         if english_only:
             en = {"language": "en"}
             where = {"$and": [where, en]} if where else en
         got = collection.query(
-            query_embeddings=[vector], n_results=n, where=where, include=["distances"]
+            query_embeddings=[vector], n_results=n + self._stale, where=where, include=[]
         )
-        return got["ids"][0]
+        return [pid for pid in got["ids"][0] if pid in self._row][:n]
 
     def search(
         self, query: str, k: int = 5, filters: Filters | None = None, candidates: int = 30

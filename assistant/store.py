@@ -1,9 +1,15 @@
 """Owns Chroma: an embedded ``PersistentClient`` under ``index/`` or a ``chroma run`` server.
 
-Every index build writes a new collection (a *generation*) and only then moves a pointer to
-it, so a run that is killed or fails half-way leaves the previous index whole and in use.
-The pointer and the manifest (embedder, chunking, files and their hashes) sit in one record
-of a small ``<prefix>-meta`` collection, written in one upsert.
+The pointer and the manifest (embedder, chunking, files, their hashes and *generations*)
+sit in one record of a small ``<prefix>-meta`` collection, written in one upsert. Every
+build is a new generation, and only the pointer's move makes it visible:
+
+- a first build (or ``--rebuild``) writes new collections;
+- an update writes the chunks of new and changed files into the same collections, tagged
+  with the new generation number, moves the pointer, and only then deletes the replaced
+  chunks. A chunk counts only if the manifest names its file with its generation, so
+  readers never see half an update, a killed update leaves the previous index whole, and
+  adding one episode to a 50,000-chunk index writes that episode's chunks alone.
 """
 
 from __future__ import annotations
@@ -36,6 +42,7 @@ class FileEntry(BaseModel):
     sha256: str
     episode: str | None = None
     chunks: int = 0
+    build: int = 0  # the generation whose chunks are this file's (0: written before tags)
 
 
 class EpisodeSummary(BaseModel):
@@ -66,6 +73,11 @@ class Manifest(BaseModel):
     episodes: list[EpisodeSummary] = Field(default_factory=list)
     chunks: int = 0
     built_at: str = ""
+
+    def is_live(self, metadata: dict) -> bool:
+        """Whether a stored chunk belongs to this generation (not replaced, not half-added)."""
+        entry = self.files.get(metadata.get("source_file", ""))
+        return entry is not None and metadata.get("build", 0) == entry.build
 
     def describe_build(self) -> str:
         """The settings that must match for this index to be searched."""
@@ -165,27 +177,39 @@ class Store:
                 embeddings=vectors[start : start + BATCH],
             )
 
-    def copy_files(
-        self, source: chromadb.Collection, target: chromadb.Collection, files: list[str]
-    ) -> int:
-        """Copy the chunks of unchanged files into the new generation, vectors and all."""
-        copied = 0
+    def delete_replaced(
+        self, collection: chromadb.Collection, files: list[str], generation: int
+    ) -> None:
+        """After a commit: delete the chunks of ``files`` that ``generation`` did not write
+        (their previous versions, or every chunk of a removed file)."""
         for start in range(0, len(files), 50):
-            batch = files[start : start + 50]
-            got = source.get(
-                where={"source_file": {"$in": batch}},
-                include=["documents", "metadatas", "embeddings"],
+            collection.delete(
+                where={
+                    "$and": [
+                        {"source_file": {"$in": files[start : start + 50]}},
+                        {"build": {"$ne": generation}},
+                    ]
+                }
             )
-            for i in range(0, len(got["ids"]), BATCH):
-                docs = got["documents"][i : i + BATCH]
-                target.add(
-                    ids=got["ids"][i : i + BATCH],
-                    documents=docs if docs and docs[0] is not None else None,
-                    metadatas=got["metadatas"][i : i + BATCH],
-                    embeddings=got["embeddings"][i : i + BATCH],
-                )
-            copied += len(got["ids"])
-        return copied
+
+    def delete_dead(self, collection: chromadb.Collection, manifest: Manifest) -> int:
+        """Delete every chunk ``manifest`` does not count (left by a killed update); reads
+        all metadata, so it runs only when the row count says there is something to find."""
+        dead: list[str] = []
+        offset = 0
+        while True:
+            page = collection.get(include=["metadatas"], limit=BATCH * 5, offset=offset)
+            if not page["ids"]:
+                break
+            dead.extend(
+                pid
+                for pid, meta in zip(page["ids"], page["metadatas"], strict=True)
+                if not manifest.is_live(meta)
+            )
+            offset += len(page["ids"])
+        for start in range(0, len(dead), BATCH):
+            collection.delete(ids=dead[start : start + BATCH])
+        return len(dead)
 
     def commit(self, manifest: Manifest) -> None:
         """Point at the new generation in one write, then drop every other generation."""

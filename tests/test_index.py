@@ -158,6 +158,40 @@ def test_incremental_update_embeds_only_what_changed(tmp_path, corpus_copy):
     assert "zebra crossing" in bot.search("zebra crossing metaphor", k=1)[0].text
     assert bot.search("quokka sanctuary", k=1)[0].source_file == "notes.md"
     assert not any(h.kind == "article" for h in bot.search("Environment Scaling article", k=10))
+    # The replaced and removed chunks are gone from Chroma, not just hidden.
+    manifest = bot.store.manifest()
+    stored = bot.store.collection(manifest).get(include=["metadatas"])["metadatas"]
+    assert len(stored) == report.chunks == manifest.chunks
+    assert not any(m["source_file"] == "003_30d4cdc4b6ed023c.txt" for m in stored)
+    # Another process opens the saved lexical index and finds the same passages.
+    again = Assistant(settings(tmp_path / "index", corpus_copy))
+    for question in ("zebra crossing metaphor", "quokka sanctuary", "compute multiplier"):
+        assert [h.id for h in again.search(question)] == [h.id for h in bot.search(question)]
+
+
+def test_chunks_a_killed_update_left_behind_are_never_found_and_then_deleted(tmp_path, corpus_copy):
+    bot = Assistant(settings(tmp_path / "index", corpus_copy))
+    bot.index()
+    manifest = bot.store.manifest()
+    collection = bot.store.collection(manifest)
+    # What an update killed between writing its chunks and moving the pointer leaves behind.
+    orphan = collection.get(limit=1, include=["documents", "metadatas", "embeddings"])
+    meta = {**orphan["metadatas"][0], "build": manifest.generation + 1}
+    collection.add(
+        ids=["orphan@x"],
+        documents=["The wombat parliament voted on dense embeddings."],
+        metadatas=[meta],
+        embeddings=orphan["embeddings"],
+    )
+    fresh = Assistant(settings(tmp_path / "index", corpus_copy))
+    assert all(h.id != "orphan@x" for h in fresh.search("wombat parliament", k=10))
+    assert all(h.id != "orphan@x" for h in fresh.search(orphan["documents"][0], k=10))
+
+    (corpus_copy / "notes.md").write_text("Notes on the kiwi orchard.\n", encoding="utf-8")
+    report = fresh.index()
+    assert report.added == ["notes.md"]
+    assert collection.count() == report.chunks
+    assert not collection.get(ids=["orphan@x"])["ids"]
 
 
 def test_changing_episodes_yaml_updates_that_file_and_adds_deep_links(tmp_path, corpus_copy):

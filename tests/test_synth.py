@@ -115,6 +115,7 @@ def test_one_new_episode_in_a_3x_index_embeds_only_it(corpus3, tmp_path):
     first = bot.index()
     assert (first.chunks, first.episodes) == (1488, 15)
     assert first.embedded == 0  # every copy's chunks came from the shipped cache
+    before = set(bot.store.collection(bot.store.manifest()).get(include=[])["ids"])
 
     name, text = new_article(corpus, 9001)
     (corpus / name).write_text(text, encoding="utf-8")
@@ -123,6 +124,14 @@ def test_one_new_episode_in_a_3x_index_embeds_only_it(corpus3, tmp_path):
     assert report.added == [name] and len(report.unchanged) == 15
     assert new_chunks > 0 and report.embedded == 2 * new_chunks  # e5 and USE-m3, that file only
     assert report.chunks == 1488 + new_chunks
+    # Written in place: the 1,488 chunks already stored were neither copied nor rewritten.
+    after = bot.store.collection(bot.store.manifest()).get(include=["metadatas"])
+    added = {
+        pid
+        for pid, m in zip(after["ids"], after["metadatas"], strict=True)
+        if m["source_file"] == name
+    }
+    assert set(after["ids"]) == before | added and len(added) == new_chunks
 
     # A question reads its few hits from Chroma, never the corpus; BM25 keeps no text.
     retriever = bot.retriever()
@@ -135,7 +144,8 @@ def test_one_new_episode_in_a_3x_index_embeds_only_it(corpus3, tmp_path):
         retriever.collection = counted._inner
     assert hits and counted.rows and max(counted.rows) <= PASSAGES
     texts = {h.text for h in hits}
-    for value in vars(retriever).values():
-        if isinstance(value, list) and value and isinstance(value[0], str):
-            assert not texts & set(value)
-    assert getattr(retriever._bm25, "corpus", None) is None
+    for holder in (retriever, retriever.lexical):
+        for value in vars(holder).values():
+            if isinstance(value, list) and value and isinstance(value[0], str):
+                assert not texts & set(value)
+    assert getattr(retriever.lexical.bm25, "corpus", None) is None

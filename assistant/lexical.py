@@ -1,0 +1,268 @@
+"""The lexical side of one index generation: BM25 over every live chunk, the few per-chunk
+fields that filters need (episode, speakers, language) and the corpus's vocabulary.
+
+Tokenising 50,000 passages read back from Chroma took 20 s at 100x the shipped corpus, so
+each generation's lexical index is saved once under ``<index_dir>/lexical/`` and later
+opened from there (its BM25 matrix memory-mapped, not read). An index update builds the next
+one from the last one's stored tokens plus the new chunks: nothing is read back from Chroma.
+A process that finds no saved copy (another machine indexed into a shared Chroma server)
+builds it from Chroma once and saves it for the next process.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import bm25s
+import numpy as np
+import Stemmer
+
+from .text import WORD_RE
+
+if TYPE_CHECKING:
+    import chromadb
+    from llama_index.core.schema import TextNode
+
+    from .store import Manifest, Store
+
+FORMAT = 1
+PAGE = 5000
+KEEP = 2  # snapshots kept: the current one and the one a running app may still be opening
+
+_stemmers = threading.local()
+
+
+def tokenize(texts: list[str]) -> list[list[str]]:
+    """BM25 terms: lower-cased, English stop words out, Snowball-stemmed."""
+    stemmer = getattr(_stemmers, "english", None)
+    if stemmer is None:  # PyStemmer objects are not safe to share between threads
+        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    return bm25s.tokenize(
+        texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False
+    )
+
+
+@dataclass
+class Rows:
+    """What the lexical index keeps of each chunk, in one order."""
+
+    ids: list[str] = field(default_factory=list)
+    episodes: list[str] = field(default_factory=list)
+    speakers: list[str] = field(default_factory=list)
+    english: list[bool] = field(default_factory=list)
+    files: list[str] = field(default_factory=list)
+    tokens: list[list[str]] = field(default_factory=list)
+    # Each file's words (unstemmed), so a removed file's names stop counting as known.
+    words: dict[str, list[str]] = field(default_factory=dict)
+
+    def add(self, pid: str, text: str, meta: dict, terms: list[str]) -> None:
+        """Append one chunk."""
+        self.ids.append(pid)
+        self.episodes.append(meta["episode"])
+        self.speakers.append(meta.get("speakers", ""))
+        self.english.append(meta.get("language", "en") == "en")
+        self.files.append(meta["source_file"])
+        self.tokens.append(terms)
+        words = self.words.setdefault(meta["source_file"], [])
+        words.extend(WORD_RE.findall(text.lower()))
+
+    def extend(self, items: Iterable[tuple[str, str, dict]]) -> None:
+        """Append chunks given as (id, text, metadata), tokenised in one batch."""
+        items = list(items)
+        for (pid, text, meta), terms in zip(
+            items, tokenize([text for _, text, _ in items]), strict=True
+        ):
+            self.add(pid, text, meta, terms)
+
+    def keep_files(self, files: set[str]) -> Rows:
+        """Only the chunks of ``files``."""
+        out = Rows(words={f: w for f, w in self.words.items() if f in files})
+        for i, name in enumerate(self.files):
+            if name in files:
+                out.ids.append(self.ids[i])
+                out.episodes.append(self.episodes[i])
+                out.speakers.append(self.speakers[i])
+                out.english.append(self.english[i])
+                out.files.append(name)
+                out.tokens.append(self.tokens[i])
+        return out
+
+
+class LexicalIndex:
+    """BM25 and filter fields of one generation; ``tokens`` are not kept in memory."""
+
+    def __init__(self, rows: Rows, bm25: bm25s.BM25 | None = None) -> None:
+        self.ids = rows.ids
+        self.episodes = rows.episodes
+        self.speakers = rows.speakers
+        self.english = np.array(rows.english, dtype=bool)
+        self.files = rows.files
+        self.vocabulary: set[str] = {w for words in rows.words.values() for w in words}
+        self._words = {f: sorted(set(w)) for f, w in rows.words.items()}
+        if bm25 is None:
+            bm25 = bm25s.BM25()
+            if rows.tokens:
+                bm25.index(rows.tokens, show_progress=False)
+        self.bm25 = bm25
+
+    def scores(self, terms: list[str]) -> np.ndarray:
+        """BM25 score of every chunk for already tokenised query terms."""
+        return self.bm25.get_scores(terms)
+
+    def known(self, term: str) -> bool:
+        """Whether a (stemmed) term occurs in any chunk."""
+        return term in (self.bm25.vocab_dict or {})
+
+    def save(self, directory: Path, tokens: list[list[str]]) -> None:
+        """Write this index to ``directory`` in one rename (readers never see half of it)."""
+        directory.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
+        try:
+            if self.ids:
+                self.bm25.save(str(tmp / "bm25"), show_progress=False)
+            terms = sorted({t for doc in tokens for t in doc})
+            code = {t: i for i, t in enumerate(terms)}
+            flat = np.fromiter((code[t] for doc in tokens for t in doc), dtype=np.int32)
+            lengths = np.array([len(doc) for doc in tokens], dtype=np.int32)
+            np.savez(tmp / "tokens.npz", flat=flat, lengths=lengths)
+            record = {
+                "format": FORMAT,
+                "ids": self.ids,
+                "episodes": self.episodes,
+                "speakers": self.speakers,
+                "english": self.english.tolist(),
+                "files": self.files,
+                "words": self._words,
+                "terms": terms,
+            }
+            (tmp / "rows.json").write_text(json.dumps(record, ensure_ascii=False), "utf-8")
+            try:
+                os.rename(tmp, directory)
+            except OSError:  # another process saved the same generation first: same content
+                shutil.rmtree(tmp, ignore_errors=True)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _prune(directory)
+
+    @classmethod
+    def load(cls, directory: Path, *, with_tokens: bool = False) -> tuple[LexicalIndex, Rows]:
+        """Open a saved index; its rows carry tokens only when asked (for the next update)."""
+        record = json.loads((directory / "rows.json").read_text("utf-8"))
+        if record.get("format") != FORMAT:
+            raise ValueError(f"{directory}: lexical index format {record.get('format')}")
+        rows = Rows(
+            ids=record["ids"],
+            episodes=record["episodes"],
+            speakers=record["speakers"],
+            english=record["english"],
+            files=record["files"],
+            words=record["words"],
+        )
+        if with_tokens:
+            with np.load(directory / "tokens.npz") as saved:
+                flat, lengths = saved["flat"], saved["lengths"]
+            terms = record["terms"]
+            ends = np.cumsum(lengths)
+            rows.tokens = [
+                [terms[c] for c in flat[end - n : end]]
+                for end, n in zip(ends.tolist(), lengths.tolist(), strict=True)
+            ]
+        bm25 = bm25s.BM25.load(str(directory / "bm25"), mmap=True) if rows.ids else None
+        return cls(rows, bm25), rows
+
+
+def snapshot_dir(index_dir: Path, collection_id: object, generation: int) -> Path:
+    """Where the lexical index of a collection's generation is saved."""
+    return index_dir / "lexical" / f"{collection_id}-g{generation}"
+
+
+def open_lexical(store: Store, manifest: Manifest, collection: chromadb.Collection) -> LexicalIndex:
+    """The lexical index of the active generation: saved, or built from Chroma and saved."""
+    directory = snapshot_dir(store.settings.index_dir, collection.id, manifest.generation)
+    if (directory / "rows.json").exists():
+        try:
+            return LexicalIndex.load(directory)[0]
+        except (OSError, ValueError, KeyError):  # damaged or older format: build it again
+            pass
+    index, rows = from_collection(collection, manifest.is_live)
+    with contextlib.suppress(OSError):  # a read-only index folder: the next process builds it
+        index.save(directory, rows.tokens)
+    return index
+
+
+def save_update(
+    store: Store,
+    old: Manifest | None,
+    new: Manifest,
+    collection: chromadb.Collection,
+    kept: set[str],
+    nodes: list[TextNode],
+) -> None:
+    """After an index build, save the new generation's lexical index: the previous one's
+    rows of ``kept`` files plus the new chunks, or (no previous one) everything from Chroma."""
+    rows = _previous_rows(store.settings.index_dir, old, new, collection, kept)
+    if rows is None:
+        index, rows = from_collection(collection, new.is_live)
+    else:
+        rows.extend((n.node_id, n.text, n.metadata) for n in nodes)
+        index = LexicalIndex(rows)
+    with contextlib.suppress(OSError):  # the first search builds it instead
+        index.save(
+            snapshot_dir(store.settings.index_dir, collection.id, new.generation), rows.tokens
+        )
+
+
+def _previous_rows(
+    index_dir: Path,
+    old: Manifest | None,
+    new: Manifest,
+    collection: chromadb.Collection,
+    kept: set[str],
+) -> Rows | None:
+    if not kept:
+        return Rows()
+    if old is None or old.collection != new.collection:
+        return None
+    try:
+        saved = LexicalIndex.load(
+            snapshot_dir(index_dir, collection.id, old.generation), with_tokens=True
+        )
+    except (OSError, ValueError, KeyError):
+        return None
+    return saved[1].keep_files(kept)
+
+
+def from_collection(collection: object, live: Callable[[dict], bool]) -> tuple[LexicalIndex, Rows]:
+    """Build from every live chunk stored in a Chroma collection (the slow way)."""
+    rows = Rows()
+    offset = 0
+    while True:
+        page = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
+        if not page["ids"]:
+            break
+        rows.extend(
+            item
+            for item in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
+            if live(item[2])
+        )
+        offset += len(page["ids"])
+    return LexicalIndex(rows), rows
+
+
+def _prune(current: Path) -> None:
+    """Keep the newest snapshots; older ones belong to generations nobody opens any more."""
+    saved = [p for p in current.parent.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    saved.sort(key=lambda p: p.stat().st_mtime, reverse=True)
+    for old in saved[KEEP:]:
+        if old != current:
+            shutil.rmtree(old, ignore_errors=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -92,13 +93,15 @@ class EmbeddingCache:
             progress(len(texts) - len(missing))
         todo = list(dict.fromkeys(hashes[i] for i in missing))
         text_of = {hashes[i]: texts[i] for i in missing}
+        # Chunks with the same text count once each when their shared vector arrives.
+        copies = Counter(hashes[i] for i in missing)
         for start in range(0, len(todo), batch_size):
             batch = todo[start : start + batch_size]
             vectors = embed_batch([text_of[h] for h in batch])
             self.put_many(model, zip(batch, vectors, strict=True))
             found.update(zip(batch, vectors, strict=True))
             if progress:
-                progress(sum(1 for i in missing if hashes[i] in set(batch)))
+                progress(sum(copies[h] for h in batch))
         return np.stack([found[h] for h in hashes]) if texts else np.zeros((0, 0), np.float32)
 
     def close(self) -> None:

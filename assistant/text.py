@@ -133,21 +133,27 @@ STOPWORDS = frozenset(
 _local = threading.local()
 
 
-def stem(word: str) -> str:
-    """English stem of a lower-case word (one stemmer per thread: PyStemmer's aren't shared-safe)."""
+def _stemmer() -> Stemmer.Stemmer:
+    # One stemmer per thread: PyStemmer's aren't safe to share.
     stemmer = getattr(_local, "stemmer", None)
     if stemmer is None:
         stemmer = _local.stemmer = Stemmer.Stemmer("english")
-    return stemmer.stemWord(word)
+    return stemmer
+
+
+def stem(word: str) -> str:
+    """English stem of a lower-case word."""
+    return _stemmer().stemWord(word)
 
 
 def content_terms(text: str) -> list[str]:
     """Stemmed words of ``text`` that say what it is about (stop words dropped)."""
-    return [
-        stem(w)
+    words = [
+        w
         for w in (t.lower() for t in WORD_RE.findall(text))
         if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
     ]
+    return _stemmer().stemWords(words)
 
 
 @lru_cache(maxsize=1)

@@ -17,6 +17,7 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -260,9 +261,19 @@ def from_collection(collection: object, live: Callable[[dict], bool]) -> tuple[L
 
 
 def _prune(current: Path) -> None:
-    """Keep the newest snapshots; older ones belong to generations nobody opens any more."""
-    saved = [p for p in current.parent.iterdir() if p.is_dir() and not p.name.startswith(".")]
-    saved.sort(key=lambda p: p.stat().st_mtime, reverse=True)
-    for old in saved[KEEP:]:
+    """Keep the newest snapshots; older ones belong to generations nobody opens any more,
+    and a half-written one older than an hour belongs to a process that died writing it."""
+    saved: list[tuple[float, Path]] = []
+    for path in current.parent.iterdir():
+        try:  # another process may be pruning too
+            mtime = path.stat().st_mtime
+        except FileNotFoundError:
+            continue
+        if not path.name.startswith("."):
+            saved.append((mtime, path))
+        elif time.time() - mtime > 3600:
+            shutil.rmtree(path, ignore_errors=True)
+    saved.sort(reverse=True)
+    for _, old in saved[KEEP:]:
         if old != current:
             shutil.rmtree(old, ignore_errors=True)

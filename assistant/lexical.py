@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -26,6 +27,7 @@ from typing import TYPE_CHECKING
 import bm25s
 import numpy as np
 import Stemmer
+from bm25s.stopwords import STOPWORDS_EN
 
 from .text import WORD_RE
 
@@ -42,14 +44,22 @@ KEEP = 2  # snapshots kept: the current one and the one a running app may still 
 _stemmers = threading.local()
 
 
+# bm25s's own tokenising (scikit-learn's token pattern, its English stop words, then the
+# stemmer), without its per-call overhead: it rebuilt the stop-word set for every text, which
+# was 0.7 ms of every search.
+_TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")
+_STOPWORDS = frozenset(STOPWORDS_EN)
+
+
 def tokenize(texts: list[str]) -> list[list[str]]:
     """BM25 terms: lower-cased, English stop words out, Snowball-stemmed."""
     stemmer = getattr(_stemmers, "english", None)
     if stemmer is None:  # PyStemmer objects are not safe to share between threads
         stemmer = _stemmers.english = Stemmer.Stemmer("english")
-    return bm25s.tokenize(
-        texts, stopwords="en", stemmer=stemmer, return_ids=False, show_progress=False
-    )
+    return [
+        stemmer.stemWords([w for w in _TOKEN_RE.findall(text.lower()) if w not in _STOPWORDS])
+        for text in texts
+    ]
 
 
 @dataclass

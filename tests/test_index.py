@@ -112,6 +112,25 @@ def test_korean_query_finds_the_english_passage(bot):
     assert any(h.episode == "EP 81" and "7 times" in h.text for h in english)
 
 
+def test_bm25_terms_are_bm25s_own():
+    # Our tokeniser replaces bm25s.tokenize for speed; BM25 must see the very same terms.
+    import bm25s
+    import Stemmer
+
+    from assistant.lexical import tokenize
+
+    nodes = chunk_corpus(load_corpus(EPISODES).episodes, 200, 40)
+    texts = [n.text for n in nodes] + ["", "a the of", "GPT-5.2 MoE's 7x, Übermensch 컴퓨트"]
+    expected = bm25s.tokenize(
+        texts,
+        stopwords="en",
+        stemmer=Stemmer.Stemmer("english"),
+        return_ids=False,
+        show_progress=False,
+    )
+    assert tokenize(texts) == expected
+
+
 def test_many_users_at_once_get_the_same_hits_as_one_at_a_time(index_dir):
     # The embedders run without a lock: concurrent calls must not corrupt each other's vectors.
     bot = Assistant(settings(index_dir))

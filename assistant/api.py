@@ -9,7 +9,6 @@ from collections.abc import Iterator
 from typing import TYPE_CHECKING
 
 from .config import Settings
-from .embeddings import LocalEmbedder, get_embedder
 from .indexing import IndexReport, Progress, build_index, check_compatible
 from .retrieval import Filters, Retriever, resolve_filters
 from .schema import Answer, Hit, Turn
@@ -17,6 +16,7 @@ from .store import EpisodeSummary, IndexUnavailable, Manifest, Store, wipe_local
 
 if TYPE_CHECKING:
     from .answer import Answerer
+    from .embeddings import LocalEmbedder
 
 # How long a search trusts its view of which generation is active before checking again.
 FRESHNESS_SECONDS = 2.0
@@ -69,6 +69,8 @@ class Assistant:
         """The configured embedder (loaded once)."""
         with self._lock:
             if self._embedder is None:
+                from .embeddings import get_embedder
+
                 self._embedder = get_embedder(self.settings)
             return self._embedder
 
@@ -78,6 +80,8 @@ class Assistant:
         with self._lock:
             name = self.settings.crosslingual_embedder
             if name and self._crosslingual is None:
+                from .embeddings import get_embedder
+
                 self._crosslingual = get_embedder(self.settings, name)
             return self._crosslingual
 
@@ -104,9 +108,8 @@ class Assistant:
                 store = self.store
             report = build_index(
                 self.settings,
-                self.embedder,
                 store,
-                self.crosslingual,
+                lambda: (self.embedder, self.crosslingual),
                 rebuild=rebuild,
                 progress=progress,
             )

@@ -14,11 +14,14 @@ import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import tiktoken
-from llama_index.core.schema import TextNode
 
 from .schema import Episode, Segment
+
+if TYPE_CHECKING:  # llama-index-core takes seconds to import: only building nodes needs it
+    from llama_index.core.schema import TextNode
 
 SENTENCE_RE = re.compile(r"[^\n]+?(?:[.!?…。]+[\"”’)]*(?=\s|$)|$)", re.DOTALL)
 CHUNKING_VERSION = 2
@@ -151,6 +154,8 @@ def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
     }
     for name in speakers:
         metadata[speaker_key(name)] = True
+    from llama_index.core.schema import TextNode
+
     return TextNode(
         id_=f"{episode.id}:{index:05d}:{digest}",
         text=text,

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -15,14 +16,18 @@ from .chunking import CHUNKING_VERSION, chunk_corpus
 from .config import Settings
 from .corpus import METADATA_FILE, list_files, load_metadata, parse_files
 from .embedcache import EmbeddingCache
-from .embeddings import LocalEmbedder
 from .lexical import save_update
 from .schema import Episode, ParseIssue
 from .store import EpisodeSummary, FileEntry, IndexUnavailable, Manifest, Store
 from .transcripts import Metadata
 
+if TYPE_CHECKING:
+    from .embeddings import LocalEmbedder
+
 # progress(stage, done, total): stage is "embedding"; done counts chunks.
 Progress = Callable[[str, int, int], None]
+# Loads (embedder, cross-lingual embedder or None) only when a build needs them.
+Embedders = Callable[[], "tuple[LocalEmbedder, LocalEmbedder | None]"]
 
 
 @dataclass
@@ -87,11 +92,21 @@ def check_compatible(
         )
 
 
+def settings_key(settings: Settings) -> str:
+    """The settings that decide an index's vectors and chunks, read without loading an
+    embedder (loading them and llama-index takes seconds; most re-index runs find nothing
+    changed)."""
+    names = [settings.embedder, settings.crosslingual_embedder or ""]
+    if "openai" in names:
+        names.append(settings.openai_embedding_model)
+    sizes = [settings.chunk_tokens, settings.chunk_overlap, CHUNKING_VERSION]
+    return "|".join([*names, *map(str, sizes)])
+
+
 def build_index(
     settings: Settings,
-    embedder: LocalEmbedder,
     store: Store,
-    crosslingual: LocalEmbedder | None = None,
+    embedders: Embedders,
     *,
     rebuild: bool = False,
     progress: Progress | None = None,
@@ -100,8 +115,6 @@ def build_index(
     started = time.perf_counter()
     report = IndexReport()
     old = None if rebuild else store.manifest()
-    if old is not None:
-        check_compatible(old, settings, embedder, crosslingual)
 
     files = list_files(settings.corpus_dir)
     metadata, _ = load_metadata(settings.corpus_dir)
@@ -117,7 +130,14 @@ def build_index(
             report.unchanged.append(f.name)
     report.removed = sorted(set(old_files) - {f.name for f in files})
     report.changed = bool(report.added or report.updated or report.removed or old is None)
+    # Nothing changed and built with these very settings: no embedder needs loading.
+    if report.changed or old.settings_key != settings_key(settings):
+        embedder, crosslingual = embedders()
+        if old is not None:
+            check_compatible(old, settings, embedder, crosslingual)
     if not report.changed:
+        if old.settings_key != settings_key(settings):  # checked the slow way: remember it
+            store.write_manifest(old.model_copy(update={"settings_key": settings_key(settings)}))
         report.chunks, report.episodes = old.chunks, len(old.episodes)
         report.seconds = time.perf_counter() - started
         return report
@@ -185,6 +205,7 @@ def build_index(
         files=entries,
         episodes=[e for e in episodes if e is not None],
         chunks=sum(e.chunks for e in entries.values()),
+        settings_key=settings_key(settings),
     )
     store.commit(manifest)
     replaced = sorted(set(report.updated) | set(report.removed))

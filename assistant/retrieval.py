@@ -10,16 +10,19 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .chunking import speaker_key
-from .embeddings import LocalEmbedder
 from .lexical import open_lexical, tokenize
 from .schema import Hit, format_timestamp
 from .store import Manifest, Store
 from .text import WORD_RE, stopword_stems
 from .transcripts import detect_language
+
+if TYPE_CHECKING:
+    from .embeddings import LocalEmbedder
 
 RRF_K = 60
 # Chroma's own filtered search reads the metadata of every matching row: ~65 µs a row, 0.33 s

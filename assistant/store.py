@@ -18,14 +18,17 @@ import contextlib
 import shutil
 from collections.abc import Iterator
 from datetime import UTC, datetime
+from typing import TYPE_CHECKING
 
 import chromadb
 import numpy as np
 from chromadb.config import Settings as ChromaSettings
-from llama_index.core.schema import TextNode
 from pydantic import BaseModel, Field, ValidationError
 
 from .config import Settings
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
 
 POINTER_ID = "active"
 CROSSLINGUAL_SUFFIX = "-x"
@@ -73,6 +76,7 @@ class Manifest(BaseModel):
     episodes: list[EpisodeSummary] = Field(default_factory=list)
     chunks: int = 0
     built_at: str = ""
+    settings_key: str = ""  # see indexing.settings_key; empty in indexes built before it
 
     def is_live(self, metadata: dict) -> bool:
         """Whether a stored chunk belongs to this generation (not replaced, not half-added)."""
@@ -214,13 +218,17 @@ class Store:
     def commit(self, manifest: Manifest) -> None:
         """Point at the new generation in one write, then drop every other generation."""
         manifest.built_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.write_manifest(manifest)
+        self.collect_garbage(manifest.collection)
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        """Replace the pointer record (one upsert: readers see the old one or this one)."""
         self._meta.upsert(
             ids=[POINTER_ID],
             documents=[manifest.model_dump_json()],
             embeddings=[[1.0]],
             metadatas=[{"collection": manifest.collection}],
         )
-        self.collect_garbage(manifest.collection)
 
     def collect_garbage(self, keep: str) -> None:
         """Drop generations other than ``keep`` (old ones, and those of killed runs)."""

@@ -232,6 +232,10 @@ def test_other_settings_give_a_clear_error(index_dir):
     other = Assistant(settings(index_dir, chunk_tokens=150))
     with pytest.raises(IndexUnavailable, match="--rebuild"):
         other.search("anything")
+    # Re-indexing an unchanged corpus skips loading the embedders only for the same settings.
+    for changed in ({"chunk_tokens": 150}, {"crosslingual_embedder": ""}):
+        with pytest.raises(IndexUnavailable, match="--rebuild"):
+            Assistant(settings(index_dir, **changed)).index()
 
 
 def test_corrupt_index_says_how_to_rebuild_and_rebuild_fixes_it(tmp_path, private_index):

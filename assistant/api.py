@@ -145,7 +145,11 @@ class Assistant:
                 return current
             manifest = self.manifest(progress=progress)
             self._checked_at = now
-            if current is not None and current.manifest.generation == manifest.generation:
+            # built_at tells a rebuilt index apart from one with the same generation number.
+            if current is not None and (current.manifest.generation, current.manifest.built_at) == (
+                manifest.generation,
+                manifest.built_at,
+            ):
                 return current
             check_compatible(manifest, self.settings, self.embedder, self.crosslingual)
             if current is None:  # nothing to answer with meanwhile: open it here

@@ -109,16 +109,15 @@ class Rows:
 
 
 class LexicalIndex:
-    """BM25 and filter fields of one generation; ``tokens`` are not kept in memory."""
+    """BM25 and filter fields of one generation. Tokens and per-file words stay in ``Rows``
+    (and on disk), not here: a running app needs neither."""
 
     def __init__(self, rows: Rows, bm25: bm25s.BM25 | None = None) -> None:
         self.ids = rows.ids
         self.episodes = rows.episodes
         self.speakers = rows.speakers
         self.english = np.array(rows.english, dtype=bool)
-        self.files = rows.files
         self.vocabulary: set[str] = {w for words in rows.words.values() for w in words}
-        self._words = {f: sorted(set(w)) for f, w in rows.words.items()}
         if bm25 is None:
             bm25 = bm25s.BM25()
             if rows.tokens:
@@ -133,8 +132,10 @@ class LexicalIndex:
         """Whether a (stemmed) term occurs in any chunk."""
         return term in (self.bm25.vocab_dict or {})
 
-    def save(self, directory: Path, tokens: list[list[str]]) -> None:
-        """Write this index to ``directory`` in one rename (readers never see half of it)."""
+    def save(self, directory: Path, rows: Rows) -> None:
+        """Write this index, built from ``rows``, to ``directory`` in one rename (readers
+        never see half of it)."""
+        tokens = rows.tokens
         directory.parent.mkdir(parents=True, exist_ok=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=directory.parent))
         try:
@@ -151,8 +152,8 @@ class LexicalIndex:
                 "episodes": self.episodes,
                 "speakers": self.speakers,
                 "english": self.english.tolist(),
-                "files": self.files,
-                "words": self._words,
+                "files": rows.files,
+                "words": {f: sorted(set(w)) for f, w in rows.words.items()},
                 "terms": terms,
             }
             (tmp / "rows.json").write_text(json.dumps(record, ensure_ascii=False), "utf-8")
@@ -207,7 +208,7 @@ def open_lexical(store: Store, manifest: Manifest, collection: chromadb.Collecti
             pass
     index, rows = from_collection(collection, manifest.is_live)
     with contextlib.suppress(OSError):  # a read-only index folder: the next process builds it
-        index.save(directory, rows.tokens)
+        index.save(directory, rows)
     return index
 
 
@@ -228,9 +229,7 @@ def save_update(
         rows.extend((n.node_id, n.text, n.metadata) for n in nodes)
         index = LexicalIndex(rows)
     with contextlib.suppress(OSError):  # the first search builds it instead
-        index.save(
-            snapshot_dir(store.settings.index_dir, collection.id, new.generation), rows.tokens
-        )
+        index.save(snapshot_dir(store.settings.index_dir, collection.id, new.generation), rows)
 
 
 def _previous_rows(

@@ -484,8 +484,9 @@ def _task_build(args: dict) -> dict:
 
 
 class _Counted:
-    """A Chroma collection that counts the rows each ``get`` returns (to show a question
-    never reads the whole corpus)."""
+    """A Chroma collection that counts the passages each ``get`` reads (to show a question
+    never reads the corpus's text). Vectors alone are not counted: a filtered search may
+    read those of up to ``FILTER_ROWS`` matching chunks."""
 
     def __init__(self, inner: object) -> None:
         self._inner = inner
@@ -493,7 +494,8 @@ class _Counted:
 
     def get(self, *args: object, **kwargs: object) -> dict:
         got = self._inner.get(*args, **kwargs)
-        self.rows.append(len(got["ids"]))
+        if "documents" in kwargs.get("include", ["documents"]):
+            self.rows.append(len(got["ids"]))
         return got
 
     def __getattr__(self, name: str) -> object:

@@ -203,8 +203,8 @@ def open_lexical(store: Store, manifest: Manifest, collection: chromadb.Collecti
     if (directory / "rows.json").exists():
         try:
             return LexicalIndex.load(directory)[0]
-        except (OSError, ValueError, KeyError):  # damaged or older format: build it again
-            pass
+        except Exception:  # damaged, half-pruned or another format: build it again
+            shutil.rmtree(directory, ignore_errors=True)
     index, rows = from_collection(collection, manifest.is_live)
     with contextlib.suppress(OSError):  # a read-only index folder: the next process builds it
         index.save(directory, rows)
@@ -246,7 +246,7 @@ def _previous_rows(
         saved = LexicalIndex.load(
             snapshot_dir(index_dir, collection.id, old.generation), with_tokens=True
         )
-    except (OSError, ValueError, KeyError):
+    except Exception:  # missing or damaged: the caller reads Chroma instead
         return None
     return saved[1].keep_files(kept)
 

@@ -4,6 +4,7 @@ same works against a real `chroma run` server."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -186,6 +187,16 @@ def test_incremental_update_embeds_only_what_changed(tmp_path, corpus_copy):
     again = Assistant(settings(tmp_path / "index", corpus_copy))
     for question in ("zebra crossing metaphor", "quokka sanctuary", "compute multiplier"):
         assert [h.id for h in again.search(question)] == [h.id for h in bot.search(question)]
+
+
+def test_a_damaged_saved_bm25_index_is_rebuilt_not_fatal(private_index):
+    saved = list((private_index / "lexical").glob("*/rows.json"))
+    assert saved, "building the index saves its BM25 side"
+    for path in saved:
+        path.write_text("{not json", encoding="utf-8")
+    bot = Assistant(settings(private_index))
+    assert bot.search("compute multiplier of MoE models", k=1)[0].episode == "EP 81"
+    assert any(json.loads(p.read_text(encoding="utf-8")).get("ids") for p in saved)
 
 
 def test_chunks_a_killed_update_left_behind_are_never_found_and_then_deleted(tmp_path, corpus_copy):

@@ -867,7 +867,7 @@ def _print_scales(console: Console, figures: dict) -> None:
         ("search/s 1 → N clients", lambda f: _conc(f, "search")),
         ("ask/s 1 → N clients", lambda f: _conc(f, "ask")),
         ("  LLM path (model: 250 ms)", lambda f: _conc(f, "ask_llm")),
-        ("rows read per question (max)", lambda f: f["serve"]["max_rows_read_per_question"]),
+        ("passages read per question (max)", lambda f: f["serve"]["max_rows_read_per_question"]),
         ("test split, search ms, side by side:", lambda f: ""),
         ("  ours | LlamaIndex in memory", base("simple", _side_by_side)),
         ("  ours | LlamaIndex on Chroma", base("chroma", _side_by_side)),

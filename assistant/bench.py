@@ -638,20 +638,14 @@ def _task_baseline(args: dict) -> dict:
 
     from .embeddings import get_embedder
     from .retrieval import hit_from
-    from .store import Store
+    from .store import Store, pages
     from .synth import load_origins
 
     settings = _settings(args)
     store = Store(settings)
     collection = store.collection(store.manifest())
     nodes: list[TextNode] = []
-    offset = 0
-    while True:
-        page = collection.get(
-            include=["documents", "metadatas", "embeddings"], limit=5000, offset=offset
-        )
-        if not page["ids"]:
-            break
+    for page in pages(collection, ["documents", "metadatas", "embeddings"]):
         for pid, doc, meta, emb in zip(
             page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True
         ):
@@ -666,7 +660,6 @@ def _task_baseline(args: dict) -> dict:
                     excluded_llm_metadata_keys=keys,
                 )
             )
-        offset += len(page["ids"])
     del store, collection
     embedder = get_embedder(settings)
 

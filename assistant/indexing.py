@@ -130,14 +130,15 @@ def build_index(
             report.unchanged.append(f.name)
     report.removed = sorted(set(old_files) - {f.name for f in files})
     report.changed = bool(report.added or report.updated or report.removed or old is None)
+    key = settings_key(settings)
     # Nothing changed and built with these very settings: no embedder needs loading.
-    if report.changed or old.settings_key != settings_key(settings):
+    if report.changed or old.settings_key != key:
         embedder, crosslingual = embedders()
         if old is not None:
             check_compatible(old, settings, embedder, crosslingual)
     if not report.changed:
-        if old.settings_key != settings_key(settings):  # checked the slow way: remember it
-            store.write_manifest(old.model_copy(update={"settings_key": settings_key(settings)}))
+        if old.settings_key != key:  # checked the slow way: remember it
+            store.write_manifest(old.model_copy(update={"settings_key": key}))
         report.chunks, report.episodes = old.chunks, len(old.episodes)
         report.seconds = time.perf_counter() - started
         return report
@@ -205,7 +206,7 @@ def build_index(
         files=entries,
         episodes=[e for e in episodes if e is not None],
         chunks=sum(e.chunks for e in entries.values()),
-        settings_key=settings_key(settings),
+        settings_key=key,
     )
     store.commit(manifest)
     replaced = sorted(set(report.updated) | set(report.removed))

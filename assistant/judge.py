@@ -24,7 +24,6 @@ import json
 import math
 import random
 import re
-import threading
 import time
 import zlib
 from collections.abc import Iterable, Mapping, Sequence
@@ -33,10 +32,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 import numpy as np
-import Stemmer
 from pydantic import BaseModel, Field, computed_field
 
 from .schema import Answer, Citation, Hit
+from .text import stem
 from .transcripts import detect_language
 
 if TYPE_CHECKING:
@@ -142,16 +141,6 @@ MIN_QUOTE_WORDS = 3  # shorter quoted spans are emphasis ("so-called â€œscalingâ
 NEGATION_WINDOW = 8
 
 
-_local = threading.local()
-
-
-def _stemmer() -> Stemmer.Stemmer:
-    # One per thread: PyStemmer's stemmers are not safe to share.
-    if not hasattr(_local, "stemmer"):
-        _local.stemmer = Stemmer.Stemmer("english")
-    return _local.stemmer
-
-
 def canon(text: str) -> str:
     """Text reduced for verbatim comparison: casefolded, one kind of quote mark and dash,
     single spaces."""
@@ -190,7 +179,7 @@ def _term(token: str) -> str | None:
     token = re.sub(r"'s$", "", token)
     if _is_negation(token) or token in STOPWORDS or (len(token) < 2 and not token.isdigit()):
         return None
-    return _stemmer().stemWord(token)
+    return stem(token)
 
 
 def terms(text: str, drop: frozenset[str] = frozenset()) -> set[str]:

@@ -18,7 +18,6 @@ import re
 import shutil
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -27,10 +26,10 @@ from typing import TYPE_CHECKING
 
 import bm25s
 import numpy as np
-import Stemmer
 from bm25s.stopwords import STOPWORDS_EN
 
-from .text import WORD_RE
+from .store import pages
+from .text import WORD_RE, stemmer
 
 if TYPE_CHECKING:
     import chromadb
@@ -39,11 +38,7 @@ if TYPE_CHECKING:
     from .store import Manifest, Store
 
 FORMAT = 1
-PAGE = 5000
 KEEP = 2  # snapshots kept: the current one and the one a running app may still be opening
-
-_stemmers = threading.local()
-
 
 # bm25s's own tokenising (scikit-learn's token pattern, its English stop words, then the
 # stemmer), without its per-call overhead: it rebuilt the stop-word set for every text, which
@@ -54,11 +49,9 @@ _STOPWORDS = frozenset(STOPWORDS_EN)
 
 def tokenize(texts: list[str]) -> list[list[str]]:
     """BM25 terms: lower-cased, English stop words out, Snowball-stemmed."""
-    stemmer = getattr(_stemmers, "english", None)
-    if stemmer is None:  # PyStemmer objects are not safe to share between threads
-        stemmer = _stemmers.english = Stemmer.Stemmer("english")
+    stem_words = stemmer().stemWords
     return [
-        stemmer.stemWords([w for w in _TOKEN_RE.findall(text.lower()) if w not in _STOPWORDS])
+        stem_words([w for w in _TOKEN_RE.findall(text.lower()) if w not in _STOPWORDS])
         for text in texts
     ]
 
@@ -254,17 +247,12 @@ def _previous_rows(
 def from_collection(collection: object, live: Callable[[dict], bool]) -> tuple[LexicalIndex, Rows]:
     """Build from every live chunk stored in a Chroma collection (the slow way)."""
     rows = Rows()
-    offset = 0
-    while True:
-        page = collection.get(include=["documents", "metadatas"], limit=PAGE, offset=offset)
-        if not page["ids"]:
-            break
+    for page in pages(collection, ["documents", "metadatas"]):
         rows.extend(
             item
             for item in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
             if live(item[2])
         )
-        offset += len(page["ids"])
     return LexicalIndex(rows), rows
 
 

@@ -222,23 +222,22 @@ class Retriever:
             return []
         if mask is not None and matching <= FILTER_ROWS:
             return self._exact_ranking(collection, vector, mask, n)
-        if mask is None or matching > FILTER_ROWS:
-            # If n matching chunks are among the nearest unfiltered ones, they are the nearest
-            # matching ones. Unfiltered, only rows this generation does not hold are dropped.
-            wide = n + self._stale if mask is None else n * OVERFETCH
-            while True:
-                got = collection.query(query_embeddings=[vector], n_results=wide, include=[])
-                found = got["ids"][0]
-                kept = [
-                    pid
-                    for pid in found
-                    if (row := self._row.get(pid)) is not None and (mask is None or mask[row])
-                ]
-                if len(kept) >= n or len(found) < wide:
-                    return kept[:n]
-                if mask is not None and wide >= WIDEST:
-                    break
-                wide *= 8 if mask is not None else 2
+        # If n matching chunks are among the nearest unfiltered ones, they are the nearest
+        # matching ones. Unfiltered, only rows this generation does not hold are dropped.
+        wide = n + self._stale if mask is None else n * OVERFETCH
+        while True:
+            got = collection.query(query_embeddings=[vector], n_results=wide, include=[])
+            found = got["ids"][0]
+            kept = [
+                pid
+                for pid in found
+                if (row := self._row.get(pid)) is not None and (mask is None or mask[row])
+            ]
+            if len(kept) >= n or len(found) < wide:
+                return kept[:n]
+            if mask is not None and wide >= WIDEST:
+                break
+            wide *= 8 if mask is not None else 2
         where = filters.where()
         if english_only:
             en = {"language": "en"}

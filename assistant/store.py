@@ -93,6 +93,17 @@ class Manifest(BaseModel):
         )
 
 
+def pages(collection: chromadb.Collection, include: list[str], size: int = 5000) -> Iterator[dict]:
+    """Every row of ``collection``, a page of ``size`` at a time (never all in one answer)."""
+    offset = 0
+    while True:
+        page = collection.get(include=include, limit=size, offset=offset)
+        if not page["ids"]:
+            return
+        yield page
+        offset += len(page["ids"])
+
+
 def _client(settings: Settings) -> chromadb.ClientAPI:
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
     if settings.chroma_host:
@@ -199,18 +210,12 @@ class Store:
     def delete_dead(self, collection: chromadb.Collection, manifest: Manifest) -> int:
         """Delete every chunk ``manifest`` does not count (left by a killed update); reads
         all metadata, so it runs only when the row count says there is something to find."""
-        dead: list[str] = []
-        offset = 0
-        while True:
-            page = collection.get(include=["metadatas"], limit=BATCH * 5, offset=offset)
-            if not page["ids"]:
-                break
-            dead.extend(
-                pid
-                for pid, meta in zip(page["ids"], page["metadatas"], strict=True)
-                if not manifest.is_live(meta)
-            )
-            offset += len(page["ids"])
+        dead = [
+            pid
+            for page in pages(collection, ["metadatas"])
+            for pid, meta in zip(page["ids"], page["metadatas"], strict=True)
+            if not manifest.is_live(meta)
+        ]
         for start in range(0, len(dead), BATCH):
             collection.delete(ids=dead[start : start + BATCH])
         return len(dead)

@@ -133,17 +133,17 @@ STOPWORDS = frozenset(
 _local = threading.local()
 
 
-def _stemmer() -> Stemmer.Stemmer:
-    # One stemmer per thread: PyStemmer's aren't safe to share.
-    stemmer = getattr(_local, "stemmer", None)
-    if stemmer is None:
-        stemmer = _local.stemmer = Stemmer.Stemmer("english")
-    return stemmer
+def stemmer() -> Stemmer.Stemmer:
+    """This thread's English stemmer (PyStemmer's aren't safe to share between threads)."""
+    own = getattr(_local, "stemmer", None)
+    if own is None:
+        own = _local.stemmer = Stemmer.Stemmer("english")
+    return own
 
 
 def stem(word: str) -> str:
     """English stem of a lower-case word."""
-    return _stemmer().stemWord(word)
+    return stemmer().stemWord(word)
 
 
 def content_terms(text: str) -> list[str]:
@@ -153,7 +153,7 @@ def content_terms(text: str) -> list[str]:
         for w in (t.lower() for t in WORD_RE.findall(text))
         if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
     ]
-    return _stemmer().stemWords(words)
+    return stemmer().stemWords(words)
 
 
 @lru_cache(maxsize=1)

@@ -15,8 +15,9 @@ from .schema import Answer, Hit, Turn
 from .store import EpisodeSummary, IndexUnavailable, Manifest, Store, wipe_local_index
 
 if TYPE_CHECKING:
-    from .answer import Answerer
     from .embeddings import LocalEmbedder
+    from .pipeline import AnswerPipeline
+    from .synthesizers import Synthesizer
 
 # How long a search trusts its view of which generation is active before checking again.
 FRESHNESS_SECONDS = 2.0
@@ -60,7 +61,7 @@ class Assistant:
         self._checked_at = 0.0
         self._opening = False
         self._lock = threading.RLock()
-        self._answerer = None
+        self._pipeline: AnswerPipeline | None = None
 
     # --- parts, made on first use ----------------------------------------------------------
 
@@ -202,14 +203,25 @@ class Assistant:
         )
 
     @property
-    def answerer(self) -> Answerer:
-        """The configured answerer: offline quotes, or an OpenAI-compatible model."""
+    def pipeline(self) -> AnswerPipeline:
+        """The answer pipeline, with the synthesizer settings choose (offline quotes, or an
+        OpenAI-compatible model)."""
         with self._lock:
-            if self._answerer is None:
-                from .answer import make_answerer
+            if self._pipeline is None:
+                from .pipeline import AnswerPipeline
+                from .synthesizers import make_synthesizer
 
-                self._answerer = make_answerer(self)
-            return self._answerer
+                self._pipeline = AnswerPipeline(
+                    self.settings, self.retriever, make_synthesizer(self.settings)
+                )
+            return self._pipeline
+
+    def use_synthesizer(self, synthesizer: Synthesizer) -> None:
+        """Answer with ``synthesizer`` from now on (a test double, or one of your own)."""
+        from .pipeline import AnswerPipeline
+
+        with self._lock:
+            self._pipeline = AnswerPipeline(self.settings, self.retriever, synthesizer)
 
     def ask(
         self,
@@ -238,4 +250,4 @@ class Assistant:
         """Incremental answer text, then the final ``Answer``."""
         question = clean_question(question, self.settings.max_question_chars)
         filters = self.filters(episode, speaker)
-        yield from self.answerer.stream(question, history or [], filters)
+        yield from self.pipeline.stream(question, history or [], filters)

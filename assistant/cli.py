@@ -206,7 +206,7 @@ def chat(
     bot = _assistant(corpus)
     _ensure_index(bot)
     console.print(
-        f"[dim]{len(bot.episodes())} episodes indexed; answerer: {bot.answerer.name}. "
+        f"[dim]{len(bot.episodes())} episodes indexed; answerer: {bot.pipeline.name}. "
         "Ask away (Ctrl-D to quit, /new for a new conversation).[/]"
     )
     history: list[Turn] = []

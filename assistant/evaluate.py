@@ -41,7 +41,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .answer import cite
+from .citations import cite
 from .evalset import PROJECT_ROOT, GoldSource, QAPair, QuestionType, load_pairs, normalize_ws
 from .judge import (
     BaseAnswer,
@@ -360,7 +360,7 @@ def run_eval(
     speakers = bot.speakers()
     for warm_up in ("warm up", "준비"):
         bot.search(warm_up, k=1)
-    _ = bot.answerer
+    _ = bot.pipeline
     # The cross-lingual space judges claims not in English (e5 hardly helps; see judge.py).
     judge = OfflineJudge(speakers=speakers, embedder=bot.crosslingual)
     results: list[QuestionResult] = []
@@ -446,7 +446,7 @@ def _answerer_name(bot: Assistant, results: Sequence[QuestionResult]) -> str:
     names = [r.answerer for r in results if r.answerer]
     if names and all(n == names[0] for n in names):
         return names[0]
-    return getattr(bot.answerer, "name", "unknown")
+    return bot.pipeline.name
 
 
 # --- the judge's own check ----------------------------------------------------------------------

@@ -45,6 +45,7 @@ KEEP = 2  # snapshots kept: the current one and the one a running app may still 
 # was 0.7 ms of every search.
 _TOKEN_RE = re.compile(r"(?u)\b\w\w+\b")
 _STOPWORDS = frozenset(STOPWORDS_EN)
+_STOPWORD_STEMS = frozenset(stemmer().stemWords(list(_STOPWORDS)))
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
@@ -125,6 +126,20 @@ class LexicalIndex:
     def known(self, term: str) -> bool:
         """Whether a (stemmed) term occurs in any chunk."""
         return term in (self.bm25.vocab_dict or {})
+
+    def rarity(self, term: str) -> float:
+        """Inverse document frequency of a (stemmed) term, ``log(1 + N / df)``: high for a
+        term few chunks hold, highest for one none holds. BM25's own stop words, which it
+        does not index, count as common."""
+        n = len(self.ids)
+        if len(term) < 2:  # BM25 skips one-character tokens: "5" of "GPT-5.2" says little
+            return 0.3
+        index = (self.bm25.vocab_dict or {}).get(term)
+        if index is None:
+            return 0.3 if term in _STOPWORD_STEMS else float(np.log1p(max(n, 1)))
+        indptr = self.bm25.scores["indptr"]
+        df = int(indptr[index + 1] - indptr[index])
+        return float(np.log1p(n / max(df, 1)))
 
     def save(self, directory: Path, rows: Rows) -> None:
         """Write this index, built from ``rows``, to ``directory`` in one rename (readers

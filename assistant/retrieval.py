@@ -152,6 +152,10 @@ class Retriever:
             return 0.0
         return sum(not self.lexical.known(t) for t in terms) / len(terms)
 
+    def rarity(self, term: str) -> float:
+        """How rare a stemmed term is in this generation (inverse document frequency)."""
+        return self.lexical.rarity(term)
+
     def query_vector(self, query: str, *, crosslingual: bool = False) -> np.ndarray:
         """The query's embedding, cached: the same question asked twice is embedded once."""
         key = ("x:" if crosslingual else "d:") + query
@@ -302,6 +306,31 @@ class Retriever:
         if crosslingual:
             self._crosslingual_relevance(hits, xvector)
         return hits
+
+    def outline(self, episodes: list[str]) -> list[Hit]:
+        """An episode's shape for a summary: the first passage of each chapter, in episode
+        order, and the first passage of its article, if it has one."""
+        out: list[str] = []
+        for label in episodes:
+            code = self._episode_codes.get(label)
+            if code is None:
+                continue
+            # Chunk ids carry their position in the episode: "<episode id>:<00042>:<hash>".
+            ids = sorted(self.ids[i] for i in np.flatnonzero(self._episode == code))
+            got = self.collection.get(ids=ids, include=["metadatas"])
+            meta = dict(zip(got["ids"], got["metadatas"], strict=True))
+            seen: set[tuple[str, str]] = set()
+            for pid in ids:
+                m = meta.get(pid)
+                if m is None:
+                    continue
+                key = (m.get("source_file", ""), m.get("chapter") or "")
+                if m.get("kind") == "article":
+                    key = (key[0], "")  # one article passage is enough
+                if key not in seen:
+                    seen.add(key)
+                    out.append(pid)
+        return self.fetch(out, None)
 
     def _crosslingual_relevance(self, hits: list[Hit], xvector: np.ndarray) -> None:
         """For a question in another language, relevance is measured in the aligned space."""

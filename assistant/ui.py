@@ -107,7 +107,7 @@ def status_text(assistant: Assistant) -> str:
     """The status line: which answerer is active and how much is indexed."""
     try:
         manifest = assistant.retriever().manifest
-        answerer = describe_answerer(assistant.answerer.name)
+        answerer = describe_answerer(assistant.pipeline.name)
     except Exception as exc:  # the page must open even when the index cannot be read
         logger.warning("status unavailable: %s", exc)
         return f"Index unavailable: {_text(str(exc))}"

@@ -17,8 +17,8 @@ import pytest
 from conftest import EPISODES
 
 from assistant import Assistant, FilterError, IndexUnavailable, Settings
-from assistant.answer import cite
 from assistant.chunking import chunk_corpus, count_tokens, split_sentences
+from assistant.citations import cite
 from assistant.corpus import load_corpus
 from assistant.evalset import normalize_ws
 

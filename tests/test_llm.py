@@ -19,15 +19,15 @@ import pytest
 from fake_openai import FakeOpenAI, Reply
 
 from assistant import Answer, Assistant, Hit, Settings, Turn
-from assistant import llm as llm_module
-from assistant.answer import NOT_COVERED
-from assistant.answer import standalone_question as offline_standalone
 from assistant.chunking import count_tokens, split_sentences
-from assistant.llm import (
-    NOTICE,
+from assistant.pipeline import DECLINED_NOTICE
+from assistant.question import standalone_question as offline_standalone
+from assistant.synthesizers import openai as llm_module
+from assistant.synthesizers.base import NOTICE
+from assistant.synthesizers.openai import (
     UNCITED_NOTICE,
-    LLMAnswerer,
     MarkerRewriter,
+    OpenAISynthesizer,
     load_prompt,
     pack_passages,
     render_prompt,
@@ -144,7 +144,12 @@ def passages_section(request_text: str) -> str:
 
 def offline_text(bot: Assistant, question: str = QUESTION) -> str:
     """What the offline answerer says (the LLM answerer falls back to it)."""
-    return bot.answerer.fallback.answer(question, [], bot.filters()).text
+    return offline_twin(bot).ask(question).text
+
+
+def offline_twin(bot: Assistant) -> Assistant:
+    """The same assistant answering offline."""
+    return lend_models(Assistant(bot.settings.model_copy(update={"answerer": "offline"})), bot)
 
 
 # --- normal answers ---------------------------------------------------------------------------
@@ -162,7 +167,7 @@ def test_cited_answer_maps_markers_to_verbatim_quotes(
     _, answer = run(llm_bot)
 
     assert answer.answerer == f"openai:{MODEL}"
-    assert llm_bot.answerer.name == f"openai:{MODEL}"
+    assert llm_bot.pipeline.name == f"openai:{MODEL}"
     assert not answer.abstained and answer.notice is None
     assert [c.n for c in answer.citations] == [1, 2]
     assert re.findall(r"\[(\d+)\]", answer.text) == ["1", "2"]
@@ -253,15 +258,17 @@ def test_marker_rewriting_does_not_depend_on_how_the_text_is_split() -> None:
         assert "".join(out) + rewriter.flush() == expected
 
 
-def test_model_abstains_when_the_passages_do_not_answer(
+def test_model_declining_strong_evidence_gets_the_quoted_answer(
     llm_bot: Assistant, server: FakeOpenAI
 ) -> None:
+    # The passages plainly hold what is asked: a model's NO_ANSWER is the model's failing,
+    # and the user gets the offline answer with a notice rather than a silent abstention.
     server.script(Reply(text="NO_ANSWER"))
     pieces, answer = run(llm_bot)
 
-    assert answer.abstained and answer.text == NOT_COVERED
-    assert answer.see_also and not answer.citations
-    assert answer.answerer == f"openai:{MODEL}" and answer.notice is None
+    assert not answer.abstained and answer.citations
+    assert answer.notice == DECLINED_NOTICE and answer.answerer == "offline"
+    assert norm(answer.text) == norm(offline_text(llm_bot))
     assert "NO_ANSWER" not in "".join(pieces)
 
 
@@ -269,7 +276,7 @@ def test_weak_retrieval_abstains_without_calling_the_model(
     llm_bot: Assistant, server: FakeOpenAI
 ) -> None:
     question = "What did Gordon Ramsay say about sourdough bread?"
-    offline = llm_bot.answerer.fallback.answer(question, [], llm_bot.filters())
+    offline = offline_twin(llm_bot).ask(question)
     assert offline.abstained  # the offline answerer agrees nothing covers it
     _, answer = run(llm_bot, question)
 
@@ -527,7 +534,10 @@ def test_api_key_is_sent_but_never_shown(
     assert "HTTP 401" in caplog.text and "***" in caplog.text
     assert_no_secret(answer, caplog)
     assert SECRET not in repr(llm_bot.settings)
-    assert llm_bot.answerer.redact(f"key {SECRET} and Bearer {SECRET}") == "key *** and Bearer ***"
+    assert (
+        llm_bot.pipeline.synthesizer.redact(f"key {SECRET} and Bearer {SECRET}")
+        == "key *** and Bearer ***"
+    )
 
 
 # --- the request ------------------------------------------------------------------------------
@@ -681,4 +691,4 @@ def test_retry_after_forms() -> None:
 
 
 def test_make_answerer_builds_the_llm_answerer(llm_bot: Assistant) -> None:
-    assert isinstance(llm_bot.answerer, LLMAnswerer)
+    assert isinstance(llm_bot.pipeline.synthesizer, OpenAISynthesizer)

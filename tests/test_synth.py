@@ -17,7 +17,7 @@ from assistant.chunking import chunk_corpus
 from assistant.corpus import list_files, load_corpus
 from assistant.embedcache import text_hash
 from assistant.evalset import load_pairs
-from assistant.quotes import PASSAGES
+from assistant.pipeline import PASSAGES
 from assistant.schema import Hit
 from assistant.synth import load_origins, new_article, write_corpus
 

@@ -1,19 +1,18 @@
-"""The generative answerer: OpenAI or any OpenAI-compatible server (vLLM, Ollama, llama.cpp,
-LM Studio) writes the answer from retrieved passages, and every ``[n]`` it writes is checked
-against the passages that were actually sent.
+"""The generative synthesizer: OpenAI or any OpenAI-compatible server (vLLM, Ollama,
+llama.cpp, LM Studio) writes the answer from the evidence passages, and every ``[n]`` it
+writes is checked against the passages that were actually sent.
 
 We call the official ``openai`` client directly. llama-index's ``OpenAI`` LLM class refuses
 model names it does not know (it looks up a context window per name), which breaks every
 local server whose models are called "llama3.1:8b" or "Qwen/Qwen2.5-7B-Instruct". The client
 is made with ``max_retries=0``: retries and backoff happen here, so that a 429's Retry-After
-is honoured, a dead server costs a bounded wait, and the offline answerer takes over after.
+is honoured, a dead server costs a bounded wait, and the pipeline's offline answer takes over.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import math
 import random
 import re
 import threading
@@ -27,26 +26,20 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import openai
 
-from .answer import NOT_COVERED, NOT_COVERED_KO, cite, new_history, renumber, see_also
-from .answer import standalone_question as offline_standalone
-from .chunking import count_tokens, split_sentences
-from .config import Settings
-from .openai_client import make_client
-from .quotes import PASSAGES, QuoteAnswerer
-from .retrieval import Filters
-from .schema import Answer, Citation, Hit, Turn, Usage, format_timestamp
-from .text import WORD_RE, content_terms
-from .transcripts import detect_language
+from ..chunking import count_tokens, split_sentences
+from ..citations import CLEAN_MARKER_RE, META_RE, cite_markers
+from ..openai_client import make_client
+from ..schema import Hit, Turn, Usage, format_timestamp
+from .base import NOTICE, Draft, Evidence, SynthesisError
 
 if TYPE_CHECKING:
-    from .api import Assistant
+    from ..config import Settings
 
 log = logging.getLogger(__name__)
 
-NOTICE = "LLM unavailable: showing quoted passages"
 UNCITED_NOTICE = "The model's answer cited no passage: showing quoted passages"
 NO_ANSWER = "NO_ANSWER"
-PACKAGED_PROMPTS = Path(__file__).resolve().parent / "_prompts"
+PACKAGED_PROMPTS = Path(__file__).resolve().parent.parent / "_prompts"
 
 # Backoff between attempts: BASE * 2**attempt seconds, jittered, at most MAX.
 BACKOFF_BASE = 0.25
@@ -66,13 +59,7 @@ PARTIAL_MARKER_RE = re.compile(
     r"\[\s*(?:p(?:a(?:s(?:s(?:a(?:g(?:es?)?)?)?)?)?)?\.?\s*)?[\d\s,;–-]*", re.I
 )
 PARTIAL_MAX = 40
-CLEAN_MARKER_RE = re.compile(r"\[(\d+)\]")
 DELIMITER_RE = re.compile(r"<(\s*/?\s*)(passages?|conversation)\b", re.I)
-META_RE = re.compile(
-    r"\b(passages?|sources?|episodes?|transcripts?)\b.{0,40}\b(do(?:es)?n[’']?t|do(?:es)? not|"
-    r"never|no)\b.{0,40}\b(answer|cover|mention|say|contain|address|discuss|information)",
-    re.I,
-)
 SECRET_RE = re.compile(r"\b(sk-|Bearer\s+)[\w\-*.]{4,}")
 
 
@@ -339,54 +326,6 @@ def is_no_answer(text: str) -> bool:
     return bare.startswith(NO_ANSWER) or bare.endswith(NO_ANSWER) or bool(META_RE.search(text))
 
 
-# --- the citation check -----------------------------------------------------------------------
-
-
-def claim_sentences(text: str) -> list[tuple[str, list[int]]]:
-    """Sentences of an answer with the marker numbers that belong to each. A marker written
-    after the full stop ("… scaling. [2] Next …") belongs to the sentence before it."""
-    out: list[tuple[str, list[int]]] = []
-    for sentence in split_sentences(text):
-        lead = re.match(r"^(\s*\[\d+\])+", sentence)
-        if lead and out:
-            out[-1][1].extend(int(n) for n in CLEAN_MARKER_RE.findall(lead.group(0)))
-            sentence = sentence[lead.end() :].strip()
-            if not sentence:
-                continue
-        markers = [int(n) for n in CLEAN_MARKER_RE.findall(sentence)]
-        out.append((CLEAN_MARKER_RE.sub("", sentence).strip(), markers))
-    return [(s, m) for s, m in out if s or m]
-
-
-def is_claim(sentence: str) -> bool:
-    """Whether a sentence asserts something a reader would want a source for."""
-    s = sentence.strip()
-    if len(WORD_RE.findall(s)) < 4 or s.endswith(("?", ":")):
-        return False
-    return not META_RE.search(s)
-
-
-def best_quote(passage: str, claims: list[str]) -> str:
-    """The sentence of ``passage`` that best matches one of ``claims``; the first sentence
-    (with some substance) when none shares a content word."""
-    sentences = split_sentences(passage) or [passage.strip()]
-    claim_terms = [set(content_terms(c)) for c in claims]
-    best, best_score = None, 0.0
-    for sentence in sentences:
-        words = set(content_terms(sentence))
-        if not words:
-            continue
-        score = max((len(words & ct) for ct in claim_terms), default=0)
-        score /= math.sqrt(len(words))
-        if len(sentence.split()) < 4:
-            score *= 0.5  # "Yes, exactly." matches everything and says nothing
-        if score > best_score:
-            best, best_score = sentence, score
-    if best:
-        return best
-    return next((s for s in sentences if len(s.split()) >= 4), sentences[0])
-
-
 # --- calls ------------------------------------------------------------------------------------
 
 
@@ -400,11 +339,10 @@ class _Reply:
 
 @dataclass
 class _Run:
-    """The bookkeeping of one question: usage, timing, whether text was shown."""
+    """The bookkeeping of one synthesis: usage and timing."""
 
     started: float = field(default_factory=time.perf_counter)
     usage: Usage = field(default_factory=Usage)
-    emitted: bool = False
 
     def add(self, messages: list[dict], reply: _Reply) -> None:
         # Servers that don't report usage get a tiktoken estimate (≈4 tokens per message).
@@ -422,13 +360,11 @@ class _Run:
             self.usage.time_to_first_token = time.perf_counter() - self.started
 
 
-class LLMAnswerer:
-    """Answers with an OpenAI-compatible chat model; falls back to ``QuoteAnswerer``."""
+class OpenAISynthesizer:
+    """Writes answers with an OpenAI-compatible chat model."""
 
-    def __init__(self, assistant: Assistant, fallback: QuoteAnswerer) -> None:
-        self.assistant = assistant
-        self.fallback = fallback
-        self.settings = assistant.settings
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
         self.name = f"openai:{self.settings.llm_model}"
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()
@@ -453,55 +389,40 @@ class LLMAnswerer:
 
     # --- the answer ----------------------------------------------------------------------
 
-    def stream(
-        self, question: str, history: list[Turn], filters: Filters
-    ) -> Iterator[str | Answer]:
-        """Answer text as it arrives from the server, then the final ``Answer``.
+    # --- the answer ----------------------------------------------------------------------
+
+    def synthesize(self, evidence: Evidence) -> Iterator[str | Draft]:
+        """Answer text as it arrives from the server, then the ``Draft``.
 
         Text before the first valid ``[n]`` marker is held back: a reply that turns out to
-        cite nothing (retried with a reminder) or to abstain is never shown half-way. Any
-        failure ends in the offline answer with a notice; this never raises for the model's
-        sake.
+        cite nothing (retried with a reminder) or to decline is never shown half-way. A
+        failed call raises ``SynthesisError`` and the pipeline answers offline.
         """
         run = _Run()
         try:
-            standalone, server_down = self._condense(question, history, run)
-        except Exception as exc:  # a broken prompt file, say: follow-ups still work offline
-            log.error("condensing failed: %s", self.redact(f"{type(exc).__name__}: {exc}"))
-            standalone, server_down = offline_standalone(question, history), None
-        # Retrieval errors are not the model's: they surface as they do offline.
-        hits = self.assistant.retriever().search(
-            standalone, PASSAGES, filters, candidates=self.settings.candidates
-        )
-        retrieved = (standalone, hits)
-        try:
-            if server_down:
-                raise server_down
-            if not self.fallback.covered(hits, standalone):
-                yield from self._finish(self._abstain(question, history, standalone, hits, run))
-                return
-            answer = yield from self._generate(question, history, standalone, hits, run)
+            draft = yield from self._generate(evidence, run)
         except LLMFailure as failure:
-            log.warning("LLM answer failed (%s); answering offline", failure.reason)
-            yield from self._fall_back(question, history, filters, retrieved, run, NOTICE)
-            return
-        except Exception as exc:  # a bug must not cost the user the answer
-            log.error("LLM answerer error: %s", self.redact(f"{type(exc).__name__}: {exc}"))
-            yield from self._fall_back(question, history, filters, retrieved, run, NOTICE)
-            return
-        if answer is None:
-            yield from self._fall_back(question, history, filters, retrieved, run, UNCITED_NOTICE)
-            return
-        yield answer
+            raise SynthesisError(failure.reason, NOTICE, run.usage) from None
+        except Exception as exc:  # logged without the key, answered offline by the pipeline
+            reason = self.redact(f"{type(exc).__name__}: {exc}")
+            log.error("LLM synthesizer error: %s", reason)
+            raise SynthesisError(reason, NOTICE, run.usage) from None
+        if draft is None:
+            raise SynthesisError("the reply cited no passage", UNCITED_NOTICE, run.usage)
+        draft.usage = run.usage.model_copy()
+        yield draft
 
-    def _generate(
-        self, question: str, history: list[Turn], standalone: str, hits: list[Hit], run: _Run
-    ) -> Generator[str, None, Answer | None]:
+    def _generate(self, evidence: Evidence, run: _Run) -> Generator[str, None, Draft | None]:
         """Stream the model's answer and check it; ``None`` when it cited nothing twice."""
-        packed, section = pack_passages(hits, self.settings.context_tokens)
+        query = evidence.query
+        packed, section = pack_passages(evidence.hits, self.settings.context_tokens)
         if not packed:
             raise LLMFailure("no passage fits the context budget", retry=False)
-        asked = standalone if standalone == question else f"{standalone} (asked as: {question})"
+        asked = (
+            query.standalone
+            if query.standalone == query.text
+            else f"{query.standalone} (asked as: {query.text})"
+        )
         messages = [
             {"role": "system", "content": load_prompt(self.settings, "system")},
             {
@@ -514,10 +435,18 @@ class LLMAnswerer:
             raw = yield from self._stream_answer(messages, rewriter, run)
             text = tidy(raw)
             if rewriter.order:
-                shown = {k: packed[n - 1] for n, k in rewriter.order.items()}
-                return self._checked(question, history, standalone, packed, shown, text, run)
+                shown = {
+                    k: (packed[n - 1].hit, packed[n - 1].text) for n, k in rewriter.order.items()
+                }
+                text, citations, unsupported = cite_markers(text, shown)
+                return Draft(
+                    text=text,
+                    citations=citations,
+                    unsupported_sentences=unsupported,
+                    passages=[p.hit.model_copy(update={"text": p.text}) for p in packed],
+                )
             if is_no_answer(text):
-                return self._abstain(question, history, standalone, hits, run)
+                return Draft(text="", declined=True)
             if attempt == 0:
                 log.info("LLM answer cited no passage; asking again with a reminder")
                 messages = [
@@ -540,127 +469,42 @@ class LLMAnswerer:
                 piece = "".join(out[shown:])
                 shown = len(out)
                 if piece:
-                    run.emitted = True
                     yield piece
         out.append(rewriter.feed(think.flush()) + rewriter.flush())
         if rewriter.order and "".join(out[shown:]):
-            run.emitted = True
             yield "".join(out[shown:])
         return "".join(out)
 
-    def _checked(
-        self,
-        question: str,
-        history: list[Turn],
-        standalone: str,
-        packed: list[Packed],
-        shown: dict[int, Packed],
-        text: str,
-        run: _Run,
-    ) -> Answer:
-        """The answer with citations built from the sent passages only (``shown`` maps each
-        marker number in ``text`` to its passage), and its unsupported claim sentences."""
-        claims: dict[int, list[str]] = {}
-        for sentence, markers in claim_sentences(text):
-            for k in markers:
-                claims.setdefault(k, []).append(sentence)
-        citations: list[Citation] = []
-        for k, p in sorted(shown.items()):
-            quote = best_quote(p.text, claims.get(k, []))
-            citations.append(cite(p.hit, quote, k))
-        text, citations = renumber(text, citations)
-        unsupported = [s for s, markers in claim_sentences(text) if not markers and is_claim(s)]
-        answer = Answer(
-            question=question,
-            text=text,
-            citations=citations,
-            answerer=self.name,
-            standalone_question=standalone,
-            unsupported_sentences=unsupported,
-            passages=[p.hit.model_copy(update={"text": p.text}) for p in packed],
-        )
-        return self._stamp(answer, history, run)
-
-    def _abstain(
-        self, question: str, history: list[Turn], standalone: str, hits: list[Hit], run: _Run
-    ) -> Answer:
-        answer = Answer(
-            question=question,
-            text=NOT_COVERED_KO if detect_language(question) == "ko" else NOT_COVERED,
-            abstained=True,
-            see_also=see_also(hits),
-            answerer=self.name,
-            standalone_question=standalone,
-            passages=hits,
-        )
-        return self._stamp(answer, history, run)
-
-    @staticmethod
-    def _stamp(answer: Answer, history: list[Turn], run: _Run) -> Answer:
-        run.usage.total_time = time.perf_counter() - run.started
-        answer.usage = run.usage.model_copy()
-        answer.history = new_history(history, answer.question, answer)
-        return answer
-
-    @staticmethod
-    def _finish(answer: Answer) -> Iterator[str | Answer]:
-        yield answer.text
-        yield answer
-
-    def _fall_back(
-        self,
-        question: str,
-        history: list[Turn],
-        filters: Filters,
-        retrieved: tuple[str, list[Hit]],
-        run: _Run,
-        notice: str,
-    ) -> Iterator[str | Answer]:
-        """The offline answer with a notice, keeping the cost of the failed calls on record."""
-        answer = self.fallback.answer(
-            question, history, filters, notice=notice, retrieved=retrieved
-        )
-        run.usage.total_time = time.perf_counter() - run.started
-        answer.usage = run.usage.model_copy()
-        if run.emitted:
-            yield "\n\n"  # part of a model answer was shown before the stream broke
-        for part in re.split(r"(?<=\])\s+", answer.text):
-            yield part + " "
-        yield answer
-
     # --- follow-ups ----------------------------------------------------------------------
 
-    def _condense(
-        self, question: str, history: list[Turn], run: _Run
-    ) -> tuple[str, LLMFailure | None]:
-        """The follow-up rewritten as a standalone question by the model; the offline method
-        when that fails. A failure that says the server is unreachable is returned, so the
-        answer does not wait for the same server twice."""
-        if not history:
-            return question, None
+    def condense(self, question: str, history: list[Turn]) -> tuple[str | None, Usage]:
+        """The follow-up rewritten as a standalone question by the model; ``None`` (the
+        offline method) when the reply is unusable. ``SynthesisError`` when the server cannot
+        be reached, so the answer does not wait for it twice."""
+        run = _Run()
         lines = []
         for turn in history[-HISTORY_TURNS:]:
             said = CLEAN_MARKER_RE.sub("", turn.answer)
             said = said if len(said) <= 600 else said[:600].rsplit(" ", 1)[0] + " …"
             lines += [f"User: {turn.question}", f"Assistant: {' '.join(said.split())}"]
-        prompt = render_prompt(
-            self.settings, "condense", history=_neutral("\n".join(lines)), question=question
-        )
-        messages = [{"role": "user", "content": prompt}]
         try:
-            text = "".join(self._call(messages, run, stream=False))
+            prompt = render_prompt(
+                self.settings, "condense", history=_neutral("\n".join(lines)), question=question
+            )
+            text = "".join(self._call([{"role": "user", "content": prompt}], run, stream=False))
         except LLMFailure as failure:
             log.warning(
                 "condensing the follow-up failed (%s); using the offline method", failure.reason
             )
-            down = failure if failure.reason != "unusable reply" else None
-            return offline_standalone(question, history), down
+            if failure.reason != "unusable reply":
+                raise SynthesisError(failure.reason, NOTICE, run.usage) from None
+            return None, run.usage
+        except Exception as exc:  # a broken prompt file, say: follow-ups still work offline
+            log.error("condensing failed: %s", self.redact(f"{type(exc).__name__}: {exc}"))
+            return None, run.usage
         line = next((ln.strip() for ln in text.strip().splitlines() if ln.strip()), "")
         line = re.sub(r"^(standalone question|question)\s*:\s*", "", line, flags=re.I)
-        line = line.strip().strip("\"'“”`").strip()
-        if not line or len(line) > self.settings.max_question_chars:
-            return offline_standalone(question, history), None
-        return line, None
+        return line.strip().strip("\"'“”`").strip() or None, run.usage
 
     # --- one model call, with retries ----------------------------------------------------
 

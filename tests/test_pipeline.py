@@ -1,0 +1,271 @@
+"""The one answer pipeline: question shapes, abstention and follow-ups, through the public API,
+with the offline synthesizer and with the package's in-process scripted synthesizer."""
+
+from __future__ import annotations
+
+import ast
+import itertools
+import re
+from pathlib import Path
+
+import pytest
+
+from assistant import Assistant, Settings
+from assistant.chunking import split_sentences
+from assistant.citations import turn_starts, verbatim_quotes
+from assistant.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
+from assistant.schema import Answer, Hit
+from assistant.synthesizers import ScriptedSynthesizer, SynthesisError
+from assistant.synthesizers.base import NOTICE
+
+PACKAGE = Path(__file__).resolve().parent.parent / "assistant"
+
+
+def markers(answer: Answer) -> list[int]:
+    return [int(n) for n in re.findall(r"\[(\d+)\]", answer.text)]
+
+
+def assert_cited(answer: Answer) -> None:
+    assert not answer.abstained, answer.text
+    assert sorted(set(markers(answer))) == [c.n for c in answer.citations]
+    passages = {p.id: " ".join(p.text.split()) for p in answer.passages}
+    for c in answer.citations:
+        assert " ".join(c.quote.split()) in passages[c.passage_id]
+
+
+# --- offline answers shaped by the question ----------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question", ["What is EP 88 about?", "EP 88은 무엇에 관한 에피소드인가요?", "Summarize EP 88"]
+)
+def test_summary_outlines_the_named_episode_only(bot: Assistant, question: str) -> None:
+    answer = bot.ask(question)
+    assert_cited(answer)
+    assert {c.episode for c in answer.citations} == {"EP 88"}
+    kinds = [c.kind for c in answer.citations]
+    assert kinds[0] == "article"  # the ready-made write-up leads
+    chapters = [c for c in answer.citations if c.kind == "transcript"]
+    assert len({c.chapter for c in chapters}) >= 10  # the episode's chapters, with times
+    times = [c.seconds for c in chapters]
+    assert times == sorted(times) and all(c.timestamp in answer.text for c in chapters)
+
+
+def test_comparison_quotes_each_named_episode(bot: Assistant) -> None:
+    answer = bot.ask("How do EP 81 and EP 88 differ on a secret recipe?")
+    assert_cited(answer)
+    assert {c.episode for c in answer.citations} == {"EP 81", "EP 88"}
+    lines = answer.text.splitlines()
+    assert lines[0].startswith("EP 81") and lines[1].startswith("EP 88")
+
+
+def test_when_question_lists_places_in_episode_order(bot: Assistant) -> None:
+    answer = bot.ask("When do they talk about environment scaling?")
+    assert_cited(answer)
+    lines = answer.text.splitlines()
+    assert len(lines) == len(answer.citations) >= 2
+    order = [(c.episode, c.seconds if c.seconds is not None else 10**9) for c in answer.citations]
+    assert order == sorted(order)
+    assert all("environment" in c.quote.lower() for c in answer.citations)
+
+
+def test_factoid_leads_with_the_answer_and_stays_short(bot: Assistant) -> None:
+    answer = bot.ask(
+        "How many hidden-card states are there in heads-up Texas Hold'em according to Noam?"
+    )
+    assert_cited(answer)
+    assert "1,326" in answer.citations[0].quote
+    assert len(answer.text.split()) <= 70
+
+
+def test_a_host_question_does_not_lead_an_answer(bot: Assistant) -> None:
+    answer = bot.ask("How many units were the experts split into in Kimi K2?")
+    assert_cited(answer)
+    lead = answer.citations[0]
+    assert not lead.quote.rstrip('”"’ ').endswith("?")
+    assert "a few hundred" in lead.quote and lead.speaker == "Chester Roh"
+
+
+def test_a_question_naming_an_episode_is_answered_from_it(bot: Assistant) -> None:
+    for question in (
+        "In EP 88, what do they say about scaling?",
+        "88화에서 스케일링에 대해 뭐라고 하나요?",
+    ):
+        answer = bot.ask(question)
+        assert_cited(answer)
+        assert {c.episode for c in answer.citations} == {"EP 88"}, question
+
+
+def test_korean_question_gets_korean_framing_and_source_quotes(bot: Assistant) -> None:
+    answer = bot.ask("EP 81에서 성현 님은 MoE의 compute multiplier에 대해 뭐라고 했나요?")
+    assert_cited(answer)
+    assert answer.text.startswith("영어 원문에서 인용한 답변입니다")
+    assert any(c.quote in answer.text for c in answer.citations)
+
+
+def test_no_quote_spans_two_speakers_anywhere_in_the_corpus(bot: Assistant) -> None:
+    """Every pair of neighbouring sentences of every passage, quoted together, stays inside
+    one turn: a quote's speaker and time are those of the turn it comes from."""
+    retriever = bot.retriever()
+    got = retriever.collection.get(include=["documents", "metadatas"])
+    from assistant.retrieval import hit_from
+
+    checked = 0
+    for pid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
+        hit: Hit = hit_from(pid, text, meta, 0.0, None)
+        flat = " ".join(text.split())
+        # Where each later turn starts, in the whitespace-normalised text quotes are cut from.
+        starts = [len(" ".join(text[:s].split())) for s, _ in turn_starts(hit)[1:]]
+        sentences = split_sentences(text)
+        for a, b in itertools.pairwise(sentences):
+            for quote in verbatim_quotes(hit, [a, b]):
+                begin = flat.find(quote)
+                assert begin >= 0, (pid, quote)
+                inside = [s for s in starts if begin < s < begin + len(quote) - 1]
+                assert not inside, (pid, quote)
+                checked += 1
+    assert checked > 1000
+
+
+# --- abstention --------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What did they say about the EU AI Act?",
+        "What did they say about the Apple Vision Pro?",
+        "How many parameters does GPT-5.2 have?",
+        "How much did a ticket to the Runaways' Alliance meetup cost?",
+    ],
+)
+def test_not_covered_when_what_is_asked_is_absent(bot: Assistant, question: str) -> None:
+    answer = bot.ask(question)
+    assert answer.abstained and answer.text == NOT_COVERED and not answer.citations
+    assert answer.see_also  # the closest passages are still offered
+
+
+@pytest.mark.parametrize("message", ["🙂🙂🙂", "/help", "?!", "..."])
+def test_a_message_with_nothing_to_ask_gets_asked_for_a_question(
+    bot: Assistant, message: str
+) -> None:
+    answer = bot.ask(message)
+    assert answer.abstained and answer.text == ASK_SOMETHING and not answer.see_also
+
+
+def test_covered_questions_with_names_are_still_answered(bot: Assistant) -> None:
+    for question in (
+        "What did Jim Fan say, as quoted in the Korean write-up?",
+        "What parameter range did Chester give for frontier models like Opus or Gemini Pro?",
+        "Roughly how many computing resources did DeepSeek need to chase the frontier?",
+    ):
+        assert not bot.ask(question).abstained, question
+
+
+# --- follow-ups ---------------------------------------------------------------------------------
+
+
+def test_a_question_with_its_own_topic_is_not_a_follow_up(bot: Assistant) -> None:
+    first = bot.ask("Who is moving to London?")
+    second = bot.ask("What did they say about GDPVal?", history=first.history)
+    assert second.standalone_question == "What did they say about GDPVal?"
+    assert {c.episode for c in second.citations} == {"EP 79"}
+
+
+def test_follow_ups_do_not_glue_every_earlier_question(bot: Assistant) -> None:
+    a = bot.ask("What did Seonghyun say about MoE's compute multiplier?")
+    b = bot.ask("and what did Chester answer?", history=a.history)
+    c = bot.ask("and what did he mean by that?", history=b.history)
+    assert b.standalone_question != b.question
+    assert c.standalone_question == "and what did he mean by that? (and what did Chester answer?)"
+
+
+# --- the pipeline with a scripted synthesizer ---------------------------------------------------
+
+
+@pytest.fixture
+def scripted(index_dir: Path, bot: Assistant) -> tuple[Assistant, ScriptedSynthesizer]:
+    own = Assistant(Settings(index_dir=index_dir, corpus_dir=bot.settings.corpus_dir))
+    own._embedder, own._crosslingual = bot.embedder, bot.crosslingual
+    synth = ScriptedSynthesizer()
+    own.use_synthesizer(synth)
+    return own, synth
+
+
+def test_every_synthesizer_gets_the_narrowed_evidence(scripted) -> None:
+    bot, synth = scripted
+    synth.reply("Environment scaling decides the trajectory [1].")
+    answer = bot.ask("In EP 88, what do they say about scaling?")
+    assert {h.episode for h in synth.seen[-1].hits} == {"EP 88"}
+    assert answer.answerer == "scripted" and [c.episode for c in answer.citations] == ["EP 88"]
+    assert answer.citations[0].passage_id == synth.seen[-1].hits[0].id
+
+
+def test_markers_become_citations_of_the_evidence(scripted) -> None:
+    bot, synth = scripted
+    synth.reply("MoE splits a model into experts [2]. It is used almost everywhere [1][9].")
+    answer = bot.ask("Why is MoE used by almost every new model?")
+    assert_cited(answer)
+    hits = synth.seen[-1].hits
+    # Numbered by first appearance; a marker past the evidence is dropped.
+    assert [c.passage_id for c in answer.citations] == [hits[1].id, hits[0].id]
+    assert "[9]" not in answer.text and answer.text.count("[") == 2
+
+
+def test_a_synthesizer_that_fails_is_answered_offline_with_a_notice(scripted) -> None:
+    bot, synth = scripted
+    synth.reply(SynthesisError("server down", NOTICE))
+    answer = bot.ask("Why is MoE used by almost every new model?")
+    assert_cited(answer)
+    assert answer.notice == NOTICE and answer.answerer == "offline"
+
+
+def test_a_decline_on_strong_evidence_is_answered_offline(scripted) -> None:
+    bot, synth = scripted
+    synth.reply("NO_ANSWER")
+    answer = bot.ask("Who is moving to London?")
+    assert_cited(answer)
+    assert answer.notice == DECLINED_NOTICE
+
+
+def test_not_covered_questions_never_reach_the_synthesizer(scripted) -> None:
+    bot, synth = scripted
+    answer = bot.ask("What did they say about the EU AI Act?")
+    assert answer.abstained and synth.seen == []
+
+
+# --- the shape of the code ----------------------------------------------------------------------
+
+
+def _imports(path: Path) -> set[str]:
+    """Runtime-package modules that ``path`` imports at module level (not under TYPE_CHECKING,
+    not inside functions)."""
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module.rsplit(".", 1)[0] if path.name != "__init__.py" else module
+    out = set()
+    for node in ast.parse(path.read_text()).body:
+        if isinstance(node, ast.ImportFrom) and node.level:
+            base = package.split(".")
+            base = base[: len(base) - node.level + 1]
+            target = ".".join([*base, node.module] if node.module else base)
+            out.add(target)
+            out.update(f"{target}.{a.name}" for a in node.names)
+        elif isinstance(node, ast.Import):
+            out.update(a.name for a in node.names if a.name.startswith("assistant"))
+    return out
+
+
+def test_no_import_circle_among_runtime_modules() -> None:
+    modules = {
+        ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
+        for p in PACKAGE.rglob("*.py")
+    }
+    graph = {m: {i for i in _imports(p) if i in modules and i != m} for m, p in modules.items()}
+
+    def visit(node: str, path: list[str]) -> None:
+        for nxt in graph[node]:
+            assert nxt not in path, " -> ".join([*path, nxt])
+            visit(nxt, [*path, nxt])
+
+    for start in graph:
+        visit(start, [start])

@@ -160,7 +160,11 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         follow_up=follow,
         focus=focus,
         asks_for_number=bool(
-            re.search(r"how (many|much|long|large|big)|number|몇|얼마", question, re.I)
+            re.search(
+                r"how (many|much|long|large|big|old|often)|\bnumber\b|\bwhen\b|what year|몇|얼마|언제",
+                question,
+                re.I,
+            )
         ),
         asks_about_asking=bool(
             re.search(r"\bwho (asked|asks)\b|\basked (whether|if|about)\b|질문한", question, re.I)

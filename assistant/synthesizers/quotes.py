@@ -31,8 +31,23 @@ SUPPORT_FLOOR = 0.6
 LEAD_WORDS = 50
 # What holding (with the sentence before it) a name the question hinges on adds.
 ENTITY_BONUS = 2.0
-# What saying what a term is ("RLVR is post-training for …") adds for "What is RLVR?".
-DEFINITION_BONUS = 3.0
+# Saying what a term is ("RLVR is post-training for …"), for "What is RLVR?".
+DEFINITION_FACTOR = 1.5
+# A sentence of the speaker the question names, or of someone else.
+SPEAKER_MATCH = 1.5
+SPEAKER_MISMATCH = 0.6
+# A figure in the sentence, for "how many / how long / when" questions.
+NUMBER_FACTOR = 1.3
+TAG_QUESTION_RE = re.compile(
+    r",\s*(right|correct|no|yeah|yes|huh|isn['’]t (it|that)|aren['’]t (they|we)|don['’]t (you|they)|"
+    r"didn['’]t (it|they|you|he|she)|wasn['’]t (it|that))\s*\?$",
+    re.I,
+)
+NUMBER_RE = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|trillion|quadrillion|dozen|half)\b",
+    re.I,
+)
 # What ending in "?" leaves of a sentence's score: a host's question holds the words of the
 # listener's question and is rarely its answer (the reply after it is).
 QUESTION_FACTOR = 0.5
@@ -183,16 +198,18 @@ class QuoteSynthesizer:
             held = c.terms | c.context
             overlap += ENTITY_BONUS * sum(set(e.terms) <= held for e in query.entities)
             c.score = overlap + 2.0 * c.hit.relevance + 1.5 / (1 + c.rank)
-            if query.speakers:
-                c.score += 2.5 if c.speaker in query.speakers else -1.0
+            # Factors, not bonuses: the overlap's scale grows with the question's length, and
+            # a named speaker must count as much in a long question as in a short one.
+            if query.speakers and query.kind != "who":
+                c.score *= SPEAKER_MATCH if c.speaker in query.speakers else SPEAKER_MISMATCH
             if query.follow_up and previous and c.hit.episode in previous:
-                c.score += 0.5
-            if query.asks_for_number and re.search(r"\d", c.sentence):
-                c.score += 1.0
+                c.score *= 1.1
+            if query.asks_for_number and NUMBER_RE.search(c.sentence):
+                c.score *= NUMBER_FACTOR
             if len(c.sentence.split()) > 60:
-                c.score -= 1.0
+                c.score *= 0.85
             if query.defines and _defines(c.sentence, query.defines):
-                c.score += DEFINITION_BONUS
+                c.score *= DEFINITION_FACTOR
             # A host's question is rarely the answer, unless who asked is the question.
             if _is_question(c.sentence) and not query.asks_about_asking:
                 c.score *= QUESTION_FACTOR
@@ -356,7 +373,9 @@ def line_join(parts: list[str], query: Query) -> str:
 
 
 def _is_question(sentence: str) -> bool:
-    return sentence.rstrip('"”’) ').endswith("?")
+    """A real question; a tag question ("…like 2.7B, right?") asserts, and stays an answer."""
+    s = sentence.rstrip('"”’) ')
+    return s.endswith("?") and not TAG_QUESTION_RE.search(s)
 
 
 def _defines(sentence: str, term: str) -> bool:

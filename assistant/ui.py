@@ -342,6 +342,23 @@ def new_chat() -> Update:
     return [], [], ""
 
 
+def was_follow_up(history: list[Turn] | None) -> bool:
+    """Whether the last answer read its question as a follow-up of an earlier one."""
+    last = (history or [None])[-1]
+    return last is not None and bool(last.standalone) and last.standalone != last.question
+
+
+def show_fresh_button(history: list[Turn] | None) -> Any:
+    """The "ask as a new question" button, shown only under an answer to a follow-up."""
+    return gr.update(visible=was_follow_up(history))
+
+
+def as_new_question(history: list[Turn] | None) -> tuple[str, list[Turn]]:
+    """The last question back in the box, with the conversation forgotten: asked again, it is
+    read on its own rather than as a follow-up."""
+    return ((history or [])[-1].question if history else ""), []
+
+
 def pick_example(evt: gr.SelectData) -> str:
     """Put a clicked example question into the input box (the submit chain then asks it)."""
     value = evt.value
@@ -456,6 +473,9 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
                 container=False,
             )
             send = gr.Button("Ask", variant="primary", elem_id="ea-ask", scale=0, min_width=72)
+        fresh_btn = gr.Button(
+            "Ask that as a new question", visible=False, elem_id="ea-fresh", size="sm"
+        )
 
         answer_args: dict[str, Any] = {
             "fn": respond,
@@ -466,13 +486,20 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
             "concurrency_id": "answer",
             "api_name": False,
         }
+        shown = {"fn": show_fresh_button, "inputs": [history], "outputs": [fresh_btn]}
+        shown |= {"show_progress": "hidden", "api_name": False}
         asks = [
             msg.submit(**answer_args),
             send.click(**answer_args),
             chatbot.example_select(
                 pick_example, None, [msg], show_progress="hidden", api_name=False
             ).then(**answer_args),
+            fresh_btn.click(
+                as_new_question, [history], [msg, history], show_progress="hidden", api_name=False
+            ).then(**answer_args),
         ]
+        for event in asks:
+            event.then(**shown)
         # A new chat also stops an answer still streaming into the old one.
         new_btn.click(new_chat, None, [chatbot, history, msg], cancels=asks, api_name=False)
         # The chatbot's own trash icon must forget the conversation too, not just hide it.

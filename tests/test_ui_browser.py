@@ -217,6 +217,23 @@ def test_two_tabs_keep_separate_conversations(open_page) -> None:
     expect(ask(alice, FOLLOW_UP, sources=False).locator(".ea-followup")).to_have_count(0)
 
 
+def test_a_follow_up_can_be_asked_again_as_a_new_question(open_page) -> None:
+    page = open_page()
+    ask(page, MOE)
+    fresh = page.locator("#ea-fresh")
+    expect(fresh).to_be_hidden()  # a question that stands alone offers nothing to undo
+    answer = ask(page, FOLLOW_UP)
+    expect(answer.locator(".ea-followup")).to_contain_text("searched as")
+    expect(fresh).to_be_visible()
+    before = bot_rows(page).count()
+    fresh.click()
+    again = wait_for_answer(page, before + 1, sources=False)
+    # Asked on its own, the same words are no longer read as a follow-up.
+    expect(again.locator(".ea-followup")).to_have_count(0)
+    expect(page.locator("#ea-chat .user-row").last).to_contain_text(FOLLOW_UP)
+    expect(fresh).to_be_hidden()
+
+
 def test_bad_input_gets_a_friendly_message_and_the_page_keeps_working(open_page) -> None:
     page = open_page(DESKTOP)
     page.locator("#ea-ask").click()  # nothing typed

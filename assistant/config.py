@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 PREFIX = "EPISODE_ASSISTANT_"
+# Passages sent to a model on this machine unless configured: its time to first token grows
+# with the prompt, about 10 ms a token on 2 CPU cores.
+LOCAL_CONTEXT_TOKENS = 1200
 
 
 def _env(name: str, *standard: str) -> AliasChoices:
@@ -65,11 +69,31 @@ class Settings(BaseSettings):
     openai_base_url: str | None = Field(
         None, validation_alias=_env("openai_base_url", "OPENAI_BASE_URL")
     )
-    llm_model: str = "gpt-4.1-mini"
+    llm_model: str = Field(
+        "gpt-4.1-mini",
+        description="model name as the server calls it; with only a base URL set and this "
+        "left unset, a server that lists exactly one model gets that one",
+    )
     llm_temperature: float = Field(0.1, ge=0, le=2)
-    llm_timeout: float = Field(30.0, gt=0)
+    llm_timeout: float = Field(
+        60.0, gt=0, description="seconds a whole reply may take before the quoted answer is shown"
+    )
+    llm_first_token_timeout: float = Field(
+        45.0,
+        gt=0,
+        description="seconds to wait for the model's first token (it grows with the passages "
+        "sent: a CPU model reads 2,500 tokens in ~25 s); a timed-out prompt is never re-sent",
+    )
     llm_max_retries: int = Field(2, ge=0, le=10)
-    context_tokens: int = Field(3000, ge=200)
+    llm_max_tokens: int = Field(
+        350, ge=16, le=8192, description="completion cap per answer (~4 cited sentences)"
+    )
+    context_tokens: int = Field(
+        3000,
+        ge=200,
+        description="token budget for the passages sent; unset and the base URL on this "
+        "machine, 1,200 (a local model's time to first token grows with it)",
+    )
     prompts_dir: Path = PROJECT_ROOT / "prompts"
 
     # Chat UI
@@ -93,6 +117,25 @@ class Settings(BaseSettings):
         "https://slack.com/api/", validation_alias=_env("slack_api_url", "SLACK_API_URL")
     )
     slack_port: int = 3000
+
+    @property
+    def local_llm(self) -> bool:
+        """Whether the model server runs on this machine (a base URL on loopback)."""
+        host = urlsplit(self.openai_base_url or "").hostname or ""
+        return host in ("localhost", "127.0.0.1", "::1") or host.startswith("127.")
+
+    @property
+    def passage_budget(self) -> int:
+        """Tokens of passages a model is sent: ``context_tokens``, or less for a local server
+        when the setting was left at its default."""
+        if self.local_llm and "context_tokens" not in self.model_fields_set:
+            return LOCAL_CONTEXT_TOKENS
+        return self.context_tokens
+
+    @property
+    def read_timeout(self) -> float:
+        """Seconds the client waits for the server between two reads (the first token too)."""
+        return min(self.llm_first_token_timeout, self.llm_timeout)
 
     @property
     def llm_enabled(self) -> bool:

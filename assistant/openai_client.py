@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 import openai
 
 from .config import Settings
@@ -15,6 +16,12 @@ def make_client(settings: Settings, *, max_retries: int | None = None) -> openai
         # Local servers need no key, but the client insists on one.
         api_key=key.get_secret_value() if key else "not-needed",
         base_url=settings.openai_base_url or None,
-        timeout=settings.llm_timeout,
+        # The read timeout bounds the wait for the first token (and each one after); the
+        # whole reply's budget is kept by the caller.
+        timeout=httpx.Timeout(
+            settings.llm_timeout,
+            read=settings.read_timeout,
+            connect=min(10.0, settings.llm_timeout),
+        ),
         max_retries=settings.llm_max_retries if max_retries is None else max_retries,
     )

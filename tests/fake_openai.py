@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible chat server for tests: a small Starlette app served by uvicorn
 in a thread on a free loopback port.
 
-It speaks ``POST /v1/chat/completions`` with and without ``stream=true`` (SSE ``data: {...}``
+It speaks ``GET /v1/models`` and ``POST /v1/chat/completions`` with and without ``stream=true`` (SSE ``data: {...}``
 chunks, a final chunk with ``finish_reason``, a usage chunk when ``stream_options`` asks for
 one, then ``data: [DONE]``). Each test queues ``Reply`` objects; every request body and its
 headers are recorded in ``requests``.
@@ -96,8 +96,13 @@ class FakeOpenAI:
         self.port = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        # What ``GET /v1/models`` lists (a llama.cpp server lists the one model it serves).
+        self.models: list[str] = []
         self.app = Starlette(
-            routes=[Route("/v1/chat/completions", self._completions, methods=["POST"])]
+            routes=[
+                Route("/v1/chat/completions", self._completions, methods=["POST"]),
+                Route("/v1/models", self._models, methods=["GET"]),
+            ]
         )
 
     @property
@@ -114,6 +119,7 @@ class FakeOpenAI:
         self.replies.clear()
         self.requests.clear()
         self.gates_opened.clear()
+        self.models = []
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -145,7 +151,11 @@ class FakeOpenAI:
         if self._thread is not None:
             self._thread.join(timeout=5)
 
-    # --- the endpoint --------------------------------------------------------------------
+    # --- the endpoints -------------------------------------------------------------------
+
+    async def _models(self, request: Request) -> Response:
+        data = [{"id": m, "object": "model", "created": 0, "owned_by": "fake"} for m in self.models]
+        return JSONResponse({"object": "list", "data": data})
 
     async def _completions(self, request: Request) -> Response:
         body = await request.json()

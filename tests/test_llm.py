@@ -20,12 +20,16 @@ from fake_openai import FakeOpenAI, Reply
 
 from assistant import Answer, Assistant, Hit, Settings, Turn
 from assistant.chunking import count_tokens, split_sentences
+from assistant.citations import cite_markers
+from assistant.config import LOCAL_CONTEXT_TOKENS
 from assistant.pipeline import DECLINED_NOTICE
 from assistant.question import standalone_question as offline_standalone
 from assistant.synthesizers import openai as llm_module
 from assistant.synthesizers.base import NOTICE
 from assistant.synthesizers.openai import (
+    LOOP_NOTICE,
     UNCITED_NOTICE,
+    UNSUPPORTED_NOTICE,
     MarkerRewriter,
     OpenAISynthesizer,
     load_prompt,
@@ -422,19 +426,19 @@ def test_failure_falls_back_to_quotes_with_a_notice(
     assert_no_secret(answer, caplog)
 
 
-def test_timeout_is_retried_then_falls_back(
+def test_a_read_timeout_is_not_sent_again(
     make_bot, server: FakeOpenAI, caplog: pytest.LogCaptureFixture
 ) -> None:
+    # The server has the prompt and is still reading it: sending it again starts that over and
+    # triples the wait (seen with a CPU model: three 10 s timeouts before the fallback).
     caplog.set_level(logging.DEBUG)
-    slow = make_bot(llm_timeout=0.3, llm_max_retries=1)
+    slow = make_bot(llm_first_token_timeout=0.3, llm_max_retries=2)
     server.script(Reply(text="late [1].", delay=2), Reply(text="late [1].", delay=2))
     _, answer = run(slow)
 
-    first, second = server.requests
-    assert second.at - first.at < 1.0, "the client did not give up at its timeout"
+    assert len(server.requests) == 1 and answer.usage.calls == 1
     assert answer.notice == NOTICE and answer.text == offline_text(slow)
-    assert answer.usage.calls == 2
-    assert "timed out" in caplog.text
+    assert "timed out after 0.3 s waiting for the model" in caplog.text
     assert_no_secret(answer, caplog)
 
 
@@ -692,3 +696,95 @@ def test_retry_after_forms() -> None:
 
 def test_make_answerer_builds_the_llm_answerer(llm_bot: Assistant) -> None:
     assert isinstance(llm_bot.pipeline.synthesizer, OpenAISynthesizer)
+
+
+# --- a real small model's habits (issue: bounded, honest answers) ---------------------------
+
+
+LOOP = "[1] Seonghyun Kim: MoE models are more than 7 times better than dense models. "
+
+
+def test_every_call_is_capped_and_a_looping_reply_is_cut(
+    llm_bot: Assistant, server: FakeOpenAI
+) -> None:
+    server.script(Reply(text=LOOP * 55, chunk_delay=0.002))
+    pieces, answer = run(llm_bot)
+
+    assert server.requests[0].body["max_tokens"] == llm_bot.settings.llm_max_tokens
+    assert answer.notice == LOOP_NOTICE and not answer.abstained
+    # The sentence once, not 55 times, in the stream and in the answer.
+    assert answer.text.count("7 times better") == 1
+    assert "".join(pieces).count("7 times better") == 1
+    assert [c.n for c in answer.citations] == [1]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "NO_ANSWER [1] [2] [3] [4] [5] [6] [7]",
+        "NO_ANSWER\n\n[1] Seonghyun Kim: MoE is number one among the architectures.",
+        "The passages do not answer this. NO_ANSWER",
+    ],
+)
+def test_a_sentinel_anywhere_is_no_answer_and_never_shown(
+    llm_bot: Assistant, server: FakeOpenAI, reply: str
+) -> None:
+    server.script(Reply(text=reply))
+    pieces, answer = run(llm_bot)
+
+    assert "NO_ANSWER" not in "".join(pieces) + answer.text
+    # What is asked is plainly in the passages: quoted instead, and the user is told why.
+    assert answer.notice == DECLINED_NOTICE and answer.answerer == "offline"
+    assert answer.citations and norm(answer.text) == norm(offline_text(llm_bot))
+
+
+def test_a_reply_of_mostly_unsupported_claims_is_not_the_answer(
+    llm_bot: Assistant, server: FakeOpenAI
+) -> None:
+    server.script(
+        Reply(
+            text="MoE stands for Mixture of Experts [1]. Every lab in Europe abandoned dense "
+            "models in 2019. The hosts recommend buying GPUs before the next winter. Nobody "
+            "has measured what experts cost at inference time."
+        )
+    )
+    _, answer = run(llm_bot)
+
+    assert answer.notice == UNSUPPORTED_NOTICE and answer.answerer == "offline"
+    assert "Europe" not in answer.text and answer.citations
+
+
+def test_overlapping_passages_cited_twice_show_as_one_source() -> None:
+    text = "MoE splits a model into experts. Each token is routed to a few of them."
+    hits = [
+        Hit(id=f"p{i}", episode="EP 81", episode_title="t", text=text, source_file="a.txt")
+        for i in (1, 2)
+    ]
+    answer, citations, _ = cite_markers(
+        "MoE splits a model into experts [1]. It is split into experts, in other words [2].",
+        {1: (hits[0], text), 2: (hits[1], text)},
+    )
+    # Same episode, time, speaker and quote: one entry, one marker number.
+    assert [c.n for c in citations] == [1]
+    assert answer.count("[1]") == 2 and "[2]" not in answer
+
+
+def test_a_local_server_gets_a_smaller_context_budget(make_bot) -> None:
+    local = make_bot()
+    assert local.settings.local_llm and local.settings.passage_budget == LOCAL_CONTEXT_TOKENS
+    told = make_bot(context_tokens=2500)
+    assert told.settings.passage_budget == 2500
+
+
+def test_a_server_with_one_model_is_used_without_naming_it(
+    index_dir: Path, server: FakeOpenAI, llm_bot: Assistant
+) -> None:
+    server.models = ["qwen2.5-0.5b-instruct-q4"]
+    values = _settings(index_dir, server.base_url).model_dump(exclude={"llm_model"})
+    unnamed = lend_models(Assistant(Settings(**values)), llm_bot)
+    assert "llm_model" not in unnamed.settings.model_fields_set
+    server.script(Reply(text="MoE stands for Mixture of Experts [1]."))
+    _, answer = run(unnamed)
+
+    assert server.requests[-1].body["model"] == "qwen2.5-0.5b-instruct-q4"
+    assert answer.notice is None and answer.citations

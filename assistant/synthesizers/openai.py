@@ -17,7 +17,7 @@ import random
 import re
 import threading
 import time
-from collections.abc import Generator, Iterator
+from collections.abc import Callable, Generator, Iterator
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
@@ -27,7 +27,7 @@ import httpx
 import openai
 
 from ..chunking import count_tokens, split_sentences
-from ..citations import CLEAN_MARKER_RE, META_RE, cite_markers
+from ..citations import CLEAN_MARKER_RE, META_RE, cite_markers, claim_sentences, is_claim
 from ..openai_client import make_client
 from ..schema import Hit, Turn, Usage, format_timestamp
 from .base import NOTICE, Draft, Evidence, SynthesisError
@@ -49,8 +49,18 @@ BACKOFF_MAX = 4.0
 MAX_RETRY_AFTER = 20.0
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 # Parameters some servers or models reject; dropped once when an error names them.
-OPTIONAL_PARAMS = ("stream_options", "temperature")
+OPTIONAL_PARAMS = ("stream_options", "temperature", "max_tokens")
 HISTORY_TURNS = 3
+CONDENSE_TOKENS = 80  # a standalone question is one line
+# A sentence seen this many times in one reply means the model is looping: the stream stops.
+REPEATS = 3
+LOOP_NOTICE = "The model repeated itself; its answer was cut after the first time"
+UNSUPPORTED_NOTICE = (
+    "The model's answer was mostly claims no passage supports: showing quoted passages"
+)
+# A reply with at least this many claims, most of them citing nothing, is not shown as an
+# answer.
+MIN_CLAIMS_CHECKED = 3
 MIN_TRIMMED_TOKENS = 40  # a trimmed passage shorter than this is not worth its header
 
 MARKER_RE = re.compile(r"\[(?:\s*(?:passages?|p\.?)\s*)?(\d+(?:\s*[,;–-]\s*\d+)*)\s*\]", re.I)
@@ -321,9 +331,60 @@ def tidy(text: str) -> str:
 
 
 def is_no_answer(text: str) -> bool:
-    """Whether a reply without markers says the passages don't answer the question."""
-    bare = text.strip().strip("`*_\"'. \n").upper()
-    return bare.startswith(NO_ANSWER) or bare.endswith(NO_ANSWER) or bool(META_RE.search(text))
+    """Whether a reply says the passages don't answer the question: the sentinel anywhere
+    ("NO_ANSWER [1] [2]" included), or a reply that is only a remark about the passages."""
+    if NO_ANSWER in text.upper():
+        return True
+    bare = CLEAN_MARKER_RE.sub("", text).strip()
+    return bool(META_RE.search(bare)) and not [s for s, _ in claim_sentences(bare) if is_claim(s)]
+
+
+class LoopGuard:
+    """Catches a model writing the same sentence over and over (small models loop until
+    their context is full). A sentence that comes back is never shown (the text is cut where
+    it first came back), and once one has come ``REPEATS`` times the stream is stopped."""
+
+    def __init__(self, repeats: int = REPEATS) -> None:
+        self.repeats = repeats
+        self.tripped = False
+        self._cut: int | None = None
+        self._settled = 0  # where the last sentence, which may still be growing, starts
+
+    def feed(self, text: str) -> None:
+        """Look at the whole text so far."""
+        if self.tripped:
+            return
+        seen: dict[str, list[int]] = {}
+        pos = 0
+        sentences = split_sentences(text)
+        for i, sentence in enumerate(sentences):
+            start = text.find(sentence, pos)
+            pos = start + len(sentence)
+            key = " ".join(CLEAN_MARKER_RE.sub("", sentence).lower().split())
+            if i == len(sentences) - 1:
+                # The last may still be growing: held back only while it may be a repeat.
+                again = any(k.startswith(key) or key.startswith(k) for k in seen)
+                self._settled = start if again else len(text)
+                break
+            if len(key) < 12:
+                continue  # "Yes." twice is not a loop
+            where = seen.setdefault(key, [])
+            where.append(start)
+            if len(where) == 2 and self._cut is None:
+                self._cut = start
+            if len(where) >= self.repeats:
+                self.tripped = True
+                return
+
+    def shown(self, text: str) -> str:
+        """What may be shown of ``text`` while it streams: no repeat, no half sentence that
+        may turn out to be one."""
+        end = self._settled if self._cut is None else min(self._settled, self._cut)
+        return text[:end]
+
+    def cut(self, text: str) -> str:
+        """``text`` without the repeats."""
+        return text if self._cut is None else text[: self._cut].rstrip()
 
 
 # --- calls ------------------------------------------------------------------------------------
@@ -369,6 +430,8 @@ class OpenAISynthesizer:
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()
         self._dropped: set[str] = set()  # optional parameters this server turned down
+        self._model: str | None = None
+        self._model_lock = threading.Lock()
 
     # --- the client ----------------------------------------------------------------------
 
@@ -379,6 +442,35 @@ class OpenAISynthesizer:
             if self._client is None:
                 self._client = make_client(self.settings, max_retries=0)
             return self._client
+
+    @property
+    def model(self) -> str:
+        """The model to ask for: the configured one, or, when only a base URL is set, the one
+        model the server lists (a local server rarely calls its model "gpt-4.1-mini")."""
+        with self._model_lock:  # not ``_lock``: picking the model makes the client
+            if self._model is None:
+                self._model = self._pick_model()
+            return self._model
+
+    def _pick_model(self) -> str:
+        configured = self.settings.llm_model
+        if "llm_model" in self.settings.model_fields_set or not self.settings.openai_base_url:
+            return configured
+        try:
+            names = [m.id for m in self.client.models.list()]
+        except Exception as exc:  # listing is a convenience: the configured name still works
+            log.info("could not list the server's models (%s)", type(exc).__name__)
+            return configured
+        if len(names) == 1:
+            log.info("using the server's only model, %s", names[0])
+            return names[0]
+        if names and configured not in names:
+            log.warning(
+                "the server has no model %s; set EPISODE_ASSISTANT_LLM_MODEL to one of: %s",
+                configured,
+                ", ".join(names[:20]),
+            )
+        return configured
 
     def redact(self, text: str) -> str:
         """``text`` with the API key (and anything shaped like a key) blanked out."""
@@ -403,6 +495,8 @@ class OpenAISynthesizer:
             draft = yield from self._generate(evidence, run)
         except LLMFailure as failure:
             raise SynthesisError(failure.reason, NOTICE, run.usage) from None
+        except SynthesisError:
+            raise
         except Exception as exc:  # logged without the key, answered offline by the pipeline
             reason = self.redact(f"{type(exc).__name__}: {exc}")
             log.error("LLM synthesizer error: %s", reason)
@@ -415,7 +509,7 @@ class OpenAISynthesizer:
     def _generate(self, evidence: Evidence, run: _Run) -> Generator[str, None, Draft | None]:
         """Stream the model's answer and check it; ``None`` when it cited nothing twice."""
         query = evidence.query
-        packed, section = pack_passages(evidence.hits, self.settings.context_tokens)
+        packed, section = pack_passages(evidence.hits, self.settings.passage_budget)
         if not packed:
             raise LLMFailure("no passage fits the context budget", retry=False)
         asked = (
@@ -432,21 +526,30 @@ class OpenAISynthesizer:
         ]
         for attempt in range(2):
             rewriter = MarkerRewriter(len(packed))
-            raw = yield from self._stream_answer(messages, rewriter, run)
+            guard = LoopGuard()
+            raw = yield from self._stream_answer(messages, rewriter, run, guard)
             text = tidy(raw)
+            if is_no_answer(text):  # a sentinel anywhere, markers or not, means no answer
+                return Draft(text="", declined=True)
             if rewriter.order:
                 shown = {
                     k: (packed[n - 1].hit, packed[n - 1].text) for n, k in rewriter.order.items()
                 }
                 text, citations, unsupported = cite_markers(text, shown)
+                claims = [s for s, _ in claim_sentences(text) if is_claim(s)]
+                if len(claims) >= MIN_CLAIMS_CHECKED and 2 * len(unsupported) > len(claims):
+                    raise SynthesisError(
+                        f"{len(unsupported)} of {len(claims)} claims cite nothing",
+                        UNSUPPORTED_NOTICE,
+                        run.usage,
+                    )
                 return Draft(
                     text=text,
                     citations=citations,
                     unsupported_sentences=unsupported,
                     passages=[p.hit.model_copy(update={"text": p.text}) for p in packed],
+                    notice=LOOP_NOTICE if guard.tripped else None,
                 )
-            if is_no_answer(text):
-                return Draft(text="", declined=True)
             if attempt == 0:
                 log.info("LLM answer cited no passage; asking again with a reminder")
                 messages = [
@@ -457,23 +560,31 @@ class OpenAISynthesizer:
         return None
 
     def _stream_answer(
-        self, messages: list[dict], rewriter: MarkerRewriter, run: _Run
+        self, messages: list[dict], rewriter: MarkerRewriter, run: _Run, guard: LoopGuard
     ) -> Generator[str, None, str]:
-        """Yield rewritten text once a valid marker has been seen; return all of it."""
+        """Yield rewritten text once a valid marker has been seen, never after the model said
+        it has no answer, and never past a repeat the guard caught; return all of it."""
         think = _ThinkFilter()
-        out: list[str] = []
-        shown = 0
-        for delta in self._call(messages, run, stream=True):
-            out.append(rewriter.feed(think.feed(delta)))
-            if rewriter.order and shown < len(out):
-                piece = "".join(out[shown:])
-                shown = len(out)
-                if piece:
-                    yield piece
-        out.append(rewriter.feed(think.flush()) + rewriter.flush())
-        if rewriter.order and "".join(out[shown:]):
-            yield "".join(out[shown:])
-        return "".join(out)
+        text = ""
+        shown = 0  # characters of ``text`` already yielded
+
+        def showable(final: bool = False) -> str:
+            if not rewriter.order or NO_ANSWER in text.upper():
+                return ""
+            return (guard.cut(text) if final else guard.shown(text))[shown:]
+
+        for delta in self._call(messages, run, stream=True, stop=lambda: guard.tripped):
+            text += rewriter.feed(think.feed(delta))
+            guard.feed(text)
+            piece = showable()
+            if piece:
+                shown += len(piece)
+                yield piece
+        text += rewriter.feed(think.flush()) + rewriter.flush()
+        piece = showable(final=True)
+        if piece:
+            yield piece
+        return guard.cut(text)
 
     # --- follow-ups ----------------------------------------------------------------------
 
@@ -491,7 +602,11 @@ class OpenAISynthesizer:
             prompt = render_prompt(
                 self.settings, "condense", history=_neutral("\n".join(lines)), question=question
             )
-            text = "".join(self._call([{"role": "user", "content": prompt}], run, stream=False))
+            text = "".join(
+                self._call(
+                    [{"role": "user", "content": prompt}], run, stream=False, limit=CONDENSE_TOKENS
+                )
+            )
         except LLMFailure as failure:
             log.warning(
                 "condensing the follow-up failed (%s); using the offline method", failure.reason
@@ -508,9 +623,19 @@ class OpenAISynthesizer:
 
     # --- one model call, with retries ----------------------------------------------------
 
-    def _call(self, messages: list[dict], run: _Run, *, stream: bool) -> Iterator[str]:
-        """Yield the reply's text (deltas when streaming). Attempts that fail before any text
-        arrived are retried with backoff; ``LLMFailure`` when it is no use trying again."""
+    def _call(
+        self,
+        messages: list[dict],
+        run: _Run,
+        *,
+        stream: bool,
+        limit: int | None = None,
+        stop: Callable[[], bool] | None = None,
+    ) -> Iterator[str]:
+        """Yield the reply's text (deltas when streaming), at most ``limit`` tokens; ``stop``
+        ends the stream early when it says so. Attempts that fail before any text arrived
+        are retried with backoff (never one that timed out waiting for the model: it would
+        only read the same prompt again); ``LLMFailure`` when it is no use trying again."""
         retries = self.settings.llm_max_retries
         attempt = 0
         while True:
@@ -518,11 +643,23 @@ class OpenAISynthesizer:
             try:
                 run.usage.calls += 1
                 reply = _Reply()
-                for delta in self._request(messages, reply, stream=stream):
-                    got_text = True
-                    if stream:
-                        run.first_token()
-                    yield delta
+                deltas = self._request(messages, reply, stream=stream, limit=limit)
+                try:
+                    for delta in deltas:
+                        got_text = True
+                        if stream:
+                            run.first_token()
+                            if time.perf_counter() - run.started > self.settings.llm_timeout:
+                                raise LLMFailure(
+                                    f"no complete reply within {self.settings.llm_timeout:g} s",
+                                    retry=False,
+                                )
+                        yield delta
+                        if stop is not None and stop():
+                            reply.finish_reason = "stop"  # we ended it: the guard's reason
+                            break
+                finally:
+                    deltas.close()
                 counted = True
                 run.add(messages, reply)
                 if reply.finish_reason is None:
@@ -556,11 +693,15 @@ class OpenAISynthesizer:
                 time.sleep(delay)
                 attempt += 1
 
-    def _request(self, messages: list[dict], reply: _Reply, *, stream: bool) -> Iterator[str]:
+    def _request(
+        self, messages: list[dict], reply: _Reply, *, stream: bool, limit: int | None = None
+    ) -> Iterator[str]:
         params: dict[str, Any] = {
-            "model": self.settings.llm_model,
+            "model": self.model,
             "messages": messages,
             "temperature": self.settings.llm_temperature,
+            # Without a cap a looping model writes until its context is full (minutes on a CPU).
+            "max_tokens": limit or self.settings.llm_max_tokens,
         }
         if stream:
             params["stream"] = True
@@ -609,7 +750,15 @@ class OpenAISynthesizer:
                     self._dropped.add(name)
                     return LLMFailure("parameter dropped", retry=True, wait=0)
         if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
-            return LLMFailure(f"timed out after {self.settings.llm_timeout:g} s", retry=True)
+            cause = exc.__cause__ if isinstance(exc, openai.APITimeoutError) else exc
+            if isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout):
+                return LLMFailure("timed out connecting to the server", retry=True)
+            # The server got the prompt and is still reading it (a 2,500-token prompt takes a
+            # CPU model 25 s): sending it again only starts that over.
+            return LLMFailure(
+                f"timed out after {self.settings.read_timeout:g} s waiting for the model",
+                retry=False,
+            )
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
             return LLMFailure(f"cannot reach the server ({type(cause).__name__})", retry=True)

@@ -2,6 +2,8 @@
 
 Formats recognised, tried in this order:
 
+* the timed formats of ``formats/`` (WebVTT, SRT, Podcasting 2.0 JSON and HTML), by content
+  or extension;
 * stamped turns: ``**Noam [00:07:07]**: …`` lines, optionally after an article and a
   ``### 타임스탬프`` / ``### Timestamps`` chapter list. Such a list can come from another cut
   of the episode (the shipped one drifts by up to ten minutes and even orders two chapters
@@ -10,6 +12,7 @@ Formats recognised, tried in this order:
 * headed transcripts: ``EP NN`` and a title on top, chapter headings ending in a
   timestamp, speaker turns opened by the speaker's name, wrapped continuation lines;
 * articles: a title line (``EP 88: … | …`` links it to an episode) and paragraphs;
+* plain-text exports of transcription tools, turns opened by a time and a speaker;
 * anything else that is UTF-8 text: indexed as plain text, with a warning.
 """
 
@@ -21,6 +24,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import formats
 from .schema import (
     Chapter,
     Episode,
@@ -30,6 +34,7 @@ from .schema import (
     format_timestamp,
     parse_timestamp,
 )
+from .text import detect_language
 
 HEADER_RE = re.compile(r"^EP\s*(\d+)\s*$", re.IGNORECASE)
 ARTICLE_TITLE_RE = re.compile(r"^EP\s*(\d+)\s*[:\-–—]\s*(.+)$", re.IGNORECASE)
@@ -44,7 +49,6 @@ MD_HEADING_RE = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*$")
 NUMBERED_HEADING_RE = re.compile(r"^\d{1,2}\.\s+(?P<title>[A-Z\uac00-\ud7a3].{2,120})$")
 NAME_TOKEN_RE = re.compile(r"^[A-Z][A-Za-z'’\-]*[a-z][A-Za-z'’\-]*$")
 SENTENCE_END = (".", "?", "!", "…", '"', "”", "’", ":", ")")
-HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
 
 MAX_CHAPTER_HEADING_CHARS = 160
 MIN_SPEAKER_TURNS = 3
@@ -67,13 +71,6 @@ class ParsedFile:
 
     episode: Episode | None
     issues: list[ParseIssue] = field(default_factory=list)
-
-
-def detect_language(text: str) -> str:
-    """``ko`` when Hangul makes up a visible share of the letters, else ``en``."""
-    hangul = len(HANGUL_RE.findall(text))
-    letters = sum(ch.isalpha() for ch in text) or 1
-    return "ko" if hangul / letters > 0.2 else "en"
 
 
 def decode(raw: bytes, name: str) -> tuple[str | None, list[ParseIssue]]:
@@ -122,12 +119,19 @@ def parse_text(text: str, name: str, meta: Metadata) -> ParsedFile:
     lines = text.split("\n")
     issues: list[ParseIssue] = []
     stem = Path(name).stem
-    if sum(1 for ln in lines if STAMPED_TURN_RE.match(ln.strip())) >= 3:
+    timed = formats.detect(name, text)
+    if timed is not None:
+        episode = timed.parse(text, name, stem, issues)
+        if episode is None:
+            return ParsedFile(None, issues)
+    elif sum(1 for ln in lines if STAMPED_TURN_RE.match(ln.strip())) >= 3:
         episode = _parse_stamped(lines, name, stem, issues)
     elif _first_line(lines) is not None and HEADER_RE.match(_first_line(lines) or ""):
         episode = _parse_headed(lines, name, stem, issues)
     elif (first := _first_line(lines)) is not None and ARTICLE_TITLE_RE.match(first):
         episode = _parse_article(lines, name, stem)
+    elif formats.text_export.sniff(lines):
+        episode = formats.text_export.parse(lines, name, stem, issues)
     else:
         issues.append(
             ParseIssue(file=name, message="no known episode format found: indexed as plain text")

@@ -42,8 +42,22 @@ SpeakerOpt = Annotated[
 ]
 
 
-def _assistant(corpus: Path | None = None) -> Assistant:
-    overrides = {"corpus_dir": corpus} if corpus else {}
+FeedOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--feed",
+        help="A podcast RSS file on disk: titles, numbers, dates, links and chapters "
+        "(default: a feed file in the corpus folder).",
+    ),
+]
+
+
+def _assistant(corpus: Path | None = None, feed: Path | None = None) -> Assistant:
+    overrides: dict[str, object] = {"corpus_dir": corpus} if corpus else {}
+    if feed:
+        if not feed.is_file():
+            raise FileNotFoundError(f"feed file not found: {feed}")
+        overrides["feed_file"] = feed
     return Assistant(Settings(**overrides))
 
 
@@ -86,8 +100,9 @@ def _run_index(bot: Assistant, rebuild: bool = False) -> None:
     console.print(
         f"Indexed {report.episodes} episodes, {report.chunks} chunks in {report.seconds:.1f} s: "
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
-        f"{len(report.unchanged)} unchanged; {report.embedded} chunks embedded "
-        f"(the rest from the cache)."
+        f"{len(report.unchanged)} unchanged"
+        + (f", {len(report.skipped)} skipped (see the warnings)" if report.skipped else "")
+        + f"; {report.embedded} chunks embedded (the rest from the cache)."
     )
 
 
@@ -113,10 +128,11 @@ def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
 @_guarded
 def index(
     corpus: CorpusOpt = None,
+    feed: FeedOpt = None,
     rebuild: Annotated[bool, typer.Option(help="Throw the index away and build it anew.")] = False,
 ) -> None:
     """Build or update the index (only new or changed files are embedded)."""
-    _run_index(_assistant(corpus), rebuild)
+    _run_index(_assistant(corpus, feed), rebuild)
 
 
 def _ensure_index(bot: Assistant) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ import numpy as np
 
 from .chunking import CHUNKING_VERSION, chunk_corpus
 from .config import Settings
-from .corpus import METADATA_FILE, list_files, load_metadata, parse_files
+from .corpus import METADATA_FILE, parse_files, scan
 from .embedcache import EmbeddingCache
 from .lexical import save_update
 from .schema import Episode, ParseIssue
@@ -38,6 +37,9 @@ class IndexReport:
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # New or changed files in which no episode was found (empty, binary, not a transcript):
+    # counted here, never as added or updated.
+    skipped: list[str] = field(default_factory=list)
     chunks: int = 0
     embedded: int = 0
     episodes: int = 0
@@ -116,8 +118,8 @@ def build_index(
     report = IndexReport()
     old = None if rebuild else store.manifest()
 
-    files = list_files(settings.corpus_dir)
-    metadata, _ = load_metadata(settings.corpus_dir)
+    scanned = scan(settings.corpus_dir, settings.feed_file)
+    files, metadata = scanned.files, scanned.metadata
     # An entry of episodes.yaml belongs to its file: editing it re-indexes that file only.
     hashes = {f.name: _file_key(f.sha256, metadata.get(f.name)) for f in files}
     old_files = old.files if old else {}
@@ -144,7 +146,7 @@ def build_index(
         return report
 
     to_parse = [f for f in files if f.name in set(report.added) | set(report.updated)]
-    corpus = parse_files(settings.corpus_dir, to_parse)
+    corpus = parse_files(scanned, to_parse)
     report.issues = corpus.issues
     nodes = chunk_corpus(corpus.episodes, settings.chunk_tokens, settings.chunk_overlap)
 
@@ -214,6 +216,10 @@ def build_index(
         for target in targets:
             store.delete_replaced(target, replaced, generation)
     save_update(store, old, manifest, targets[0], set(kept), nodes)
+    found = {e.source_file for e in corpus.episodes}
+    report.skipped = sorted(f.name for f in to_parse if f.name not in found)
+    report.added = [n for n in report.added if n in found]
+    report.updated = [n for n in report.updated if n in found]
     report.chunks, report.episodes = manifest.chunks, len(manifest.episodes)
     report.seconds = time.perf_counter() - started
     return report
@@ -256,7 +262,7 @@ def _embed(
 def _file_key(sha256: str, meta: Metadata | None) -> str:
     if meta is None:
         return sha256
-    return hashlib.sha256((sha256 + json.dumps(vars(meta), sort_keys=True)).encode()).hexdigest()
+    return hashlib.sha256((sha256 + meta.key()).encode()).hexdigest()
 
 
 def _summary(episode: Episode) -> EpisodeSummary:

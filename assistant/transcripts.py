@@ -19,12 +19,14 @@ Formats recognised, tried in this order:
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import formats
+from .chapters import apply_chapters
 from .schema import (
     Chapter,
     Episode,
@@ -56,13 +58,26 @@ MIN_SPEAKER_TURNS = 3
 
 @dataclass
 class Metadata:
-    """What ``episodes.yaml`` says about one file (overrides what the parser found)."""
+    """What ``episodes.yaml`` or a feed says about one file (overrides what the parser found)."""
 
     number: str | None = None
     label: str | None = None
     title: str | None = None
     url: str | None = None
     date: str | None = None
+    show: str | None = None
+    chapters: list[Chapter] = field(default_factory=list)  # from a feed's podcast:chapters
+
+    def key(self) -> str:
+        """Everything this metadata says, as one string: a change re-indexes its file."""
+        fields: dict[str, object] = {k: v for k, v in vars(self).items() if k != "chapters"}
+        # Only fields that are set beyond episodes.yaml's five: indexes built before feeds
+        # keep their keys, so they are not re-indexed for nothing.
+        if self.show is None:
+            del fields["show"]
+        if self.chapters:
+            fields["chapters"] = [c.model_dump() for c in self.chapters]
+        return json.dumps(fields, sort_keys=True)
 
 
 @dataclass
@@ -156,6 +171,8 @@ def _apply_metadata(episode: Episode, meta: Metadata) -> None:
     episode.label = meta.label or episode.number or episode.label
     episode.url = meta.url or episode.url
     episode.date = meta.date or episode.date
+    episode.show = meta.show or episode.show
+    apply_chapters(episode, meta.chapters)
 
 
 # --- headed transcripts --------------------------------------------------------------------

@@ -16,6 +16,7 @@ from rich.markup import escape
 from . import Assistant, Settings
 from .api import QuestionError
 from .evaluate import eval_command
+from .indexing import corpus_notice
 from .progress import progress_bar
 from .retrieval import FilterError
 from .schema import Answer, Citation, Hit, Turn
@@ -136,9 +137,12 @@ def index(
 
 
 def _ensure_index(bot: Assistant) -> None:
-    if bot.store.manifest() is None:
+    manifest = bot.store.manifest()
+    if manifest is None:
         err.print("No index yet: building it from the corpus first.")
         _run_index(bot)
+    elif notice := corpus_notice(manifest, bot.settings):
+        err.print(f"[yellow]{escape(notice)}[/]")
 
 
 def _print_hit(i: int, hit: Hit) -> None:
@@ -301,10 +305,22 @@ def bench(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic corpora.")] = 0,
     clients: Annotated[int, typer.Option(help="Concurrent clients (with --scale).")] = 8,
+    ingest_only: Annotated[
+        bool,
+        typer.Option(
+            help="Only time cold ingestion of a synthetic one-hour episode in every format."
+        ),
+    ] = False,
 ) -> None:
     """Print build, re-index, search and ask figures for the shipped corpus, or (--scale)
     for synthetic corpora 1x, 10x, 100x its size."""
     from .bench import run_bench
+
+    if ingest_only:
+        from .ingestbench import print_ingest, run_ingest_bench
+
+        print_ingest(console, run_ingest_bench(Settings(), seed=seed))
+        return
 
     scales = None
     if scale:

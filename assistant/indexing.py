@@ -94,6 +94,33 @@ def check_compatible(
         )
 
 
+def other_corpus_message(
+    store: Store, manifest: Manifest, settings: Settings, missing: list[str]
+) -> str:
+    """Why an index of one corpus folder is not silently turned into an index of another,
+    and the two ways on: an index of its own for the new folder, or a rebuild."""
+    folder = settings.corpus_dir
+    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    return (
+        f"the index at {store.where} was built from the corpus folder {manifest.corpus}, and "
+        f"{folder} lacks {len(missing)} of its files ({shown}): updating it would drop them. "
+        f"To keep both, give {folder} an index of its own: "
+        f"EPISODE_ASSISTANT_INDEX_DIR=<new folder> episode-assistant index --corpus {folder}. "
+        f"To replace this index with it: episode-assistant index --corpus {folder} --rebuild."
+    )
+
+
+def corpus_notice(manifest: Manifest, settings: Settings) -> str | None:
+    """A note for a reader whose settings name another corpus folder than the index's."""
+    if not manifest.corpus or manifest.corpus == str(settings.corpus_dir.resolve()):
+        return None
+    return (
+        f"note: this index was built from {manifest.corpus}, not {settings.corpus_dir}; "
+        f"answers come from {manifest.corpus}. Set EPISODE_ASSISTANT_CORPUS_DIR (or --corpus) "
+        "to that folder, or index this one into its own EPISODE_ASSISTANT_INDEX_DIR."
+    )
+
+
 def settings_key(settings: Settings) -> str:
     """The settings that decide an index's vectors and chunks, read without loading an
     embedder (loading them and llama-index takes seconds; most re-index runs find nothing
@@ -131,6 +158,9 @@ def build_index(
         else:
             report.unchanged.append(f.name)
     report.removed = sorted(set(old_files) - {f.name for f in files})
+    corpus_dir = str(settings.corpus_dir.resolve())
+    if old is not None and old.corpus and old.corpus != corpus_dir and report.removed:
+        raise IndexUnavailable(other_corpus_message(store, old, settings, report.removed))
     report.changed = bool(report.added or report.updated or report.removed or old is None)
     key = settings_key(settings)
     # Nothing changed and built with these very settings: no embedder needs loading.
@@ -139,8 +169,9 @@ def build_index(
         if old is not None:
             check_compatible(old, settings, embedder, crosslingual)
     if not report.changed:
-        if old.settings_key != key:  # checked the slow way: remember it
-            store.write_manifest(old.model_copy(update={"settings_key": key}))
+        # A moved or copied corpus (it has every indexed file): remember where it is now.
+        if old.settings_key != key or old.corpus != corpus_dir:
+            store.write_manifest(old.model_copy(update={"settings_key": key, "corpus": corpus_dir}))
         report.chunks, report.episodes = old.chunks, len(old.episodes)
         report.seconds = time.perf_counter() - started
         return report
@@ -209,6 +240,7 @@ def build_index(
         episodes=[e for e in episodes if e is not None],
         chunks=sum(e.chunks for e in entries.values()),
         settings_key=key,
+        corpus=corpus_dir,
     )
     store.commit(manifest)
     replaced = sorted(set(report.updated) | set(report.removed))

@@ -63,7 +63,7 @@ def _assistant(corpus: Path | None = None, feed: Path | None = None) -> Assistan
 
 
 class IndexProgress:
-    """A rich progress bar with counts and rate for the embedding step."""
+    """A rich progress bar with counts, rate and time left for reading and embedding."""
 
     def __init__(self) -> None:
         self.bar = progress_bar(err, "rate")
@@ -76,7 +76,8 @@ class IndexProgress:
             self.tasks[stage] = self.bar.add_task(stage, total=total, rate="")
         task = self.tasks[stage]
         elapsed = self.bar.tasks[task].elapsed or 0
-        rate = f"{done / elapsed:.1f} chunks/s" if elapsed > 0.5 else ""
+        unit = "files" if stage.startswith("reading") else "chunks"
+        rate = f"{done / elapsed:.1f} {unit}/s" if elapsed > 0.5 else ""
         self.bar.update(task, completed=done, total=total, rate=rate)
 
     def stop(self) -> None:

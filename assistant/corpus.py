@@ -4,6 +4,7 @@ feed say about them, and parse them all."""
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,14 +157,20 @@ def _merged(feed: Metadata | None, yaml_entry: Metadata | None) -> Metadata:
     return merged
 
 
-def parse_files(corpus: CorpusScan, files: list[CorpusFile]) -> Corpus:
+def parse_files(
+    corpus: CorpusScan,
+    files: list[CorpusFile],
+    progress: Callable[[str, int, int], None] | None = None,
+) -> Corpus:
     """Parse the given files of a scanned corpus with their metadata."""
     out = Corpus(folder=corpus.folder, issues=list(corpus.issues))
-    for f in files:
+    for done, f in enumerate(files, start=1):
         result = parse_file(f.path, corpus.metadata.get(f.name), name=f.name)
         out.issues.extend(result.issues)
         if result.episode is not None:
             out.episodes.append(result.episode)
+        if progress:
+            progress("reading episodes", done, len(files))
     return out
 
 

@@ -23,7 +23,7 @@ from .transcripts import Metadata
 if TYPE_CHECKING:
     from .embeddings import LocalEmbedder
 
-# progress(stage, done, total): stage is "embedding"; done counts chunks.
+# progress(stage, done, total): "reading episodes" counts files, "embedding (…)" chunks.
 Progress = Callable[[str, int, int], None]
 # Loads (embedder, cross-lingual embedder or None) only when a build needs them.
 Embedders = Callable[[], "tuple[LocalEmbedder, LocalEmbedder | None]"]
@@ -177,7 +177,7 @@ def build_index(
         return report
 
     to_parse = [f for f in files if f.name in set(report.added) | set(report.updated)]
-    corpus = parse_files(scanned, to_parse)
+    corpus = parse_files(scanned, to_parse, progress)
     report.issues = corpus.issues
     nodes = chunk_corpus(corpus.episodes, settings.chunk_tokens, settings.chunk_overlap)
 

@@ -108,9 +108,11 @@ def scan(folder: Path, feed: Path | None = None) -> CorpusScan:
     folder) completes what the files say, and ``episodes.yaml`` wins over the feed."""
     files = list_files(folder)
     issues: list[ParseIssue] = []
-    feeds = [feed] if feed is not None else [f.path for f in files if is_feed(f.path)]
-    wanted = {p.resolve() for p in feeds}
-    skipped = {f.name for f in files if f.path.resolve() in wanted}
+    in_folder = [f.path for f in files if is_feed(f.path)]
+    feeds = [feed] if feed is not None else in_folder
+    # A feed is never an episode, even when --feed names another one.
+    given = feed.resolve() if feed is not None else None
+    skipped = {f.name for f in files if f.path in in_folder or f.path.resolve() == given}
     from_feed: dict[str, Metadata] = {}
     for path in feeds:
         name = path.name if feed is not None else path.relative_to(folder).as_posix()

@@ -305,6 +305,7 @@ def _summary(episode: Episode) -> EpisodeSummary:
         source_file=episode.source_file,
         speakers=episode.speakers,
         chapters=len(episode.chapters),
+        show=episode.show,
     )
 
 

@@ -59,6 +59,7 @@ class EpisodeSummary(BaseModel):
     source_file: str
     speakers: list[str] = Field(default_factory=list)
     chapters: int = 0
+    show: str | None = None  # the podcast's title, when a feed gave it
 
 
 class Manifest(BaseModel):

@@ -4,7 +4,10 @@ it, its chapters put on turns by time, episodes.yaml still winning, nothing fetc
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -86,3 +89,24 @@ def test_feed_citations_carry_chapter_time_and_deep_link(tmp_path, feed_corpus):
     report = bot.index()
     assert (report.updated, report.added, report.unchanged) == (["hl-003.vtt"], [], ["tides.vtt"])
     assert bot.search("What did the Fresnel lens float on?", k=1)[0].chapter == "Mercury and glass"
+
+
+def test_cli_index_with_a_feed_outside_the_corpus(tmp_path, feed_corpus):
+    outside = tmp_path / "show.xml"
+    (feed_corpus / "feed.xml").rename(outside)
+    (feed_corpus / "package.json").write_text('{"name": "not an episode"}', encoding="utf-8")
+    env = {**os.environ, "EPISODE_ASSISTANT_INDEX_DIR": str(tmp_path / "index")}
+    cli = [str(Path(sys.executable).parent / "episode-assistant"), "index"]
+    done = subprocess.run(
+        [*cli, "--corpus", str(feed_corpus), "--feed", str(outside)],
+        env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    assert "2 added, 0 updated, 0 removed, 0 unchanged, 1 skipped" in done.stdout
+    assert "show.xml:17:" in done.stderr and "package.json:1:" in done.stderr
+    bot = Assistant(Settings(corpus_dir=feed_corpus, index_dir=tmp_path / "index"))
+    assert {e.label: e.show for e in bot.episodes()} == {"EP 3": "Harbour Lights", "tides": None}
+    missing = subprocess.run(
+        [*cli, "--feed", str(tmp_path / "nope.xml")], env=env, capture_output=True, text=True
+    )
+    assert missing.returncode == 2 and "feed file not found" in missing.stderr

@@ -118,8 +118,10 @@ def _windows(pieces: list[_Piece], limit: int, overlap: int) -> list[list[_Piece
 
 def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
     text_parts: list[str] = []
-    # [char offset, speaker, seconds, exact]: one entry per turn, and one more wherever a
-    # timed cue starts inside a turn, so quote_context gives a quote its own cue's time.
+    # [char offset, speaker, seconds, exact]: one entry per turn, and one more at each
+    # sentence of a turn that starts in a later cue, so quote_context gives a quoted
+    # sentence the time of its own cue. Entries sit at sentence starts only: a reader that
+    # breaks the text at entries (the LLM prompt) never breaks a sentence.
     turns: list[list] = []
     offset = 0
     previous: Segment | None = None
@@ -134,13 +136,6 @@ def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
         if seg is not previous or at_start != last_seconds:
             turns.append([offset, seg.speaker, at_start, seg.exact_time])
         last_seconds = at_start
-        end = piece.start + len(piece.text)
-        for cue in seg.cues:
-            if piece.start < cue.offset < end:
-                turns.append(
-                    [offset + cue.offset - piece.start, seg.speaker, cue.seconds, seg.exact_time]
-                )
-                last_seconds = cue.seconds
         text_parts.append(piece.text)
         offset += len(piece.text)
         previous = seg

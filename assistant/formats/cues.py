@@ -28,52 +28,12 @@ LABEL_RE = re.compile(
 )
 # One word before a colon that opens a sentence, not a turn ("Note: …", "Update: …").
 NOT_NAMES = frozenset(
-    [
-        "note",
-        "notes",
-        "update",
-        "warning",
-        "tip",
-        "hint",
-        "answer",
-        "question",
-        "example",
-        "step",
-        "summary",
-        "yes",
-        "no",
-        "so",
-        "well",
-        "okay",
-        "ok",
-        "now",
-        "first",
-        "second",
-        "third",
-        "finally",
-        "also",
-        "and",
-        "but",
-        "then",
-        "here",
-        "there",
-        "this",
-        "that",
-        "why",
-        "what",
-        "how",
-        "who",
-        "when",
-        "where",
-        "because",
-        "remember",
-        "important",
-        "edit",
-        "source",
-        "quote",
-        "title",
-        "chapter",
-    ]
+    (  # noqa: SIM905  (forty one-word strings read better as one)
+        "note notes update warning tip hint answer question example step summary yes no so "
+        "well okay ok now first second third finally also and but then here there this that "
+        "why what how who when where because remember important edit source quote title "
+        "chapter"
+    ).split()
 )
 
 
@@ -190,6 +150,7 @@ def read_cues(
         if block.lines[0].split(" ", 1)[0] in skip:
             continue
         orphan_at: int | None = None
+        orphan_time = 0.0
         timed = False  # a timing line came before in this block: what follows is its text
         for j, line in enumerate(block.lines):
             m = TIMING_RE.match(line) if "-->" in line else None
@@ -201,7 +162,8 @@ def read_cues(
                     cues[-1].text_lines.append(line)
                 elif cues:
                     cues[-1].text_lines.append(line)
-                    orphan_at = orphan_at or block.line + j
+                    if orphan_at is None:
+                        orphan_at, orphan_time = block.line + j, cues[-1].start
                 else:
                     issues.append(
                         ParseIssue(
@@ -245,7 +207,7 @@ def read_cues(
                     file=name,
                     line=orphan_at,
                     message="cue text without a timing line: kept with the cue before it "
-                    f"(at {format_timestamp(int(cues[-1].start))})",
+                    f"(at {format_timestamp(int(orphan_time))})",
                 )
             )
     return cues
@@ -264,7 +226,8 @@ def merge_turns(pieces: list[TimedText], name: str, issues: list[ParseIssue]) ->
         if not text:
             continue
         start = piece.start
-        if start is not None and last_start is not None and start < last_start:
+        moved = start is not None and last_start is not None and start < last_start
+        if moved:
             issues.append(
                 ParseIssue(
                     file=name,
@@ -294,7 +257,7 @@ def merge_turns(pieces: list[TimedText], name: str, issues: list[ParseIssue]) ->
                     text=text,
                     speaker=speaker,
                     seconds=seconds if seconds is not None else fallback,
-                    exact_time=seconds is not None,
+                    exact_time=seconds is not None and not moved,
                     kind="transcript",
                     line_start=piece.line,
                     line_end=piece.line,

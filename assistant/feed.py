@@ -119,8 +119,9 @@ def read_feed(path: Path, name: str) -> tuple[Feed | None, list[ParseIssue]]:
 def match_files(
     feed: Feed, feed_path: Path, names: list[str], folder: Path
 ) -> tuple[dict[str, FeedMatch], set[str], list[ParseIssue]]:
-    """Corpus files the feed's items describe, the chapters files it uses (not episodes
-    themselves), and what could not be matched, with the file to put where."""
+    """Corpus files the feed's items describe, the files not to index as episodes (the
+    chapters files it uses, other formats of an episode already matched), and what could
+    not be matched, with the file to put where."""
     by_name: dict[str, list[str]] = {}
     by_stem: dict[str, list[str]] = {}
     for name in names:
@@ -148,14 +149,18 @@ def match_files(
                 )
             continue
         if len(files) > 1:
+            # One episode, several formats: index the one that best keeps speakers and times.
+            files.sort(key=_preference)
+            used |= set(files[1:])
             issues.append(
                 ParseIssue(
                     file=feed.name,
                     line=item.line,
-                    message=f"{label!r} has {len(files)} transcripts in the corpus "
-                    f"({', '.join(files)}): all are indexed; keep one to avoid repeated passages",
+                    message=f"{label!r} has {len(files)} transcripts in the corpus: "
+                    f"{files[0]} is indexed, not {', '.join(files[1:])} (the same episode)",
                 )
             )
+            files = files[:1]
         chapters: list[Chapter] = []
         if item.chapters:
             found = _chapters_file(item.chapters, by_name, folder, feed_path)
@@ -177,6 +182,15 @@ def match_files(
         for name in files:
             matches[name] = FeedMatch(item=item, show=feed.show, chapters=chapters)
     return matches, used, issues
+
+
+# Podcasting 2.0 JSON and WebVTT name speakers per segment or cue; SRT and HTML often don't.
+PREFERENCE = (".json", ".vtt", ".html", ".htm", ".srt")
+
+
+def _preference(name: str) -> int:
+    suffix = PurePosixPath(name).suffix.lower()
+    return PREFERENCE.index(suffix) if suffix in PREFERENCE else len(PREFERENCE)
 
 
 def _chapters_file(

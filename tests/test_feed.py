@@ -29,8 +29,12 @@ def feed_corpus(tmp_path: Path) -> Path:
 def test_feed_completes_the_files_and_its_chapters_label_turns_by_time():
     corpus = load_corpus(FEED)
     episodes = {e.source_file: e for e in corpus.episodes}
-    # The feed and the chapters file it names are not episodes.
+    # The feed and the chapters file it names are not episodes; of an episode's two
+    # transcripts only the one that names speakers per cue is indexed, with a note.
     assert sorted(episodes) == ["hl-003.vtt", "tides.vtt"]
+    twice = next(i for i in corpus.issues if "hl-003.srt" in i.message)
+    assert (twice.file, twice.line) == ("feed.xml", 7)
+    assert "hl-003.vtt is indexed, not hl-003.srt" in twice.message
     ep = episodes["hl-003.vtt"]
     assert (ep.label, ep.number, ep.show, ep.date) == (
         "EP 3",

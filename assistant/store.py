@@ -250,9 +250,10 @@ class Store:
     def sweep_orphaned_segments(self) -> int:
         """Delete the vector-segment folders of dropped collections; returns how many.
 
-        Chroma 1.5 deletes a collection's rows but leaves its HNSW folder on disk: twelve
-        rebuilds grew an index of the shipped corpus from 23 to 50 MB. A folder is Chroma's
-        when its name is a UUID, and orphaned when no segment row of its database names it.
+        Chroma 1.5 deletes a collection's rows but leaves its HNSW folder on disk, so every
+        rebuild left two folders behind, each as large as the vectors of one generation. A
+        folder is Chroma's when its name is a UUID, and orphaned when no segment row of its
+        database names it.
         """
         if self.settings.chroma_host:
             return 0

@@ -214,3 +214,18 @@ def test_every_format_is_cited_with_speaker_and_time(
     ours = [c for c in answer.citations if c.source_file == file and quote_words in c.quote]
     assert ours, answer.text
     assert (ours[0].speaker, ours[0].timestamp) == (speaker, timestamp)
+
+
+def test_a_cue_out_of_order_is_reported_and_never_shown_as_exact(tmp_path):
+    path = tmp_path / "order.vtt"
+    path.write_text(
+        "WEBVTT\n\n00:00:10.000 --> 00:00:12.000\n<v Ann Lee>First.\n\n"
+        "00:00:05.000 --> 00:00:06.000\n<v Bob Ray>Stamped before the cue above.\n",
+        encoding="utf-8",
+    )
+    result = parse_file(path)
+    assert [(i.line, "starts before" in i.message) for i in result.issues] == [
+        (6, True)
+    ]  # its timing line
+    bob = result.episode.segments[1]
+    assert (format_timestamp(bob.seconds), bob.exact_time) == ("00:10", False)

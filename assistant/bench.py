@@ -35,6 +35,7 @@ from rich.table import Table
 from .api import Assistant
 from .config import Settings
 from .evalset import load_pairs
+from .ingestbench import print_ingest, run_ingest_bench
 
 TARGETS = {
     "first_run_s": ("<", 20.0),
@@ -200,6 +201,9 @@ def run_bench(
                 "cold_chunks": report.chunks,
                 "cold_chunks_per_s": round(report.chunks / seconds, 2),
             }
+            console.print("cold ingestion of a synthetic hour in every format…")
+            figures["ingest_one_hour"] = run_ingest_bench(settings)
+            print_ingest(console, figures["ingest_one_hour"])
         first, rss = _cli(["index"], {**env, "EPISODE_ASSISTANT_INDEX_DIR": str(work / "fresh")})
         again, rss2 = _cli(["index"], {**env, "EPISODE_ASSISTANT_INDEX_DIR": str(work / "fresh")})
         figures |= {"first_run_s": round(first, 2), "reindex_unchanged_s": round(again, 2)}

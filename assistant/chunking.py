@@ -51,21 +51,29 @@ class _Piece:
     segment: Segment
     text: str
     tokens: int
+    start: int  # where ``text`` starts in ``segment.text``: finds the cue that holds it
 
 
 def _pieces(segment: Segment, limit: int) -> list[_Piece]:
     """Split a segment into sentences, and sentences longer than ``limit`` into token windows."""
     pieces = []
+    cursor = 0
     for sentence in split_sentences(segment.text):
+        found = segment.text.find(sentence, cursor)
+        start = found if found >= 0 else cursor
+        cursor = start + len(sentence)
         ids = encoding().encode(sentence, disallowed_special=())
         if len(ids) <= limit:
-            pieces.append(_Piece(segment, sentence, len(ids)))
+            pieces.append(_Piece(segment, sentence, len(ids), start))
             continue
         # A 10 MB line with no full stop still has to fit: cut it in token windows.
-        for start in range(0, len(ids), limit):
-            part = encoding().decode(ids[start : start + limit]).strip()
+        window_at = start
+        for first in range(0, len(ids), limit):
+            part = encoding().decode(ids[first : first + limit]).strip()
             if part:
-                pieces.append(_Piece(segment, part, min(limit, len(ids) - start)))
+                found = segment.text.find(part, window_at)
+                window_at = found if found >= 0 else window_at
+                pieces.append(_Piece(segment, part, min(limit, len(ids) - first), window_at))
     return pieces
 
 
@@ -110,22 +118,30 @@ def _windows(pieces: list[_Piece], limit: int, overlap: int) -> list[list[_Piece
 
 def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
     text_parts: list[str] = []
-    turns: list[list] = []  # [char offset, speaker, seconds, exact]
+    # [char offset, speaker, seconds, exact]: one entry per turn, and one more at each
+    # sentence of a turn that starts in a later cue, so quote_context gives a quoted
+    # sentence the time of its own cue. Entries sit at sentence starts only: a reader that
+    # breaks the text at entries (the LLM prompt) never breaks a sentence.
+    turns: list[list] = []
     offset = 0
     previous: Segment | None = None
+    last_seconds: int | None = None
     for piece in window:
         seg = piece.segment
         if previous is not None:
             sep = " " if seg is previous else "\n"
             text_parts.append(sep)
             offset += len(sep)
-        if seg is not previous:
-            turns.append([offset, seg.speaker, seg.seconds, seg.exact_time])
+        at_start = seg.seconds_at(piece.start)
+        if seg is not previous or at_start != last_seconds:
+            turns.append([offset, seg.speaker, at_start, seg.exact_time])
+        last_seconds = at_start
         text_parts.append(piece.text)
         offset += len(piece.text)
         previous = seg
     text = "".join(text_parts)
     first = window[0].segment
+    start_seconds = first.seconds_at(window[0].start)
     speakers = list(dict.fromkeys(p.segment.speaker for p in window if p.segment.speaker))
     by_length: dict[str, int] = {}
     for p in window:
@@ -140,7 +156,7 @@ def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
         "kind": first.kind,
         "language": first.language,
         "chapter": first.chapter or "",
-        "seconds": first.seconds if first.seconds is not None else -1,
+        "seconds": start_seconds if start_seconds is not None else -1,
         "exact_time": bool(first.exact_time),
         "end_seconds": -1,
         "speaker": main_speaker or "",

@@ -16,6 +16,7 @@ from rich.markup import escape
 from . import Assistant, Settings
 from .api import QuestionError
 from .evaluate import eval_command
+from .indexing import corpus_notice
 from .progress import progress_bar
 from .retrieval import FilterError
 from .schema import Answer, Citation, Hit, Turn
@@ -42,13 +43,27 @@ SpeakerOpt = Annotated[
 ]
 
 
-def _assistant(corpus: Path | None = None) -> Assistant:
-    overrides = {"corpus_dir": corpus} if corpus else {}
+FeedOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--feed",
+        help="A podcast RSS file on disk: titles, numbers, dates, links and chapters "
+        "(default: a feed file in the corpus folder).",
+    ),
+]
+
+
+def _assistant(corpus: Path | None = None, feed: Path | None = None) -> Assistant:
+    overrides: dict[str, object] = {"corpus_dir": corpus} if corpus else {}
+    if feed:
+        if not feed.is_file():
+            raise FileNotFoundError(f"feed file not found: {feed}")
+        overrides["feed_file"] = feed
     return Assistant(Settings(**overrides))
 
 
 class IndexProgress:
-    """A rich progress bar with counts and rate for the embedding step."""
+    """A rich progress bar with counts, rate and time left for reading and embedding."""
 
     def __init__(self) -> None:
         self.bar = progress_bar(err, "rate")
@@ -61,7 +76,8 @@ class IndexProgress:
             self.tasks[stage] = self.bar.add_task(stage, total=total, rate="")
         task = self.tasks[stage]
         elapsed = self.bar.tasks[task].elapsed or 0
-        rate = f"{done / elapsed:.1f} chunks/s" if elapsed > 0.5 else ""
+        unit = "files" if stage.startswith("reading") else "chunks"
+        rate = f"{done / elapsed:.1f} {unit}/s" if elapsed > 0.5 else ""
         self.bar.update(task, completed=done, total=total, rate=rate)
 
     def stop(self) -> None:
@@ -86,8 +102,9 @@ def _run_index(bot: Assistant, rebuild: bool = False) -> None:
     console.print(
         f"Indexed {report.episodes} episodes, {report.chunks} chunks in {report.seconds:.1f} s: "
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
-        f"{len(report.unchanged)} unchanged; {report.embedded} chunks embedded "
-        f"(the rest from the cache)."
+        f"{len(report.unchanged)} unchanged"
+        + (f", {len(report.skipped)} skipped (see the warnings)" if report.skipped else "")
+        + f"; {report.embedded} chunks embedded (the rest from the cache)."
     )
 
 
@@ -113,16 +130,20 @@ def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
 @_guarded
 def index(
     corpus: CorpusOpt = None,
+    feed: FeedOpt = None,
     rebuild: Annotated[bool, typer.Option(help="Throw the index away and build it anew.")] = False,
 ) -> None:
     """Build or update the index (only new or changed files are embedded)."""
-    _run_index(_assistant(corpus), rebuild)
+    _run_index(_assistant(corpus, feed), rebuild)
 
 
 def _ensure_index(bot: Assistant) -> None:
-    if bot.store.manifest() is None:
+    manifest = bot.store.manifest()
+    if manifest is None:
         err.print("No index yet: building it from the corpus first.")
         _run_index(bot)
+    elif notice := corpus_notice(manifest, bot.settings):
+        err.print(f"[yellow]{escape(notice)}[/]")
 
 
 def _print_hit(i: int, hit: Hit) -> None:
@@ -285,10 +306,22 @@ def bench(
     ] = None,
     seed: Annotated[int, typer.Option(help="Seed of the synthetic corpora.")] = 0,
     clients: Annotated[int, typer.Option(help="Concurrent clients (with --scale).")] = 8,
+    ingest_only: Annotated[
+        bool,
+        typer.Option(
+            help="Only time cold ingestion of a synthetic one-hour episode in every format."
+        ),
+    ] = False,
 ) -> None:
     """Print build, re-index, search and ask figures for the shipped corpus, or (--scale)
     for synthetic corpora 1x, 10x, 100x its size."""
     from .bench import run_bench
+
+    if ingest_only:
+        from .ingestbench import print_ingest, run_ingest_bench
+
+        print_ingest(console, run_ingest_bench(Settings(), seed=seed))
+        return
 
     scales = None
     if scale:

@@ -35,6 +35,9 @@ class Settings(BaseSettings):
 
     # Corpus and index
     corpus_dir: Path = PROJECT_ROOT / "episodes"
+    # A podcast RSS file read from disk (titles, numbers, dates, links, chapters); unset, a
+    # feed file inside the corpus folder is used if there is one.
+    feed_file: Path | None = None
     index_dir: Path = PROJECT_ROOT / "index"
     collection: str = Field(
         "episodes", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,40}$", description="Chroma name prefix"

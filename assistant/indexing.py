@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ import numpy as np
 
 from .chunking import CHUNKING_VERSION, chunk_corpus
 from .config import Settings
-from .corpus import METADATA_FILE, list_files, load_metadata, parse_files
+from .corpus import METADATA_FILE, parse_files, scan
 from .embedcache import EmbeddingCache
 from .lexical import save_update
 from .schema import Episode, ParseIssue
@@ -24,7 +23,7 @@ from .transcripts import Metadata
 if TYPE_CHECKING:
     from .embeddings import LocalEmbedder
 
-# progress(stage, done, total): stage is "embedding"; done counts chunks.
+# progress(stage, done, total): "reading episodes" counts files, "embedding (…)" chunks.
 Progress = Callable[[str, int, int], None]
 # Loads (embedder, cross-lingual embedder or None) only when a build needs them.
 Embedders = Callable[[], "tuple[LocalEmbedder, LocalEmbedder | None]"]
@@ -38,6 +37,9 @@ class IndexReport:
     updated: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     unchanged: list[str] = field(default_factory=list)
+    # New or changed files in which no episode was found (empty, binary, not a transcript):
+    # counted here, never as added or updated.
+    skipped: list[str] = field(default_factory=list)
     chunks: int = 0
     embedded: int = 0
     episodes: int = 0
@@ -92,6 +94,33 @@ def check_compatible(
         )
 
 
+def other_corpus_message(
+    store: Store, manifest: Manifest, settings: Settings, missing: list[str]
+) -> str:
+    """Why an index of one corpus folder is not silently turned into an index of another,
+    and the two ways on: an index of its own for the new folder, or a rebuild."""
+    folder = settings.corpus_dir
+    shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
+    return (
+        f"the index at {store.where} was built from the corpus folder {manifest.corpus}, and "
+        f"{folder} lacks {len(missing)} of its files ({shown}): updating it would drop them. "
+        f"To keep both, give {folder} an index of its own: "
+        f"EPISODE_ASSISTANT_INDEX_DIR=<new folder> episode-assistant index --corpus {folder}. "
+        f"To replace this index with it: episode-assistant index --corpus {folder} --rebuild."
+    )
+
+
+def corpus_notice(manifest: Manifest, settings: Settings) -> str | None:
+    """A note for a reader whose settings name another corpus folder than the index's."""
+    if not manifest.corpus or manifest.corpus == str(settings.corpus_dir.resolve()):
+        return None
+    return (
+        f"note: this index was built from {manifest.corpus}, not {settings.corpus_dir}; "
+        f"answers come from {manifest.corpus}. Set EPISODE_ASSISTANT_CORPUS_DIR (or --corpus) "
+        "to that folder, or index this one into its own EPISODE_ASSISTANT_INDEX_DIR."
+    )
+
+
 def settings_key(settings: Settings) -> str:
     """The settings that decide an index's vectors and chunks, read without loading an
     embedder (loading them and llama-index takes seconds; most re-index runs find nothing
@@ -116,8 +145,8 @@ def build_index(
     report = IndexReport()
     old = None if rebuild else store.manifest()
 
-    files = list_files(settings.corpus_dir)
-    metadata, _ = load_metadata(settings.corpus_dir)
+    scanned = scan(settings.corpus_dir, settings.feed_file)
+    files, metadata = scanned.files, scanned.metadata
     # An entry of episodes.yaml belongs to its file: editing it re-indexes that file only.
     hashes = {f.name: _file_key(f.sha256, metadata.get(f.name)) for f in files}
     old_files = old.files if old else {}
@@ -129,6 +158,9 @@ def build_index(
         else:
             report.unchanged.append(f.name)
     report.removed = sorted(set(old_files) - {f.name for f in files})
+    corpus_dir = str(settings.corpus_dir.resolve())
+    if old is not None and old.corpus and old.corpus != corpus_dir and report.removed:
+        raise IndexUnavailable(other_corpus_message(store, old, settings, report.removed))
     report.changed = bool(report.added or report.updated or report.removed or old is None)
     key = settings_key(settings)
     # Nothing changed and built with these very settings: no embedder needs loading.
@@ -137,14 +169,15 @@ def build_index(
         if old is not None:
             check_compatible(old, settings, embedder, crosslingual)
     if not report.changed:
-        if old.settings_key != key:  # checked the slow way: remember it
-            store.write_manifest(old.model_copy(update={"settings_key": key}))
+        # A moved or copied corpus (it has every indexed file): remember where it is now.
+        if old.settings_key != key or old.corpus != corpus_dir:
+            store.write_manifest(old.model_copy(update={"settings_key": key, "corpus": corpus_dir}))
         report.chunks, report.episodes = old.chunks, len(old.episodes)
         report.seconds = time.perf_counter() - started
         return report
 
     to_parse = [f for f in files if f.name in set(report.added) | set(report.updated)]
-    corpus = parse_files(settings.corpus_dir, to_parse)
+    corpus = parse_files(scanned, to_parse, progress)
     report.issues = corpus.issues
     nodes = chunk_corpus(corpus.episodes, settings.chunk_tokens, settings.chunk_overlap)
 
@@ -207,6 +240,7 @@ def build_index(
         episodes=[e for e in episodes if e is not None],
         chunks=sum(e.chunks for e in entries.values()),
         settings_key=key,
+        corpus=corpus_dir,
     )
     store.commit(manifest)
     replaced = sorted(set(report.updated) | set(report.removed))
@@ -214,6 +248,10 @@ def build_index(
         for target in targets:
             store.delete_replaced(target, replaced, generation)
     save_update(store, old, manifest, targets[0], set(kept), nodes)
+    found = {e.source_file for e in corpus.episodes}
+    report.skipped = sorted(f.name for f in to_parse if f.name not in found)
+    report.added = [n for n in report.added if n in found]
+    report.updated = [n for n in report.updated if n in found]
     report.chunks, report.episodes = manifest.chunks, len(manifest.episodes)
     report.seconds = time.perf_counter() - started
     return report
@@ -256,7 +294,7 @@ def _embed(
 def _file_key(sha256: str, meta: Metadata | None) -> str:
     if meta is None:
         return sha256
-    return hashlib.sha256((sha256 + json.dumps(vars(meta), sort_keys=True)).encode()).hexdigest()
+    return hashlib.sha256((sha256 + meta.key()).encode()).hexdigest()
 
 
 def _summary(episode: Episode) -> EpisodeSummary:
@@ -267,6 +305,7 @@ def _summary(episode: Episode) -> EpisodeSummary:
         source_file=episode.source_file,
         speakers=episode.speakers,
         chapters=len(episode.chapters),
+        show=episode.show,
     )
 
 

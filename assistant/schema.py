@@ -31,6 +31,17 @@ def parse_timestamp(text: str) -> int:
     return numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
 
 
+class Cue(BaseModel):
+    """Where a timed cue starts inside its turn's text, and the time the source gives it.
+
+    A caption file times every cue; a turn joins a speaker's consecutive cues, and a quote
+    from inside it must get its own cue's time, not the turn's first one.
+    """
+
+    offset: int  # character offset in ``Segment.text``
+    seconds: int
+
+
 class Segment(BaseModel):
     """One speaker turn (or one article paragraph) with where it sits in its episode."""
 
@@ -44,6 +55,17 @@ class Segment(BaseModel):
     kind: Kind = "transcript"
     line_start: int
     line_end: int
+    # Cues after the first, for sources that time them (WebVTT, SRT, Podcasting 2.0 JSON…).
+    cues: list[Cue] = Field(default_factory=list)
+
+    def seconds_at(self, offset: int) -> int | None:
+        """The time of the cue that holds character ``offset`` (the turn's time if untimed)."""
+        seconds = self.seconds
+        for cue in self.cues:
+            if cue.offset > offset:
+                break
+            seconds = cue.seconds
+        return seconds
 
 
 class Chapter(BaseModel):
@@ -66,6 +88,7 @@ class Episode(BaseModel):
     source_file: str
     url: str | None = None
     date: str | None = None
+    show: str | None = None  # the podcast's title, from a feed
     speakers: list[str] = Field(default_factory=list)
     chapters: list[Chapter] = Field(default_factory=list)
     segments: list[Segment] = Field(default_factory=list)

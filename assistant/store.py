@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import contextlib
 import shutil
+import sqlite3
+import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
@@ -57,6 +59,7 @@ class EpisodeSummary(BaseModel):
     source_file: str
     speakers: list[str] = Field(default_factory=list)
     chapters: int = 0
+    show: str | None = None  # the podcast's title, when a feed gave it
 
 
 class Manifest(BaseModel):
@@ -77,6 +80,7 @@ class Manifest(BaseModel):
     chunks: int = 0
     built_at: str = ""
     settings_key: str = ""  # see indexing.settings_key; empty in indexes built before it
+    corpus: str = ""  # the corpus folder it was built from (absolute); empty before it was kept
 
     def is_live(self, metadata: dict) -> bool:
         """Whether a stored chunk belongs to this generation (not replaced, not half-added)."""
@@ -241,6 +245,31 @@ class Store:
         for name in self.collection_names():
             if name.startswith(prefix) and name not in (keep, keep + CROSSLINGUAL_SUFFIX):
                 self._drop(name)
+        self.sweep_orphaned_segments()
+
+    def sweep_orphaned_segments(self) -> int:
+        """Delete the vector-segment folders of dropped collections; returns how many.
+
+        Chroma 1.5 deletes a collection's rows but leaves its HNSW folder on disk, so every
+        rebuild left two folders behind, each as large as the vectors of one generation. A
+        folder is Chroma's when its name is a UUID, and orphaned when no segment row of its
+        database names it.
+        """
+        if self.settings.chroma_host:
+            return 0
+        root = self.settings.index_dir / "chroma"
+        try:
+            uri = f"file:{root / 'chroma.sqlite3'}?mode=ro"
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+                live = {row[0] for row in db.execute("SELECT id FROM segments")}
+        except sqlite3.Error:
+            return 0  # not a layout we know: leave every folder alone
+        swept = 0
+        for path in root.iterdir():
+            if path.is_dir() and _is_uuid(path.name) and path.name not in live:
+                shutil.rmtree(path, ignore_errors=True)
+                swept += 1
+        return swept
 
     def collection_names(self) -> Iterator[str]:
         """Names of every collection in the Chroma store."""
@@ -250,6 +279,13 @@ class Store:
     def _drop(self, name: str) -> None:
         with contextlib.suppress(Exception):  # not there: nothing to drop
             self.client.delete_collection(name)
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
 
 
 def wipe_local_index(settings: Settings) -> None:

@@ -9,6 +9,15 @@ from functools import lru_cache
 import Stemmer
 
 WORD_RE = re.compile(r"[^\W_]+")
+HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+
+
+def detect_language(text: str) -> str:
+    """``ko`` when Hangul makes up a visible share of the letters, else ``en``."""
+    hangul = len(HANGUL_RE.findall(text))
+    letters = sum(ch.isalpha() for ch in text) or 1
+    return "ko" if hangul / letters > 0.2 else "en"
+
 
 # Words that carry no topic: function words, question words, and podcast talk about talk.
 STOPWORDS = frozenset(

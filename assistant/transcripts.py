@@ -2,6 +2,8 @@
 
 Formats recognised, tried in this order:
 
+* the timed formats of ``formats/`` (WebVTT, SRT, Podcasting 2.0 JSON and HTML), by content
+  or extension;
 * stamped turns: ``**Noam [00:07:07]**: …`` lines, optionally after an article and a
   ``### 타임스탬프`` / ``### Timestamps`` chapter list. Such a list can come from another cut
   of the episode (the shipped one drifts by up to ten minutes and even orders two chapters
@@ -10,17 +12,21 @@ Formats recognised, tried in this order:
 * headed transcripts: ``EP NN`` and a title on top, chapter headings ending in a
   timestamp, speaker turns opened by the speaker's name, wrapped continuation lines;
 * articles: a title line (``EP 88: … | …`` links it to an episode) and paragraphs;
+* plain-text exports of transcription tools, turns opened by a time and a speaker;
 * anything else that is UTF-8 text: indexed as plain text, with a warning.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from . import formats
+from .chapters import apply_chapters
 from .schema import (
     Chapter,
     Episode,
@@ -30,6 +36,7 @@ from .schema import (
     format_timestamp,
     parse_timestamp,
 )
+from .text import detect_language
 
 HEADER_RE = re.compile(r"^EP\s*(\d+)\s*$", re.IGNORECASE)
 ARTICLE_TITLE_RE = re.compile(r"^EP\s*(\d+)\s*[:\-–—]\s*(.+)$", re.IGNORECASE)
@@ -44,7 +51,6 @@ MD_HEADING_RE = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*$")
 NUMBERED_HEADING_RE = re.compile(r"^\d{1,2}\.\s+(?P<title>[A-Z\uac00-\ud7a3].{2,120})$")
 NAME_TOKEN_RE = re.compile(r"^[A-Z][A-Za-z'’\-]*[a-z][A-Za-z'’\-]*$")
 SENTENCE_END = (".", "?", "!", "…", '"', "”", "’", ":", ")")
-HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
 
 MAX_CHAPTER_HEADING_CHARS = 160
 MIN_SPEAKER_TURNS = 3
@@ -52,13 +58,26 @@ MIN_SPEAKER_TURNS = 3
 
 @dataclass
 class Metadata:
-    """What ``episodes.yaml`` says about one file (overrides what the parser found)."""
+    """What ``episodes.yaml`` or a feed says about one file (overrides what the parser found)."""
 
     number: str | None = None
     label: str | None = None
     title: str | None = None
     url: str | None = None
     date: str | None = None
+    show: str | None = None
+    chapters: list[Chapter] = field(default_factory=list)  # from a feed's podcast:chapters
+
+    def key(self) -> str:
+        """Everything this metadata says, as one string: a change re-indexes its file."""
+        fields: dict[str, object] = {k: v for k, v in vars(self).items() if k != "chapters"}
+        # Only fields that are set beyond episodes.yaml's five: indexes built before feeds
+        # keep their keys, so they are not re-indexed for nothing.
+        if self.show is None:
+            del fields["show"]
+        if self.chapters:
+            fields["chapters"] = [c.model_dump() for c in self.chapters]
+        return json.dumps(fields, sort_keys=True)
 
 
 @dataclass
@@ -67,13 +86,6 @@ class ParsedFile:
 
     episode: Episode | None
     issues: list[ParseIssue] = field(default_factory=list)
-
-
-def detect_language(text: str) -> str:
-    """``ko`` when Hangul makes up a visible share of the letters, else ``en``."""
-    hangul = len(HANGUL_RE.findall(text))
-    letters = sum(ch.isalpha() for ch in text) or 1
-    return "ko" if hangul / letters > 0.2 else "en"
 
 
 def decode(raw: bytes, name: str) -> tuple[str | None, list[ParseIssue]]:
@@ -122,12 +134,19 @@ def parse_text(text: str, name: str, meta: Metadata) -> ParsedFile:
     lines = text.split("\n")
     issues: list[ParseIssue] = []
     stem = Path(name).stem
-    if sum(1 for ln in lines if STAMPED_TURN_RE.match(ln.strip())) >= 3:
+    timed = formats.detect(name, text)
+    if timed is not None:
+        episode = timed.parse(text, name, stem, issues)
+        if episode is None:
+            return ParsedFile(None, issues)
+    elif sum(1 for ln in lines if STAMPED_TURN_RE.match(ln.strip())) >= 3:
         episode = _parse_stamped(lines, name, stem, issues)
     elif _first_line(lines) is not None and HEADER_RE.match(_first_line(lines) or ""):
         episode = _parse_headed(lines, name, stem, issues)
     elif (first := _first_line(lines)) is not None and ARTICLE_TITLE_RE.match(first):
         episode = _parse_article(lines, name, stem)
+    elif formats.text_export.sniff(lines):
+        episode = formats.text_export.parse(lines, name, stem, issues)
     else:
         issues.append(
             ParseIssue(file=name, message="no known episode format found: indexed as plain text")
@@ -152,6 +171,8 @@ def _apply_metadata(episode: Episode, meta: Metadata) -> None:
     episode.label = meta.label or episode.number or episode.label
     episode.url = meta.url or episode.url
     episode.date = meta.date or episode.date
+    episode.show = meta.show or episode.show
+    apply_chapters(episode, meta.chapters)
 
 
 # --- headed transcripts --------------------------------------------------------------------

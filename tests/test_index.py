@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -23,6 +24,7 @@ from assistant.corpus import load_corpus
 from assistant.evalset import normalize_ws
 
 VENV_BIN = Path(sys.executable).parent
+FORMATS = Path(__file__).resolve().parent / "fixtures" / "formats"
 
 
 def settings(index: Path, corpus: Path = EPISODES, **extra: object) -> Settings:
@@ -333,3 +335,63 @@ def test_cli_index_and_search(tmp_path):
     _, err = proc.communicate(timeout=300)
     assert proc.returncode == 2 and "no episode matches 'EP 99'" in err
     assert "Traceback" not in err
+
+
+def _small_corpus(folder: Path, *names: str) -> Path:
+    folder.mkdir(parents=True)
+    for name in names:
+        shutil.copy(FORMATS / name, folder / name)
+    return folder
+
+
+def test_an_index_is_never_silently_turned_into_another_corpus(tmp_path):
+    first = _small_corpus(tmp_path / "show-a", "harbour.vtt")
+    other = _small_corpus(tmp_path / "show-b", "soil.srt")
+    Assistant(settings(tmp_path / "index", first)).index()
+    bot = Assistant(settings(tmp_path / "index", other))
+    with pytest.raises(IndexUnavailable) as refused:
+        bot.index()
+    message = str(refused.value)
+    assert str(first.resolve()) in message and "harbour.vtt" in message
+    assert "EPISODE_ASSISTANT_INDEX_DIR" in message and "--rebuild" in message
+    assert [e.source_file for e in bot.episodes()] == ["harbour.vtt"]  # still the first show
+    # A copy that holds every indexed file is the same corpus moved: it updates in place.
+    moved = tmp_path / "moved"
+    shutil.copytree(first, moved)
+    (moved / "soil.srt").write_bytes((FORMATS / "soil.srt").read_bytes())
+    report = Assistant(settings(tmp_path / "index", moved)).index()
+    assert (report.added, report.unchanged) == (["soil.srt"], ["harbour.vtt"])
+    # --rebuild replaces it on purpose.
+    report = bot.index(rebuild=True)
+    assert [e.source_file for e in Assistant(settings(tmp_path / "index", other)).episodes()] == [
+        "soil.srt"
+    ]
+
+
+def test_summary_counts_only_what_was_added_and_yaml_is_checked_against_the_corpus(tmp_path):
+    corpus = _small_corpus(tmp_path / "show", "harbour.vtt", "package.json")
+    (corpus / "episodes.yaml").write_text("harbour.vtt:\n  number: EP 3\n", encoding="utf-8")
+    bot = Assistant(settings(tmp_path / "index", corpus))
+    report = bot.index()
+    assert (report.added, report.skipped) == (["harbour.vtt"], ["package.json"])
+    shutil.copy(FORMATS / "soil.srt", corpus / "soil.srt")
+    report = bot.index()
+    assert report.added == ["soil.srt"]
+    # harbour.vtt is not parsed again, but it is in the corpus: no "no such file" warning.
+    assert not any("no such file" in i.message for i in report.issues)
+
+
+def test_rebuilds_do_not_leave_chroma_folders_behind(tmp_path):
+    corpus = _small_corpus(tmp_path / "show", "harbour.vtt", "soil.srt")
+    bot = Assistant(settings(tmp_path / "index", corpus))
+    bot.index()
+    chroma = tmp_path / "index" / "chroma"
+
+    def folders() -> int:
+        return sum(p.is_dir() for p in chroma.iterdir())
+
+    built = folders()
+    for _ in range(3):
+        bot.index(rebuild=True)
+        assert folders() == built
+    assert bot.search("Fresnel lens mercury", k=1)[0].source_file == "harbour.vtt"

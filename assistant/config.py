@@ -94,6 +94,21 @@ class Settings(BaseSettings):
     )
     slack_port: int = 3000
 
+    # HTTP API (`episode-assistant serve`) and MCP server (`episode-assistant mcp`)
+    server_host: str = Field("127.0.0.1", description="address the HTTP API listens on")
+    server_port: int = Field(8080, ge=1, le=65535, description="port of the HTTP API")
+    mcp_port: int = Field(
+        8090, ge=1, le=65535, description="port of the MCP server's streamable HTTP transport"
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="Bearer key the HTTP API and MCP over HTTP require; unset means no key, "
+        "which only a loopback host may run with",
+    )
+    server_model: str = Field(
+        "episode-assistant", description="the model id /v1/models lists and replies carry"
+    )
+
     @property
     def llm_enabled(self) -> bool:
         """Whether answers come from a model rather than the offline answerer."""

@@ -1,0 +1,73 @@
+"""The command line as a user types it: --version, python -m assistant, index --json, the
+chat commands, and commands that load only what they need."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import EPISODES
+
+VENV_BIN = Path(sys.executable).parent
+
+
+def _run(
+    args: list[str], index_dir: Path, stdin: str | None = None, module: bool = False
+) -> subprocess.CompletedProcess[str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("EPISODE_ASSISTANT_", "OPENAI_"))
+    }
+    env.update(
+        EPISODE_ASSISTANT_INDEX_DIR=str(index_dir),
+        EPISODE_ASSISTANT_CORPUS_DIR=str(EPISODES),
+        EPISODE_ASSISTANT_ANSWERER="offline",
+    )
+    command = (
+        [sys.executable, "-m", "assistant"] if module else [str(VENV_BIN / "episode-assistant")]
+    )
+    return subprocess.run(
+        command + args, input=stdin, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_version_from_the_command_and_from_python_m(index_dir: Path) -> None:
+    command = _run(["--version"], index_dir)
+    module = _run(["--version"], index_dir, module=True)
+    assert command.returncode == module.returncode == 0
+    assert command.stdout.startswith("episode-assistant 0.") and module.stdout == command.stdout
+
+
+def test_index_json_reports_what_it_did(private_index: Path) -> None:
+    result = _run(["--quiet", "index", "--json"], private_index)
+    report = json.loads(result.stdout)
+    assert result.returncode == 0
+    assert report["changed"] is False and report["chunks"] > 400 and len(report["unchanged"]) == 5
+
+
+def test_chat_help_small_talk_and_quit(index_dir: Path) -> None:
+    result = _run(["chat"], index_dir, stdin="/help\nhi!\n/frobnicate\n/quit\nnever asked\n")
+    assert result.returncode == 0
+    assert "/new" in result.stdout and "/quit" in result.stdout  # /help lists the commands
+    assert "Ask me a question about the episodes" in result.stdout  # "hi!" is not searched
+    assert "Unknown command /frobnicate" in result.stderr
+    assert "Sources" not in result.stdout  # /quit left before the last line was asked
+
+
+def test_ask_loads_no_server_framework(index_dir: Path) -> None:
+    code = (
+        "import sys; from assistant import Assistant, Settings\n"
+        f"bot = Assistant(Settings(index_dir={str(index_dir)!r}, corpus_dir={str(EPISODES)!r}, "
+        "answerer='offline'))\n"
+        "assert bot.ask('What is MoE?').citations\n"
+        "roots = {m.split('.')[0] for m in sys.modules}\n"
+        "print(sorted(roots & {'fastapi', 'mcp', 'uvicorn', 'gradio', 'slack_bolt'}))\n"
+        "print(sorted(m for m in sys.modules if m.startswith('assistant.surfaces')))\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split("\n")[:2] == ["[]", "[]"]

@@ -4,12 +4,11 @@ chat commands, and commands that load only what they need."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
-from conftest import EPISODES
+from conftest import EPISODES, cli_env
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -17,14 +16,7 @@ VENV_BIN = Path(sys.executable).parent
 def _run(
     args: list[str], index_dir: Path, stdin: str | None = None, module: bool = False
 ) -> subprocess.CompletedProcess[str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("EPISODE_ASSISTANT_", "OPENAI_"))
-    }
-    env.update(
-        EPISODE_ASSISTANT_INDEX_DIR=str(index_dir),
-        EPISODE_ASSISTANT_CORPUS_DIR=str(EPISODES),
-        EPISODE_ASSISTANT_ANSWERER="offline",
-    )
+    env = cli_env(index_dir)
     command = (
         [sys.executable, "-m", "assistant"] if module else [str(VENV_BIN / "episode-assistant")]
     )

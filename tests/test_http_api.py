@@ -4,7 +4,6 @@ the API key and bad requests."""
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 import httpx
 import openai
 import pytest
-from conftest import EPISODES, free_port
+from conftest import cli_env, free_port
 from fastapi.testclient import TestClient
 
 from assistant import Answer, Assistant, Hit, Turn
@@ -27,26 +26,13 @@ QUESTION = "What did Seonghyun say about MoE's compute multiplier?"
 FIRST, FOLLOW_UP = "When do they talk about environment scaling?", "and what did Chester answer?"
 
 
-def _env(index_dir: Path, **extra: str) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("EPISODE_ASSISTANT_", "OPENAI_"))
-    }
-    env.update(
-        EPISODE_ASSISTANT_INDEX_DIR=str(index_dir),
-        EPISODE_ASSISTANT_CORPUS_DIR=str(EPISODES),
-        EPISODE_ASSISTANT_ANSWERER="offline",
-        **extra,
-    )
-    return env
-
-
 @pytest.fixture(scope="module")
 def server(index_dir: Path):
     """`episode-assistant serve` on a free port, with an API key; yields its base URL."""
     port = free_port()
     proc = subprocess.Popen(
         [str(VENV_BIN / "episode-assistant"), "--quiet", "serve", "--port", str(port)],
-        env=_env(index_dir, EPISODE_ASSISTANT_API_KEY=KEY),
+        env=cli_env(index_dir, EPISODE_ASSISTANT_API_KEY=KEY),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
@@ -241,7 +227,7 @@ def test_refuses_a_public_host_without_a_key(index_dir: Path) -> None:
             "--port",
             str(free_port()),
         ],
-        env=_env(index_dir),
+        env=cli_env(index_dir),
         capture_output=True,
         text=True,
         timeout=60,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import subprocess
 import sys
 import time
@@ -13,7 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import EPISODES, free_port
+from conftest import cli_env, free_port
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
 
@@ -21,18 +20,6 @@ from assistant import Assistant
 
 VENV_BIN = Path(sys.executable).parent
 QUESTION = "What did Seonghyun say about MoE's compute multiplier?"
-
-
-def _env(index_dir: Path) -> dict[str, str]:
-    env = {
-        k: v for k, v in os.environ.items() if not k.startswith(("EPISODE_ASSISTANT_", "OPENAI_"))
-    }
-    env.update(
-        EPISODE_ASSISTANT_INDEX_DIR=str(index_dir),
-        EPISODE_ASSISTANT_CORPUS_DIR=str(EPISODES),
-        EPISODE_ASSISTANT_ANSWERER="offline",
-    )
-    return env
 
 
 async def _session(server: object, bot: Assistant) -> None:
@@ -69,7 +56,7 @@ def test_stdio_client_searches_asks_and_reads_the_episode_list(
     index_dir: Path, bot: Assistant
 ) -> None:
     params = StdioServerParameters(
-        command=str(VENV_BIN / "episode-assistant"), args=["mcp"], env=_env(index_dir)
+        command=str(VENV_BIN / "episode-assistant"), args=["mcp"], env=cli_env(index_dir)
     )
     asyncio.run(_session(params, bot))
 
@@ -77,7 +64,7 @@ def test_stdio_client_searches_asks_and_reads_the_episode_list(
 @pytest.mark.server
 def test_streamable_http_transport(index_dir: Path, bot: Assistant) -> None:
     port = free_port()
-    env = {**_env(index_dir), "EPISODE_ASSISTANT_MCP_PORT": str(port)}
+    env = {**cli_env(index_dir), "EPISODE_ASSISTANT_MCP_PORT": str(port)}
     proc = subprocess.Popen(
         [str(VENV_BIN / "episode-assistant"), "mcp", "--transport", "http"],
         env=env,

@@ -57,7 +57,6 @@ from .judge import (
     split_sentences,
 )
 from .progress import progress_bar
-from .retrieval import hit_from
 from .schema import Answer, Citation, Hit, parse_timestamp
 from .transcripts import detect_language
 
@@ -274,6 +273,8 @@ def facts_found(pair: QAPair, answer: Answer) -> list[str]:
 
 def fetch_hits(bot: Assistant, ids: Sequence[str]) -> list[Hit]:
     """Passages by id, straight from the index (for citations outside ``answer.passages``)."""
+    from .retrieval import hit_from  # lazy, like the other two: `--help` loads no Chroma
+
     if not ids:
         return []
     got = bot.retriever().collection.get(ids=list(ids), include=["documents", "metadatas"])
@@ -509,6 +510,8 @@ def _speakers(citations: Sequence[Citation], speakers_of: dict[str, list[str]]) 
 
 
 def _all_chunks(bot: Assistant) -> list[Hit]:
+    from .retrieval import hit_from
+
     got = bot.retriever().collection.get(include=["documents", "metadatas"])
     hits = [
         hit_from(pid, doc, meta, 0.0, None)

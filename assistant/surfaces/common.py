@@ -9,13 +9,37 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
-from collections.abc import Awaitable, Callable, Iterable, MutableMapping
+from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
+
+from ..api import QuestionError
+from ..schema import Turn
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def turns_from_messages(messages: Sequence[tuple[str, str]]) -> tuple[str, list[Turn]]:
+    """The question (the last user message) and the earlier user/assistant pairs as history,
+    from ``(role, text)`` pairs in a chat API's order.
+
+    Other roles (system, tool) are skipped: the answerer has its own prompt. A user message
+    that got no assistant reply is dropped, as a chat UI's retried message would be.
+    """
+    talk = [(role, text) for role, text in messages if role in ("user", "assistant")]
+    if not talk or talk[-1][0] != "user":
+        raise QuestionError("The last message must be the user's question.")
+    history: list[Turn] = []
+    pending: str | None = None
+    for role, text in talk[:-1]:
+        if role == "user":
+            pending = text
+        elif pending is not None:
+            history.append(Turn(question=pending, answer=text))
+            pending = None
+    return talk[-1][1], history
 
 
 def package_version() -> str:

@@ -25,7 +25,13 @@ from ..api import Assistant, QuestionError
 from ..retrieval import FilterError
 from ..schema import Answer, Citation, Hit, Turn
 from ..store import EpisodeSummary, IndexUnavailable
-from .common import BearerAuth, check_exposure, error_body, package_version
+from .common import (
+    BearerAuth,
+    check_exposure,
+    error_body,
+    package_version,
+    turns_from_messages,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -118,23 +124,10 @@ class ChatOutcome(BaseModel):
 
 
 def history_from_messages(messages: list[ChatMessage]) -> tuple[str, list[Turn]]:
-    """The question (the last user message) and the earlier user/assistant pairs as history.
-
-    System and tool messages are skipped: the answerer has its own prompt. A user message
-    that got no assistant reply is dropped, as a chat UI's retried message would be.
-    """
-    talk = [m for m in messages if m.role in ("user", "assistant")]
-    if not talk or talk[-1].role != "user":
-        raise QuestionError("The last message must be the user's question.")
-    history: list[Turn] = []
-    pending: str | None = None
-    for message in talk[:-1]:
-        if message.role == "user":
-            pending = message.text()
-        elif pending is not None:
-            history.append(Turn(question=pending, answer=strip_sources(message.text())))
-            pending = None
-    return talk[-1].text(), history
+    """The question and the history, without the sources lists this API appended."""
+    return turns_from_messages(
+        [(m.role, strip_sources(m.text()) if m.role == "assistant" else m.text()) for m in messages]
+    )
 
 
 def strip_sources(text: str) -> str:

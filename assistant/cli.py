@@ -315,8 +315,9 @@ def chat(
     speaker: SpeakerOpt = None,
     corpus: CorpusOpt = None,
 ) -> None:
-    """A conversation in the terminal; follow-ups use what was said before. /help lists the
-    commands; /quit or Ctrl-D ends it."""
+    """A conversation in the terminal; follow-ups use what was said before.
+
+    /help lists the commands; /quit or Ctrl-D ends it."""
     from .schema import Answer
 
     bot = _assistant(corpus)
@@ -402,8 +403,10 @@ def _uvicorn_level() -> str:
 @app.command()
 @_guarded
 def serve(corpus: CorpusOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
-    """Serve the HTTP API: OpenAI-compatible /v1/chat/completions (streaming), /search,
-    /ask, /healthz. A host other than loopback needs EPISODE_ASSISTANT_API_KEY."""
+    """Serve the HTTP API: OpenAI-compatible chat completions, /search, /ask, /healthz.
+
+    A host other than loopback needs EPISODE_ASSISTANT_API_KEY (clients send it as
+    'Authorization: Bearer <key>')."""
     from .surfaces.common import check_exposure
     from .surfaces.http import run_server  # lazy: only this command loads FastAPI
 
@@ -431,8 +434,9 @@ def mcp(
         int | None, typer.Option("--port", help="Port of the http transport (default: mcp_port).")
     ] = None,
 ) -> None:
-    """Serve the episodes to MCP clients: tools search_episodes and ask_episodes, and the
-    episode list as the resource episodes://list."""
+    """Serve the episodes to MCP clients (stdio, or streamable HTTP).
+
+    Tools search_episodes and ask_episodes; the episode list as the resource episodes://list."""
     from .surfaces.mcp_server import run_mcp  # lazy: only this command loads the MCP SDK
 
     if transport not in ("stdio", "http", "streamable-http"):
@@ -473,8 +477,9 @@ def bench(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic corpora.")] = 0,
     clients: Annotated[int, typer.Option(help="Concurrent clients (with --scale).")] = 8,
 ) -> None:
-    """Print build, re-index, search and ask figures for the shipped corpus, or (--scale)
-    for synthetic corpora 1x, 10x, 100x its size."""
+    """Print build, re-index, search and ask figures for the shipped corpus.
+
+    With --scale, for synthetic corpora 1x, 10x, 100x its size."""
     from .bench import run_bench
 
     scales = None

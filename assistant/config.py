@@ -9,8 +9,33 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
 PREFIX = "EPISODE_ASSISTANT_"
+
+# A checkout (an editable install included) uses its own folders; an installed wheel has no
+# repository around it, so it reads the copies shipped inside the package (pyproject.toml's
+# force-include) and keeps its index in a per-user data folder.
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file()
+PACKAGED = {"episodes": "_data/episodes", "evals": "_data/evals", "prompts": "_prompts"}
+
+
+def shipped(top: str, *rest: str) -> Path:
+    """A shipped file or folder (``episodes``, ``prompts``, ``evals/qa.jsonl`` …): the
+    checkout's own, or its copy inside the installed package."""
+    if IN_CHECKOUT:
+        return PROJECT_ROOT.joinpath(top, *rest)
+    return PACKAGE_DIR.joinpath(PACKAGED[top], *rest)
+
+
+def user_data_dir() -> Path:
+    """Where an installed copy keeps what it writes (index, eval reports): the checkout's
+    folder in a checkout, else the platform's per-user data folder."""
+    if IN_CHECKOUT:
+        return PROJECT_ROOT
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("episode-assistant", appauthor=False))
 
 
 def _env(name: str, *standard: str) -> AliasChoices:
@@ -30,8 +55,14 @@ class Settings(BaseSettings):
     )
 
     # Corpus and index
-    corpus_dir: Path = PROJECT_ROOT / "episodes"
-    index_dir: Path = PROJECT_ROOT / "index"
+    corpus_dir: Path = Field(
+        default_factory=lambda: shipped("episodes"),
+        description="the episodes folder (default: the shipped episodes)",
+    )
+    index_dir: Path = Field(
+        default_factory=lambda: user_data_dir() / "index",
+        description="the embedded Chroma store: index/ in a checkout, else a per-user folder",
+    )
     collection: str = Field(
         "episodes", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,40}$", description="Chroma name prefix"
     )
@@ -70,7 +101,9 @@ class Settings(BaseSettings):
     llm_timeout: float = Field(30.0, gt=0)
     llm_max_retries: int = Field(2, ge=0, le=10)
     context_tokens: int = Field(3000, ge=200)
-    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    prompts_dir: Path = Field(
+        default_factory=lambda: shipped("prompts"), description="prompt templates"
+    )
 
     # Chat UI
     ui_host: str = "127.0.0.1"

@@ -42,7 +42,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .citations import cite
-from .evalset import PROJECT_ROOT, GoldSource, QAPair, QuestionType, load_pairs, normalize_ws
+from .config import shipped, user_data_dir
+from .evalset import GoldSource, QAPair, QuestionType, load_pairs, normalize_ws
 from .judge import (
     BaseAnswer,
     Evidence,
@@ -63,8 +64,8 @@ from .transcripts import detect_language
 if TYPE_CHECKING:
     from .api import Assistant
 
-REPORTS_DIR = PROJECT_ROOT / "evals" / "reports"
-FLOORS_PATH = PROJECT_ROOT / "evals" / "floors.json"
+REPORTS_DIR = user_data_dir() / "evals" / "reports"
+FLOORS_PATH = shipped("evals", "floors.json")
 QUESTION_TYPES = get_args(QuestionType)
 
 

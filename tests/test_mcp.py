@@ -11,14 +11,17 @@ import time
 from pathlib import Path
 
 import httpx
+import httpx2
 import pytest
 from conftest import cli_env, free_port
 from mcp import Client
 from mcp.client.stdio import StdioServerParameters
+from mcp.client.streamable_http import streamable_http_client
 
 from assistant import Assistant
 
 VENV_BIN = Path(sys.executable).parent
+KEY = "test-key-for-mcp-over-http"
 QUESTION = "What did Seonghyun say about MoE's compute multiplier?"
 
 
@@ -62,9 +65,9 @@ def test_stdio_client_searches_asks_and_reads_the_episode_list(
 
 
 @pytest.mark.server
-def test_streamable_http_transport(index_dir: Path, bot: Assistant) -> None:
+def test_streamable_http_transport_with_the_api_key(index_dir: Path, bot: Assistant) -> None:
     port = free_port()
-    env = {**cli_env(index_dir), "EPISODE_ASSISTANT_MCP_PORT": str(port)}
+    env = cli_env(index_dir, EPISODE_ASSISTANT_MCP_PORT=str(port), EPISODE_ASSISTANT_API_KEY=KEY)
     proc = subprocess.Popen(
         [str(VENV_BIN / "episode-assistant"), "mcp", "--transport", "http"],
         env=env,
@@ -81,7 +84,10 @@ def test_streamable_http_transport(index_dir: Path, bot: Assistant) -> None:
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError("mcp --transport http did not start") from None
                 time.sleep(0.2)
-        asyncio.run(_session(f"http://127.0.0.1:{port}/mcp", bot))
+        url = f"http://127.0.0.1:{port}/mcp"
+        assert httpx.post(url, json={}).status_code == 401  # no key, no MCP
+        keyed = httpx2.AsyncClient(headers={"Authorization": f"Bearer {KEY}"}, timeout=120)
+        asyncio.run(_session(streamable_http_client(url, http_client=keyed), bot))
     finally:
         proc.terminate()
         proc.wait(timeout=10)

@@ -189,7 +189,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
 # --- the app ---------------------------------------------------------------------------------
 
 
-def create_app(bot: Assistant) -> FastAPI:
+def create_app(bot: Assistant) -> FastAPI | BearerAuth:
     """The FastAPI app over ``bot``; wrapped in the bearer check when a key is set."""
     settings = bot.settings
     model_id = settings.server_model
@@ -307,7 +307,7 @@ def create_app(bot: Assistant) -> FastAPI:
         )
 
     if settings.api_key is not None and settings.api_key.get_secret_value():
-        return BearerAuth(app, settings.api_key.get_secret_value(), OPEN_PATHS)  # type: ignore[return-value]
+        return BearerAuth(app, settings.api_key.get_secret_value(), OPEN_PATHS)
     return app
 
 

@@ -20,6 +20,7 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from llama_index.core.base.base_query_engine import BaseQueryEngine
 from llama_index.core.base.base_retriever import BaseRetriever
 from llama_index.core.base.llms.types import ChatMessage, ChatResponse, MessageRole
 from llama_index.core.base.response.schema import Response, StreamingResponse
@@ -292,7 +293,7 @@ def as_query_engine(
     speaker: Filter = None,
     streaming: bool = False,
     **kwargs: Any,
-) -> CustomQueryEngine | Any:
+) -> BaseQueryEngine:
     """With ``llm``: LlamaIndex's ``RetrieverQueryEngine`` over ``EpisodeRetriever`` (extra
     arguments such as ``node_postprocessors`` or ``response_mode`` go to ``from_args``).
     Without: ``OfflineQueryEngine``."""

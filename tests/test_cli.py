@@ -8,7 +8,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import EPISODES, cli_env
+import httpx
+import pytest
+from conftest import EPISODES, cli_env, free_port
 
 VENV_BIN = Path(sys.executable).parent
 
@@ -63,3 +65,31 @@ def test_ask_loads_no_server_framework(index_dir: Path) -> None:
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.split("\n")[:2] == ["[]", "[]"]
+
+
+def test_verbosity_flags_set_the_log_level(index_dir: Path) -> None:
+    args = ["search", "compute multiplier", "-k", "1"]
+    default, debug, quiet = (_run(flags + args, index_dir) for flags in ([], ["-vv"], ["--quiet"]))
+    assert default.returncode == debug.returncode == quiet.returncode == 0
+    assert "DEBUG " in debug.stderr and "DEBUG " not in default.stderr
+    assert quiet.stderr == "" and quiet.stdout == default.stdout  # logs never touch stdout
+
+
+@pytest.mark.server
+def test_ui_takes_host_and_port_from_the_command_line(index_dir: Path) -> None:
+    port = free_port()
+    proc = subprocess.Popen(
+        [str(VENV_BIN / "episode-assistant"), "ui", "--host", "127.0.0.1", "--port", str(port)],
+        env=cli_env(index_dir),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()  # the page prints where it is once it listens
+        assert f"127.0.0.1:{port}" in line
+        assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
+    finally:
+        proc.terminate()
+        proc.wait(timeout=20)

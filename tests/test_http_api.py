@@ -68,6 +68,9 @@ def test_openai_client_gets_the_answer_with_markers_and_structured_citations(
 ) -> None:
     models = client.models.list().data
     assert [m.id for m in models] == ["episode-assistant"]
+    assert client.models.retrieve("episode-assistant").id == "episode-assistant"
+    with pytest.raises(openai.NotFoundError):
+        client.models.retrieve("gpt-4o")
     reply = client.chat.completions.create(
         model=models[0].id, messages=[{"role": "user", "content": QUESTION}]
     )

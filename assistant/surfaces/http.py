@@ -255,15 +255,19 @@ def create_app(bot: Assistant) -> FastAPI | BearerAuth:
             speaker=request.speaker,
         )
 
+    model = {"id": model_id, "object": "model", "created": 0, "owned_by": "episode-assistant"}
+
     @app.get("/v1/models")
     def models() -> dict[str, Any]:
         """The one model this server is."""
-        return {
-            "object": "list",
-            "data": [
-                {"id": model_id, "object": "model", "created": 0, "owned_by": "episode-assistant"}
-            ],
-        }
+        return {"object": "list", "data": [model]}
+
+    @app.get("/v1/models/{name}")
+    def one_model(name: str) -> dict[str, Any]:
+        """The model, by its id (what ``client.models.retrieve`` asks for)."""
+        if name != model_id:
+            raise HTTPException(404, f"no model {name!r}: this server is {model_id!r}")
+        return model
 
     @app.post("/v1/chat/completions", response_model=None)
     async def chat_completions(request: ChatRequest) -> JSONResponse | StreamingResponse:

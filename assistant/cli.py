@@ -300,12 +300,18 @@ SMALL_TALK = frozenset(
 )
 
 
-def _is_small_talk(message: str) -> bool:
-    """Whether a message has no word to search for ("hi", "thanks!", "???")."""
-    from .text import content_terms, stem
+def _is_small_talk(message: str, in_conversation: bool) -> bool:
+    """Whether a message has nothing to search for ("hi", "thanks!", "???").
+
+    In a conversation, "why?" or "and then?" is a follow-up: only greetings and thanks are
+    small talk there.
+    """
+    from .text import WORD_RE, content_terms, stem
 
     noise = {stem(w) for w in SMALL_TALK}
-    return not [t for t in content_terms(message) if t not in noise]
+    if [t for t in content_terms(message) if t not in noise]:
+        return False
+    return not in_conversation or all(w.lower() in SMALL_TALK for w in WORD_RE.findall(message))
 
 
 @app.command()
@@ -346,7 +352,7 @@ def chat(
         if command.startswith("/"):
             err.print(f"[red]Unknown command {escape(command.split()[0])}: /help lists them.[/]")
             continue
-        if command and _is_small_talk(question):
+        if command and _is_small_talk(question, bool(history)):
             console.print(
                 "Ask me a question about the episodes, e.g. “What did Seonghyun say about "
                 "MoE?” (/help for commands)."

@@ -42,12 +42,20 @@ def test_index_json_reports_what_it_did(private_index: Path) -> None:
 
 
 def test_chat_help_small_talk_and_quit(index_dir: Path) -> None:
-    result = _run(["chat"], index_dir, stdin="/help\nhi!\n/frobnicate\n/quit\nnever asked\n")
+    result = _run(["chat"], index_dir, stdin="/help\nhi!\nwhy?\n/frobnicate\n/quit\nMoE?\n")
     assert result.returncode == 0
     assert "/new" in result.stdout and "/quit" in result.stdout  # /help lists the commands
-    assert "Ask me a question about the episodes" in result.stdout  # "hi!" is not searched
+    # "hi!" and a bare "why?" are not searched; each gets the reminder.
+    assert result.stdout.count("Ask me a question about the episodes") == 2
     assert "Unknown command /frobnicate" in result.stderr
     assert "Sources" not in result.stdout  # /quit left before the last line was asked
+
+
+def test_chat_a_short_follow_up_is_asked_not_brushed_off(index_dir: Path) -> None:
+    result = _run(["chat"], index_dir, stdin="What is MoE?\nwhy?\nthanks\n")
+    assert result.returncode == 0
+    assert result.stdout.count("Sources") == 2  # the question and "why?" were answered
+    assert result.stdout.count("Ask me a question about the episodes") == 1  # "thanks"
 
 
 def test_ask_loads_no_server_framework(index_dir: Path) -> None:

@@ -4,15 +4,21 @@ the API key and bad requests."""
 
 from __future__ import annotations
 
+import socket
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import openai
 import pytest
+import uvicorn
 from conftest import cli_env, free_port
+from fake_openai import FakeOpenAI, Reply
 from fastapi.testclient import TestClient
 
 from assistant import Answer, Assistant, Hit, Turn
@@ -237,3 +243,61 @@ def test_refuses_a_public_host_without_a_key(index_dir: Path) -> None:
     )
     assert result.returncode == 2
     assert "EPISODE_ASSISTANT_API_KEY" in result.stderr and "Traceback" not in result.stderr
+
+
+@contextmanager
+def serving(app: object) -> Iterator[str]:
+    """``app`` on uvicorn in a thread on a free loopback port; yields the base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, log_level="warning", lifespan="off"))  # type: ignore[arg-type]
+    sock = socket.create_server(("127.0.0.1", 0))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    while not server.started:
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def test_a_model_behind_it_streams_through_and_a_failing_one_says_so(bot: Assistant) -> None:
+    fake = FakeOpenAI().start()
+    settings = bot.settings.model_copy(
+        update={
+            "answerer": "openai",
+            "openai_base_url": fake.base_url,
+            "llm_max_retries": 0,
+            "llm_timeout": 5.0,
+        }
+    )
+    llm_bot = Assistant(settings)
+    llm_bot._embedder, llm_bot._crosslingual = bot.embedder, bot.crosslingual  # loaded already
+    said = "Seonghyun Kim calls it the compute multiplier [1]."
+    try:
+        with serving(create_app(llm_bot)) as base:
+            client = openai.OpenAI(base_url=base + "/v1", api_key="unused", max_retries=0)
+            fake.script(Reply(text=said))
+            chunks = list(
+                client.chat.completions.create(
+                    model="episode-assistant",
+                    messages=[{"role": "user", "content": QUESTION}],
+                    stream=True,
+                )
+            )
+            text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+            assert text.startswith(said) and "\n\nSources:\n[1] EP 81" in text
+            last = next(c for c in chunks if c.choices and c.choices[0].finish_reason)
+            assert _extra(last)["citations"][0]["episode"] == "EP 81"
+            assert _extra(last)["notice"] is None
+
+            fake.script(Reply(status=500))
+            reply = client.chat.completions.create(
+                model="episode-assistant", messages=[{"role": "user", "content": QUESTION}]
+            )
+            content = reply.choices[0].message.content or ""
+            assert content.startswith(bot.ask(QUESTION).text)  # the quoted answer instead
+            assert content.endswith("\n\nNote: " + _extra(reply)["notice"])
+            assert "LLM unavailable" in _extra(reply)["notice"]
+    finally:
+        fake.stop()

@@ -40,6 +40,7 @@ logger = logging.getLogger(__name__)
 # messages before they become history.
 SOURCES_HEADING = "\n\nSources:\n"
 SEE_ALSO_HEADING = "\n\nSee also:\n"
+NOTE_HEADING = "\n\nNote: "  # e.g. "LLM unavailable: showing quoted passages"
 OPEN_PATHS = ("/healthz",)
 
 Filter = str | list[str] | None
@@ -132,23 +133,24 @@ def history_from_messages(messages: list[ChatMessage]) -> tuple[str, list[Turn]]
 
 def strip_sources(text: str) -> str:
     """An assistant message without the sources list this API appended to it."""
-    for heading in (SOURCES_HEADING, SEE_ALSO_HEADING):
+    for heading in (SOURCES_HEADING, SEE_ALSO_HEADING, NOTE_HEADING):
         text = text.split(heading, 1)[0]
     return text
 
 
 def sources_text(answer: Answer) -> str:
-    """The sources list appended to the reply text (empty when nothing is cited)."""
+    """What the reply text appends to the answer: its sources list, and the notice if any."""
+    note = NOTE_HEADING + answer.notice if answer.notice else ""
     cited, heading = answer.citations, SOURCES_HEADING
     if not cited and answer.abstained and answer.see_also:
         cited, heading = answer.see_also, SEE_ALSO_HEADING
     if not cited:
-        return ""
+        return note
     lines = []
     for c in cited:
         link = f" <{c.url}>" if c.url else ""
         lines.append(f"[{c.n}] {c.heading()}: “{c.quote}”{link}")
-    return heading + "\n".join(lines)
+    return heading + "\n".join(lines) + note
 
 
 def outcome(answer: Answer) -> dict[str, Any]:

@@ -79,11 +79,14 @@ def _main(
     )
     # Logs go to stderr: stdout carries answers, JSON and the MCP stdio protocol.
     # The level goes on the handler too: some libraries (bm25s) set DEBUG on their own logger.
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setLevel(level)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
     root = logging.getLogger()
-    root.addHandler(handler)
+    handler = next((h for h in root.handlers if h.get_name() == "episode-assistant"), None)
+    if handler is None:  # once per process, however often the app is invoked in it
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name("episode-assistant")
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    handler.setLevel(level)
     root.setLevel(level)
 
 

@@ -59,8 +59,12 @@ def _version(value: bool) -> None:
         raise typer.Exit()
 
 
+SERVERS = frozenset({"ui", "slack", "serve", "mcp"})
+
+
 @app.callback()
 def _main(
+    ctx: typer.Context,
     version: Annotated[
         bool,
         typer.Option(
@@ -74,9 +78,10 @@ def _main(
 ) -> None:
     """Ask podcast episodes questions and get answers that cite episode, chapter, timestamp,
     speaker and the quoted words."""
-    level = (
-        logging.ERROR if quiet else (logging.WARNING, logging.INFO, logging.DEBUG)[min(verbose, 2)]
-    )
+    # Servers say where they listen and what they serve (INFO); one-shot commands only warn.
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    start = 1 if ctx.invoked_subcommand in SERVERS else 0
+    level = logging.ERROR if quiet else levels[min(start + verbose, 2)]
     # Logs go to stderr: stdout carries answers, JSON and the MCP stdio protocol.
     # The level goes on the handler too: some libraries (bm25s) set DEBUG on their own logger.
     root = logging.getLogger()

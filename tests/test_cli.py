@@ -95,8 +95,9 @@ def test_ui_takes_host_and_port_from_the_command_line(index_dir: Path) -> None:
     )
     try:
         assert proc.stdout is not None
-        line = proc.stdout.readline()  # the page prints where it is once it listens
-        assert f"127.0.0.1:{port}" in line
+        # The page prints where it is once it listens.
+        lines = (proc.stdout.readline() for _ in range(20))
+        assert any(f"127.0.0.1:{port}" in line for line in lines)
         assert httpx.get(f"http://127.0.0.1:{port}/", timeout=30).status_code == 200
     finally:
         proc.terminate()

@@ -18,15 +18,20 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
 
 WORKDIR /app
 
-# Dependencies first, so editing the code or the episodes does not reinstall them.
+# Dependencies first, from pyproject.toml alone, so editing the code or the episodes does
+# not reinstall them.
 COPY pyproject.toml README.md ./
+RUN python -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
+    && pip install -r /tmp/requirements.txt
+# The wheel ships the episodes, prompts and eval questions as package data (for installs
+# outside a checkout), so the build needs them; the services read /app/* through the env above.
 COPY assistant ./assistant
 COPY prompts ./prompts
-RUN pip install . && useradd --create-home --uid 10001 app && mkdir -p /data && chown app /data
-
+COPY evals/qa.jsonl evals/floors.json ./evals/
 COPY episodes ./episodes
+RUN pip install --no-deps . && useradd --create-home --uid 10001 app && mkdir -p /data && chown app /data
 
 USER app
 VOLUME ["/data"]
-EXPOSE 7860 3000 8000
+EXPOSE 7860 3000 8000 8080 8090
 CMD ["episode-assistant", "ui"]

@@ -5,12 +5,46 @@
 >>> answer.text, answer.citations
 """
 
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
 from . import offline  # noqa: F401  (first: keeps tiktoken, Chroma and Gradio off the network)
-from .api import Assistant, QuestionError
-from .config import Settings
-from .retrieval import FilterError
-from .schema import Answer, Citation, Episode, Hit, Segment, Turn, Usage
-from .store import IndexUnavailable
+
+# The public names load on first use (PEP 562): `episode-assistant --help` and `--version`
+# need none of them, and `Assistant` brings Chroma (0.3 s of imports) with it.
+_HOMES = {
+    "Assistant": "api",
+    "QuestionError": "api",
+    "Settings": "config",
+    "FilterError": "retrieval",
+    "Answer": "schema",
+    "Citation": "schema",
+    "Episode": "schema",
+    "Hit": "schema",
+    "Segment": "schema",
+    "Turn": "schema",
+    "Usage": "schema",
+    "IndexUnavailable": "store",
+}
+
+if TYPE_CHECKING:
+    from .api import Assistant, QuestionError
+    from .config import Settings
+    from .retrieval import FilterError
+    from .schema import Answer, Citation, Episode, Hit, Segment, Turn, Usage
+    from .store import IndexUnavailable
+
+
+def __getattr__(name: str) -> Any:
+    home = _HOMES.get(name)
+    if home is None:
+        raise AttributeError(f"module 'assistant' has no attribute {name!r}")
+    value = getattr(import_module(f".{home}", __name__), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "Answer",

@@ -6,7 +6,7 @@ import threading
 import time
 import unicodedata
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from .config import Settings
 from .indexing import IndexReport, Progress, build_index, check_compatible
@@ -15,8 +15,13 @@ from .schema import Answer, Hit, Turn
 from .store import EpisodeSummary, IndexUnavailable, Manifest, Store, wipe_local_index
 
 if TYPE_CHECKING:
+    from llama_index.core.base.base_query_engine import BaseQueryEngine
+    from llama_index.core.chat_engine.types import BaseChatEngine
+    from llama_index.core.llms import LLM
+
     from .embeddings import LocalEmbedder
     from .pipeline import AnswerPipeline
+    from .surfaces.llamaindex import EpisodeRetriever
     from .synthesizers import Synthesizer
 
 # How long a search trusts its view of which generation is active before checking again.
@@ -251,3 +256,31 @@ class Assistant:
         question = clean_question(question, self.settings.max_question_chars)
         filters = self.filters(episode, speaker)
         yield from self.pipeline.stream(question, history or [], filters)
+
+    # --- LlamaIndex (assistant/surfaces/llamaindex.py, imported only when asked for) ----------
+
+    def as_retriever(
+        self,
+        k: int | None = None,
+        *,
+        episode: str | list[str] | None = None,
+        speaker: str | list[str] | None = None,
+    ) -> EpisodeRetriever:
+        """This search as a LlamaIndex ``BaseRetriever``; nodes carry the citation metadata."""
+        from .surfaces.llamaindex import EpisodeRetriever
+
+        return EpisodeRetriever(self, k, episode=episode, speaker=speaker)
+
+    def as_query_engine(self, llm: LLM | None = None, **kwargs: Any) -> BaseQueryEngine:
+        """A LlamaIndex query engine: ``llm`` synthesizes over ``as_retriever``, or without
+        one the configured answerer answers (``streaming=True`` streams either way)."""
+        from .surfaces.llamaindex import as_query_engine
+
+        return as_query_engine(self, llm, **kwargs)
+
+    def as_chat_engine(self, llm: LLM | None = None, **kwargs: Any) -> BaseChatEngine:
+        """A LlamaIndex chat engine: ``CondensePlusContextChatEngine`` with ``llm``, or
+        without one the configured answerer, follow-ups included."""
+        from .surfaces.llamaindex import as_chat_engine
+
+        return as_chat_engine(self, llm, **kwargs)

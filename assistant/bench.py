@@ -61,6 +61,24 @@ def _cli(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
 
 
+# Whole commands as a user runs them, start-up included: what the lazy imports are for.
+COMMANDS = {
+    "--help": ["--help"],
+    "--version": ["--version"],
+    "search": ["search", "compute multiplier"],
+    "ask": ["ask", "What did Seonghyun say about MoE's compute multiplier?"],
+}
+
+
+def _command_times(env: dict[str, str], runs: int = 3) -> dict[str, float]:
+    """Median wall-clock seconds of each of ``COMMANDS`` (offline answerer)."""
+    env = {**env, "EPISODE_ASSISTANT_ANSWERER": "offline"}
+    return {
+        name: round(statistics.median(_cli(args, env)[0] for _ in range(runs)), 2)
+        for name, args in COMMANDS.items()
+    }
+
+
 def _percentiles(samples: list[float]) -> dict[str, float]:
     ordered = sorted(samples)
     q = statistics.quantiles(ordered, n=100, method="inclusive")
@@ -207,6 +225,9 @@ def run_bench(
         first, rss = _cli(["index"], {**env, "EPISODE_ASSISTANT_INDEX_DIR": str(work / "fresh")})
         again, rss2 = _cli(["index"], {**env, "EPISODE_ASSISTANT_INDEX_DIR": str(work / "fresh")})
         figures |= {"first_run_s": round(first, 2), "reindex_unchanged_s": round(again, 2)}
+        figures["command_s"] = _command_times(
+            {**env, "EPISODE_ASSISTANT_INDEX_DIR": str(work / "fresh")}
+        )
 
         bot = Assistant(
             settings.model_copy(update={"index_dir": work / "fresh", "answerer": "offline"})

@@ -2,31 +2,31 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
+import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
-from . import Assistant, Settings
-from .api import QuestionError
 from .evaluate import eval_command
-from .indexing import corpus_notice
-from .progress import progress_bar
-from .retrieval import FilterError
-from .schema import Answer, Citation, Hit, Turn
-from .store import IndexUnavailable
+
+# Each command imports what it needs when it runs: `--help` should not load Chroma, and
+# `ask` should not load FastAPI, the MCP SDK or Gradio.
+if TYPE_CHECKING:
+    from . import Assistant
+    from .schema import Answer, Citation, Hit, Turn
 
 app = typer.Typer(
     help="Ask podcast episodes questions and get answers that cite episode, chapter, "
     "timestamp, speaker and the quoted words.",
     no_args_is_help=True,
-    add_completion=False,
 )
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
@@ -53,19 +53,78 @@ FeedOpt = Annotated[
 ]
 
 
-def _assistant(corpus: Path | None = None, feed: Path | None = None) -> Assistant:
-    overrides: dict[str, object] = {"corpus_dir": corpus} if corpus else {}
+HostOpt = Annotated[
+    str | None, typer.Option("--host", help="Address to listen on (default: settings).")
+]
+PortOpt = Annotated[
+    int | None, typer.Option("--port", help="Port to listen on (default: settings).")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from .surfaces.common import package_version
+
+        print(f"episode-assistant {package_version()}")
+        raise typer.Exit()
+
+
+SERVERS = frozenset({"ui", "slack", "serve", "mcp"})
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors in the log.")] = False,
+) -> None:
+    """Ask podcast episodes questions and get answers that cite episode, chapter, timestamp,
+    speaker and the quoted words."""
+    # Servers say where they listen and what they serve (INFO); one-shot commands only warn.
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    start = 1 if ctx.invoked_subcommand in SERVERS else 0
+    level = logging.ERROR if quiet else levels[min(start + verbose, 2)]
+    # Logs go to stderr: stdout carries answers, JSON and the MCP stdio protocol.
+    # The level goes on the handler too: some libraries (bm25s) set DEBUG on their own logger.
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if h.get_name() == "episode-assistant"), None)
+    if handler is None:  # once per process, however often the app is invoked in it
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name("episode-assistant")
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    handler.setLevel(level)
+    root.setLevel(level)
+
+
+def _assistant(
+    corpus: Path | None = None, feed: Path | None = None, **overrides: object
+) -> Assistant:
+    from . import Assistant, Settings
+
+    if corpus:
+        overrides["corpus_dir"] = corpus
     if feed:
         if not feed.is_file():
             raise FileNotFoundError(f"feed file not found: {feed}")
         overrides["feed_file"] = feed
-    return Assistant(Settings(**overrides))
+    return Assistant(Settings(**{k: v for k, v in overrides.items() if v is not None}))
 
 
 class IndexProgress:
     """A rich progress bar with counts, rate and time left for reading and embedding."""
 
     def __init__(self) -> None:
+        from .progress import progress_bar
+
         self.bar = progress_bar(err, "rate")
         self.tasks: dict[str, int] = {}
 
@@ -85,21 +144,29 @@ class IndexProgress:
             self.bar.stop()
 
 
-def _run_index(bot: Assistant, rebuild: bool = False) -> None:
+def _run_index(
+    bot: Assistant, rebuild: bool = False, *, as_json: bool = False, out: Console | None = None
+) -> None:
+    out = out or console
     progress = IndexProgress()
     try:
         report = bot.index(rebuild=rebuild, progress=progress)
     finally:
         progress.stop()
+    if as_json:
+        data = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+        data["issues"] = [issue.model_dump() for issue in report.issues]
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
     for issue in report.issues:
         err.print(f"[yellow]{escape(str(issue))}[/]")
     if not report.changed:
-        console.print(
+        out.print(
             f"Index up to date: {len(report.unchanged)} unchanged files, {report.chunks} chunks "
             f"({report.seconds:.1f} s)."
         )
         return
-    console.print(
+    out.print(
         f"Indexed {report.episodes} episodes, {report.chunks} chunks in {report.seconds:.1f} s: "
         f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
         f"{len(report.unchanged)} unchanged"
@@ -120,8 +187,14 @@ def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
     def wrapper(*args: object, **kwargs: object) -> None:
         try:
             fn(*args, **kwargs)
-        except (QuestionError, FilterError, IndexUnavailable, FileNotFoundError, ValueError) as exc:
+        except (FileNotFoundError, ValueError) as exc:  # QuestionError, FilterError among them
             raise _fail(str(exc)) from None
+        except Exception as exc:
+            from .store import IndexUnavailable
+
+            if isinstance(exc, IndexUnavailable):
+                raise _fail(str(exc)) from None
+            raise
 
     return wrapper
 
@@ -132,16 +205,19 @@ def index(
     corpus: CorpusOpt = None,
     feed: FeedOpt = None,
     rebuild: Annotated[bool, typer.Option(help="Throw the index away and build it anew.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Build or update the index (only new or changed files are embedded)."""
-    _run_index(_assistant(corpus, feed), rebuild)
+    _run_index(_assistant(corpus, feed), rebuild, as_json=as_json)
 
 
-def _ensure_index(bot: Assistant) -> None:
+def _ensure_index(bot: Assistant, out: Console | None = None) -> None:
+    from .indexing import corpus_notice
+
     manifest = bot.store.manifest()
     if manifest is None:
         err.print("No index yet: building it from the corpus first.")
-        _run_index(bot)
+        _run_index(bot, out=out)
     elif notice := corpus_notice(manifest, bot.settings):
         err.print(f"[yellow]{escape(notice)}[/]")
 
@@ -216,6 +292,60 @@ def ask(
     _print_answer(answer)
 
 
+CHAT_HELP = """Commands:
+  /help   this list
+  /new    start a new conversation (forget what was said)
+  /quit   leave (Ctrl-D works too)
+Anything else is a question, in any language; follow-ups use what was said before."""
+
+# Words that make a message conversation rather than a question.
+SMALL_TALK = frozenset(
+    [
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "yo",
+        "thanks",
+        "thank",
+        "thx",
+        "ok",
+        "okay",
+        "cool",
+        "great",
+        "nice",
+        "yes",
+        "yeah",
+        "yep",
+        "no",
+        "nope",
+        "bye",
+        "goodbye",
+        "morning",
+        "evening",
+        "please",
+        "sorry",
+        "lol",
+        "hmm",
+        "test",
+    ]
+)
+
+
+def _is_small_talk(message: str, in_conversation: bool) -> bool:
+    """Whether a message has nothing to search for ("hi", "thanks!", "???").
+
+    In a conversation, "why?" or "and then?" is a follow-up: only greetings and thanks are
+    small talk there.
+    """
+    from .text import WORD_RE, content_terms, stem
+
+    noise = {stem(w) for w in SMALL_TALK}
+    if [t for t in content_terms(message) if t not in noise]:
+        return False
+    return not in_conversation or all(w.lower() in SMALL_TALK for w in WORD_RE.findall(message))
+
+
 @app.command()
 @_guarded
 def chat(
@@ -223,12 +353,16 @@ def chat(
     speaker: SpeakerOpt = None,
     corpus: CorpusOpt = None,
 ) -> None:
-    """A conversation in the terminal; follow-ups use what was said before. Ctrl-D ends it."""
+    """A conversation in the terminal; follow-ups use what was said before.
+
+    /help lists the commands; /quit or Ctrl-D ends it."""
+    from .schema import Answer
+
     bot = _assistant(corpus)
     _ensure_index(bot)
     console.print(
         f"[dim]{len(bot.episodes())} episodes indexed; answerer: {bot.pipeline.name}. "
-        "Ask away (Ctrl-D to quit, /new for a new conversation).[/]"
+        "Ask away (/help for commands, /quit to leave).[/]"
     )
     history: list[Turn] = []
     while True:
@@ -237,8 +371,24 @@ def chat(
         except (EOFError, KeyboardInterrupt):
             console.print()
             return
-        if question.strip() == "/new":
+        command = question.strip().lower()
+        if command in ("/quit", "/exit", "/q"):
+            return
+        if command in ("/help", "/?", "help"):
+            console.print(escape(CHAT_HELP))
+            continue
+        if command == "/new":
             history = []
+            console.print("[dim]New conversation.[/]")
+            continue
+        if command.startswith("/"):
+            err.print(f"[red]Unknown command {escape(command.split()[0])}: /help lists them.[/]")
+            continue
+        if command and _is_small_talk(question, bool(history)):
+            console.print(
+                "Ask me a question about the episodes, e.g. “What did Seonghyun say about "
+                "MoE?” (/help for commands)."
+            )
             continue
         try:
             final: Answer | None = None
@@ -251,30 +401,88 @@ def chat(
             assert final is not None
             _print_answer(final, streamed=True)
             history = final.history
-        except (QuestionError, FilterError) as exc:
+        except ValueError as exc:  # QuestionError, FilterError: say why, keep the conversation
             err.print(f"[red]{escape(str(exc))}[/]")
 
 
 @app.command()
 @_guarded
-def ui(corpus: CorpusOpt = None) -> None:
+def ui(corpus: CorpusOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
     """Open the chat page (host, port and login from settings)."""
     from .ui import run_ui  # lazy: gradio takes seconds to import
 
-    bot = _assistant(corpus)
+    bot = _assistant(corpus, ui_host=host, ui_port=port)
     _ensure_index(bot)
     run_ui(bot.settings, bot)
 
 
 @app.command()
 @_guarded
-def slack(corpus: CorpusOpt = None) -> None:
+def slack(
+    corpus: CorpusOpt = None,
+    host: Annotated[
+        str | None, typer.Option("--host", help="Address of the HTTP mode (default 0.0.0.0).")
+    ] = None,
+    port: PortOpt = None,
+) -> None:
     """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on slack_port."""
     from .bots.slack import run_slack  # lazy: other commands don't load slack_bolt
 
-    bot = _assistant(corpus)
+    bot = _assistant(corpus, slack_port=port)
     _ensure_index(bot)
-    run_slack(bot.settings, assistant=bot)
+    run_slack(bot.settings, assistant=bot, **({"host": host} if host else {}))
+
+
+def _uvicorn_level() -> str:
+    level = logging.getLogger().getEffectiveLevel()
+    return "error" if level >= logging.ERROR else ("debug" if level <= logging.DEBUG else "info")
+
+
+@app.command()
+@_guarded
+def serve(corpus: CorpusOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+    """Serve the HTTP API: OpenAI-compatible chat completions, /search, /ask, /healthz.
+
+    A host other than loopback needs EPISODE_ASSISTANT_API_KEY (clients send it as
+    'Authorization: Bearer <key>')."""
+    from .surfaces.common import check_exposure
+    from .surfaces.http import run_server  # lazy: only this command loads FastAPI
+
+    bot = _assistant(corpus, server_host=host, server_port=port)
+    settings = bot.settings
+    check_exposure(
+        settings.server_host,
+        settings.api_key.get_secret_value() if settings.api_key else None,
+        "HTTP API",
+    )
+    _ensure_index(bot, out=err)
+    err.print(f"HTTP API on http://{settings.server_host}:{settings.server_port}/v1")
+    run_server(bot, settings.server_host, settings.server_port, log_level=_uvicorn_level())
+
+
+@app.command()
+@_guarded
+def mcp(
+    corpus: CorpusOpt = None,
+    transport: Annotated[
+        str, typer.Option(help="stdio (an MCP client starts this command) or http.")
+    ] = "stdio",
+    host: HostOpt = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port of the http transport (default: mcp_port).")
+    ] = None,
+) -> None:
+    """Serve the episodes to MCP clients (stdio, or streamable HTTP).
+
+    Tools search_episodes and ask_episodes; the episode list as the resource episodes://list."""
+    from .surfaces.mcp_server import run_mcp  # lazy: only this command loads the MCP SDK
+
+    if transport not in ("stdio", "http", "streamable-http"):
+        raise ValueError(f"--transport is stdio or http, not {transport!r}")
+    bot = _assistant(corpus, server_host=host, mcp_port=port)
+    # stdout is the protocol on stdio: everything this command says goes to stderr.
+    _ensure_index(bot, out=err)
+    run_mcp(bot, "stdio" if transport == "stdio" else "http")
 
 
 @app.command("eval")
@@ -313,9 +521,11 @@ def bench(
         ),
     ] = False,
 ) -> None:
-    """Print build, re-index, search and ask figures for the shipped corpus, or (--scale)
-    for synthetic corpora 1x, 10x, 100x its size."""
+    """Print build, re-index, search and ask figures for the shipped corpus.
+
+    With --scale, for synthetic corpora 1x, 10x, 100x its size."""
     from .bench import run_bench
+    from .config import Settings
 
     if ingest_only:
         from .ingestbench import print_ingest, run_ingest_bench
@@ -333,13 +543,14 @@ def bench(
             raise ValueError(f"--scale takes whole numbers from 1, e.g. 1,10,100, not {scale!r}")
     default = "bench-scale.json" if scales else "bench.json"
     out = out or Path("evals/reports") / default
+
     run_bench(Settings(), cold=cold, out=out, scales=scales, seed=seed, clients=clients)
 
 
 def main() -> None:
-    """Entry point of the ``episode-assistant`` command."""
+    """Entry point of the ``episode-assistant`` command (and of ``python -m assistant``)."""
     try:
-        app()
+        app(prog_name="episode-assistant")
     except KeyboardInterrupt:
         sys.exit(130)
 

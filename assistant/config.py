@@ -10,11 +10,36 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
+PACKAGE_DIR = Path(__file__).resolve().parent
+PROJECT_ROOT = PACKAGE_DIR.parent
 PREFIX = "EPISODE_ASSISTANT_"
 # Passages sent to a model on this machine unless configured: its time to first token grows
 # with the prompt, about 10 ms a token on 2 CPU cores.
 LOCAL_CONTEXT_TOKENS = 1200
+
+# A checkout (an editable install included) uses its own folders; an installed wheel has no
+# repository around it, so it reads the copies shipped inside the package (pyproject.toml's
+# force-include) and keeps its index in a per-user data folder.
+IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file()
+PACKAGED = {"episodes": "_data/episodes", "evals": "_data/evals", "prompts": "_prompts"}
+
+
+def shipped(top: str, *rest: str) -> Path:
+    """A shipped file or folder (``episodes``, ``prompts``, ``evals/qa.jsonl`` …): the
+    checkout's own, or its copy inside the installed package."""
+    if IN_CHECKOUT:
+        return PROJECT_ROOT.joinpath(top, *rest)
+    return PACKAGE_DIR.joinpath(PACKAGED[top], *rest)
+
+
+def user_data_dir() -> Path:
+    """Where an installed copy keeps what it writes (index, eval reports): the checkout's
+    folder in a checkout, else the platform's per-user data folder."""
+    if IN_CHECKOUT:
+        return PROJECT_ROOT
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("episode-assistant", appauthor=False))
 
 
 def _env(name: str, *standard: str) -> AliasChoices:
@@ -34,11 +59,17 @@ class Settings(BaseSettings):
     )
 
     # Corpus and index
-    corpus_dir: Path = PROJECT_ROOT / "episodes"
+    corpus_dir: Path = Field(
+        default_factory=lambda: shipped("episodes"),
+        description="the episodes folder (default: the shipped episodes)",
+    )
     # A podcast RSS file read from disk (titles, numbers, dates, links, chapters); unset, a
     # feed file inside the corpus folder is used if there is one.
     feed_file: Path | None = None
-    index_dir: Path = PROJECT_ROOT / "index"
+    index_dir: Path = Field(
+        default_factory=lambda: user_data_dir() / "index",
+        description="the embedded Chroma store: index/ in a checkout, else a per-user folder",
+    )
     collection: str = Field(
         "episodes", pattern=r"^[a-zA-Z0-9][a-zA-Z0-9._-]{1,40}$", description="Chroma name prefix"
     )
@@ -97,7 +128,9 @@ class Settings(BaseSettings):
         description="token budget for the passages sent; unset and the base URL on this "
         "machine, 1,200 (a local model's time to first token grows with it)",
     )
-    prompts_dir: Path = PROJECT_ROOT / "prompts"
+    prompts_dir: Path = Field(
+        default_factory=lambda: shipped("prompts"), description="prompt templates"
+    )
 
     # Chat UI
     ui_host: str = "127.0.0.1"
@@ -120,6 +153,21 @@ class Settings(BaseSettings):
         "https://slack.com/api/", validation_alias=_env("slack_api_url", "SLACK_API_URL")
     )
     slack_port: int = 3000
+
+    # HTTP API (`episode-assistant serve`) and MCP server (`episode-assistant mcp`)
+    server_host: str = Field("127.0.0.1", description="address the HTTP API listens on")
+    server_port: int = Field(8080, ge=1, le=65535, description="port of the HTTP API")
+    mcp_port: int = Field(
+        8090, ge=1, le=65535, description="port of the MCP server's streamable HTTP transport"
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        description="Bearer key the HTTP API and MCP over HTTP require; unset means no key, "
+        "which only a loopback host may run with",
+    )
+    server_model: str = Field(
+        "episode-assistant", description="the model id /v1/models lists and replies carry"
+    )
 
     @property
     def local_llm(self) -> bool:

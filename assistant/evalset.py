@@ -18,12 +18,12 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from .config import shipped
 from .corpus import load_corpus
 from .schema import Episode, Segment, format_timestamp
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PATH = PROJECT_ROOT / "evals" / "qa.jsonl"
-DEFAULT_CORPUS = PROJECT_ROOT / "episodes"
+DEFAULT_PATH = shipped("evals", "qa.jsonl")
+DEFAULT_CORPUS = shipped("episodes")
 
 QuestionType = Literal[
     "factoid", "who-said", "when-in-episode", "summary", "cross-episode", "not-covered"

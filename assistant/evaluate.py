@@ -42,7 +42,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from .citations import cite
-from .evalset import PROJECT_ROOT, GoldSource, QAPair, QuestionType, load_pairs, normalize_ws
+from .config import shipped, user_data_dir
+from .evalset import GoldSource, QAPair, QuestionType, load_pairs, normalize_ws
 from .judge import (
     BaseAnswer,
     Evidence,
@@ -57,15 +58,14 @@ from .judge import (
     split_sentences,
 )
 from .progress import progress_bar
-from .retrieval import hit_from
 from .schema import Answer, Citation, Hit, parse_timestamp
 from .transcripts import detect_language
 
 if TYPE_CHECKING:
     from .api import Assistant
 
-REPORTS_DIR = PROJECT_ROOT / "evals" / "reports"
-FLOORS_PATH = PROJECT_ROOT / "evals" / "floors.json"
+REPORTS_DIR = user_data_dir() / "evals" / "reports"
+FLOORS_PATH = shipped("evals", "floors.json")
 QUESTION_TYPES = get_args(QuestionType)
 
 
@@ -274,6 +274,8 @@ def facts_found(pair: QAPair, answer: Answer) -> list[str]:
 
 def fetch_hits(bot: Assistant, ids: Sequence[str]) -> list[Hit]:
     """Passages by id, straight from the index (for citations outside ``answer.passages``)."""
+    from .retrieval import hit_from  # lazy, like the other two: `--help` loads no Chroma
+
     if not ids:
         return []
     got = bot.retriever().collection.get(ids=list(ids), include=["documents", "metadatas"])
@@ -509,6 +511,8 @@ def _speakers(citations: Sequence[Citation], speakers_of: dict[str, list[str]]) 
 
 
 def _all_chunks(bot: Assistant) -> list[Hit]:
+    from .retrieval import hit_from
+
     got = bot.retriever().collection.get(include=["documents", "metadatas"])
     hits = [
         hit_from(pid, doc, meta, 0.0, None)

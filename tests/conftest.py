@@ -4,6 +4,7 @@ episodes is built once (from the shipped embedding cache) for every test that re
 from __future__ import annotations
 
 import ipaddress
+import os
 import shutil
 import socket
 import subprocess
@@ -92,6 +93,21 @@ def private_index(tmp_path: Path, index_dir: Path) -> Path:
     target = tmp_path / "index"
     shutil.copytree(index_dir, target)
     return target
+
+
+def cli_env(index_dir: Path, **extra: str) -> dict[str, str]:
+    """The environment for a command over ``index_dir`` and the shipped corpus, offline,
+    with no settings leaking in from the developer's own environment."""
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("EPISODE_ASSISTANT_", "OPENAI_"))
+    }
+    env.update(
+        EPISODE_ASSISTANT_INDEX_DIR=str(index_dir),
+        EPISODE_ASSISTANT_CORPUS_DIR=str(EPISODES),
+        EPISODE_ASSISTANT_ANSWERER="offline",
+        **extra,
+    )
+    return env
 
 
 def free_port() -> int:

@@ -1,0 +1,5 @@
+"""``python -m assistant …``: the same command line as ``episode-assistant``."""
+
+from .cli import main
+
+main()

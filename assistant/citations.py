@@ -30,6 +30,13 @@ def turn_starts(hit: Hit) -> list[tuple[int, str | None]]:
     return [(int(t[0]), t[1]) for t in turns]
 
 
+def speaker_changes(hit: Hit) -> list[int]:
+    """Offsets in ``hit.text`` where another speaker takes over (a caption's next cue by the
+    same speaker is not one)."""
+    starts = turn_starts(hit)
+    return [s for (s, who), (_, before) in zip(starts[1:], starts, strict=False) if who != before]
+
+
 def cite(hit: Hit, quote: str, n: int) -> Citation:
     """A citation for ``quote`` inside ``hit``: speaker and time of the turn that holds it."""
     offset = max(hit.text.find(quote), 0)
@@ -126,7 +133,7 @@ def verbatim_quotes(hit: Hit, sentences: Iterable[str], bridge_words: int = 25) 
     its speaker and time are those of the turn it comes from.
     """
     text = hit.text
-    boundaries = [start for start, _speaker in turn_starts(hit)[1:]]
+    boundaries = speaker_changes(hit)
     spans = sorted((text.find(s), text.find(s) + len(s)) for s in sentences if s in text)
     merged: list[list[int]] = []
     for start, end in spans:

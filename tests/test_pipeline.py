@@ -12,7 +12,7 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.chunking import split_sentences
-from assistant.citations import turn_starts, verbatim_quotes
+from assistant.citations import speaker_changes, verbatim_quotes
 from assistant.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
 from assistant.schema import Answer, Hit
 from assistant.synthesizers import ScriptedSynthesizer, SynthesisError
@@ -114,8 +114,9 @@ def test_no_quote_spans_two_speakers_anywhere_in_the_corpus(bot: Assistant) -> N
     for pid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
         hit: Hit = hit_from(pid, text, meta, 0.0, None)
         flat = " ".join(text.split())
-        # Where each later turn starts, in the whitespace-normalised text quotes are cut from.
-        starts = [len(" ".join(text[:s].split())) for s, _ in turn_starts(hit)[1:]]
+        # Where another speaker takes over, in the whitespace-normalised text quotes are cut
+        # from.
+        starts = [len(" ".join(text[:s].split())) for s in speaker_changes(hit)]
         sentences = split_sentences(text)
         for a, b in itertools.pairwise(sentences):
             for quote in verbatim_quotes(hit, [a, b]):

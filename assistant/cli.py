@@ -285,11 +285,40 @@ def ask(
     """Answer a question, then list its sources."""
     bot = _assistant(corpus)
     _ensure_index(bot)
-    answer = bot.ask(question, episode=episode, speaker=speaker)
     if as_json:
+        answer = bot.ask(question, episode=episode, speaker=speaker)
         print(answer.model_dump_json(indent=2, exclude={"history", "passages"}))
         return
-    _print_answer(answer)
+    answer = _stream_answer(bot, question, [], episode, speaker)
+    _print_answer(answer, streamed=True)
+
+
+def _stream_answer(
+    bot: Assistant,
+    question: str,
+    history: list[Turn],
+    episode: list[str] | None,
+    speaker: list[str] | None,
+) -> Answer:
+    """Print the answer as it arrives, with a status line until its first words: a model on
+    a CPU can take half a minute before it writes anything."""
+    from .schema import Answer
+
+    final: Answer | None = None
+    status = console.status(f"[dim]Answering ({bot.pipeline.name})…[/]", spinner="dots")
+    status.start()
+    try:
+        for piece in bot.stream(question, history=history, episode=episode, speaker=speaker):
+            if isinstance(piece, Answer):
+                final = piece
+            elif piece:
+                status.stop()
+                console.print(escape(piece), end="")
+    finally:
+        status.stop()
+    console.print()
+    assert final is not None
+    return final
 
 
 CHAT_HELP = """Commands:
@@ -356,7 +385,6 @@ def chat(
     """A conversation in the terminal; follow-ups use what was said before.
 
     /help lists the commands; /quit or Ctrl-D ends it."""
-    from .schema import Answer
 
     bot = _assistant(corpus)
     _ensure_index(bot)
@@ -391,14 +419,7 @@ def chat(
             )
             continue
         try:
-            final: Answer | None = None
-            for piece in bot.stream(question, history=history, episode=episode, speaker=speaker):
-                if isinstance(piece, Answer):
-                    final = piece
-                else:
-                    console.print(escape(piece), end="")
-            console.print()
-            assert final is not None
+            final = _stream_answer(bot, question, history, episode, speaker)
             _print_answer(final, streamed=True)
             history = final.history
         except ValueError as exc:  # QuestionError, FilterError: say why, keep the conversation

@@ -89,6 +89,10 @@ METRICS: dict[str, Metric] = {
     "abstention_recall": Metric(label="abstention recall"),
     "faithfulness": Metric(label="faithfulness (offline judge)"),
     "faithfulness_llm": Metric(label="faithfulness (LLM judge)"),
+    # Averaging only the verdicts that came back hides a judge that timed out on half.
+    "llm_judge_failed": Metric(
+        label="answers the LLM judge could not judge", higher_is_better=False, share=False
+    ),
     "judge_caught": Metric(label="judge catches broken answers"),
     "judge_accepted": Metric(label="judge accepts faithful answers"),
     "mean_seconds": Metric(label="seconds per question", higher_is_better=False, share=False),
@@ -439,8 +443,11 @@ def _ask_one(
     result.scores = scores
     result.overall = round(scores.overall(pair.type != "not-covered"), 4)
     result.facts_found = found
-    result.prompt_tokens = answer.usage.prompt_tokens
-    result.completion_tokens = answer.usage.completion_tokens
+    # The judge's calls cost tokens too.
+    result.prompt_tokens = answer.usage.prompt_tokens + sum(j.prompt_tokens for j in judgements)
+    result.completion_tokens = answer.usage.completion_tokens + sum(
+        j.completion_tokens for j in judgements
+    )
     return result, answer, evidence
 
 
@@ -613,6 +620,7 @@ def summarize(
         "abstention_recall": _mean([float(r.abstained) for r in uncovered]),
         "faithfulness": _mean([r.scores.faithfulness for r in results]),
         "faithfulness_llm": _mean([r.scores.faithfulness_llm for r in results]),
+        "llm_judge_failed": _llm_judge_failed(results),
         "judge_caught": None,
         "judge_accepted": None,
         "mean_seconds": _mean([r.seconds for r in results]),
@@ -623,6 +631,12 @@ def summarize(
         out["judge_caught"] = _round(perturbations.catch_rate)
         out["judge_accepted"] = _round(perturbations.accept_rate)
     return out
+
+
+def _llm_judge_failed(results: Sequence[QuestionResult]) -> float | None:
+    """How many answers the LLM judge returned no verdicts for (``None``: it did not run)."""
+    llm = [j for r in results for j in r.judgements if j.judge.startswith("llm")]
+    return float(sum(j.error is not None for j in llm)) if llm else None
 
 
 def _round(value: float | None) -> float | None:

@@ -29,10 +29,12 @@ from assistant.evaluate import (
     is_gold_passage,
     load_floors,
     quotes_overlap,
+    summarize,
 )
 from assistant.judge import (
     PERTURBATIONS,
     BaseAnswer,
+    Judgement,
     LLMJudge,
     OfflineJudge,
     evidence_from,
@@ -371,6 +373,18 @@ def test_llm_judge_sends_claims_and_passages_and_reads_the_verdicts(server: Fake
     server.script(Reply(text="I think it is all fine."))
     judgement = LLMJudge(settings).judge(answer)
     assert judgement.verdicts == [] and "unreadable" in (judgement.error or "")
+
+
+def test_verdicts_the_llm_judge_could_not_get_are_counted_not_averaged_away() -> None:
+    judged = _result("q1", 1.0, 1.0)
+    judged.judgements = [Judgement(judge="llm:m", prompt_tokens=90, completion_tokens=10)]
+    lost = _result("q2", 1.0, 1.0)
+    lost.judgements = [Judgement(judge="llm:m", error="APITimeoutError: timed out")]
+    offline = _result("q3", 1.0, 1.0)
+    offline.judgements = [Judgement(judge="offline")]
+
+    assert summarize([judged, lost, offline])["llm_judge_failed"] == 1.0
+    assert summarize([offline])["llm_judge_failed"] is None  # no LLM judge ran
 
 
 # --- compare ---------------------------------------------------------------------------------

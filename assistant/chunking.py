@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # llama-index-core takes seconds to import: only building nod
     from llama_index.core.schema import TextNode
 
 SENTENCE_RE = re.compile(r"[^\n]+?(?:[.!?…。]+[\"”’)]*(?=\s|$)|$)", re.DOTALL)
-CHUNKING_VERSION = 2
+CHUNKING_VERSION = 3
 
 
 @lru_cache(maxsize=1)
@@ -52,6 +52,9 @@ class _Piece:
     text: str
     tokens: int
     start: int  # where ``text`` starts in ``segment.text``: finds the cue that holds it
+    # Where in its chapter this piece is likely said, from its word position between the
+    # chapter's start and the next one's (transcripts that stamp chapters only).
+    estimate: int | None = None
 
 
 def _pieces(segment: Segment, limit: int) -> list[_Piece]:
@@ -87,12 +90,40 @@ def chunk_episode(episode: Episode, chunk_tokens: int, overlap: int) -> list[Tex
             groups[-1].append(seg)
         else:
             groups.append([seg])
-    for group in groups:
+    for i, group in enumerate(groups):
         pieces = [p for seg in group for p in _pieces(seg, chunk_tokens)]
+        _estimate_times(pieces, _next_start(group, groups[i + 1 :]))
         for window in _windows(pieces, chunk_tokens, overlap):
             nodes.append(_node(episode, window, len(nodes)))
     _link_end_times(nodes)
     return nodes
+
+
+def _next_start(group: list[Segment], later: list[list[Segment]]) -> int | None:
+    """When the chapter after ``group`` starts (``None``: it is the last, or untimed)."""
+    for other in later:
+        if other[0].kind == group[0].kind and other[0].seconds is not None:
+            return other[0].seconds
+    return None
+
+
+def _estimate_times(pieces: list[_Piece], end: int | None) -> None:
+    """Estimated times for a chapter whose turns carry only the chapter's start: each piece
+    at its share of the chapter's words between this start and the next chapter's. Speech
+    runs at a steady-enough rate that this lands within a minute or so (measured on the
+    Noam Brown transcript, whose turns carry exact times: README, Answers)."""
+    first = pieces[0].segment if pieces else None
+    if first is None or first.kind != "transcript" or first.exact_time or first.cues:
+        return
+    start = first.seconds
+    if start is None or end is None or end <= start:
+        return
+    words = [len(p.text.split()) for p in pieces]
+    total = sum(words) or 1
+    before = 0
+    for piece, count in zip(pieces, words, strict=True):
+        piece.estimate = start + round(before / total * (end - start))
+        before += count
 
 
 def _windows(pieces: list[_Piece], limit: int, overlap: int) -> list[list[_Piece]]:
@@ -123,6 +154,7 @@ def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
     # sentence the time of its own cue. Entries sit at sentence starts only: a reader that
     # breaks the text at entries (the LLM prompt) never breaks a sentence.
     turns: list[list] = []
+    estimates: list[list[int]] = []  # [char offset, estimated seconds] at each sentence
     offset = 0
     previous: Segment | None = None
     last_seconds: int | None = None
@@ -136,6 +168,8 @@ def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
         if seg is not previous or at_start != last_seconds:
             turns.append([offset, seg.speaker, at_start, seg.exact_time])
         last_seconds = at_start
+        if piece.estimate is not None:
+            estimates.append([offset, piece.estimate])
         text_parts.append(piece.text)
         offset += len(piece.text)
         previous = seg
@@ -162,6 +196,7 @@ def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
         "speaker": main_speaker or "",
         "speakers": "|".join(speakers),
         "turns": json.dumps(turns, ensure_ascii=False),
+        "estimates": json.dumps(estimates),
         "source_file": episode.source_file,
         "url": episode.url or "",
         "line_start": window[0].segment.line_start,
@@ -197,6 +232,17 @@ def speaker_key(name: str) -> str:
 def chunk_corpus(episodes: list[Episode], chunk_tokens: int, overlap: int) -> list[TextNode]:
     """Chunks of every episode, in corpus order."""
     return [n for e in episodes for n in chunk_episode(e, chunk_tokens, overlap)]
+
+
+def estimate_at(estimates: str, offset: int) -> int | None:
+    """The estimated time of the sentence that holds character ``offset`` (``None`` where
+    the passage has exact times or no estimate)."""
+    found = None
+    for start, seconds in json.loads(estimates or "[]"):
+        if start > offset:
+            break
+        found = seconds
+    return found
 
 
 def quote_context(node_meta: dict, offset: int) -> tuple[str | None, int | None, bool]:

@@ -9,7 +9,7 @@ import math
 import re
 from collections.abc import Iterable
 
-from .chunking import quote_context, split_sentences
+from .chunking import estimate_at, quote_context, split_sentences
 from .schema import Citation, Hit, format_timestamp
 from .text import WORD_RE, content_terms
 
@@ -45,6 +45,7 @@ def cite(hit: Hit, quote: str, n: int) -> Citation:
     )
     if hit.kind != "transcript":
         seconds = None
+    estimated = estimate_at(hit.estimates, offset) if seconds is not None else None
     return Citation(
         n=n,
         episode=hit.episode,
@@ -56,8 +57,10 @@ def cite(hit: Hit, quote: str, n: int) -> Citation:
         quote=quote,
         source_file=hit.source_file,
         kind=hit.kind,
-        url=deep_link(hit.url, seconds),
+        # A player opened at the estimate lands near the words, not minutes before them.
+        url=deep_link(hit.url, estimated if estimated is not None else seconds),
         passage_id=hit.id,
+        estimated_seconds=estimated,
     )
 
 

@@ -392,4 +392,5 @@ def hit_from(
         score=(scores or {}).get(pid, 0.0),
         relevance=relevance,
         turns=meta.get("turns") or "[]",
+        estimates=meta.get("estimates") or "[]",
     )

@@ -129,6 +129,8 @@ class Hit(BaseModel):
     relevance: float = 0.0  # cosine similarity of passage and question
     # Where each speaker turn starts inside ``text`` (JSON), to attribute quoted sentences.
     turns: str = Field("[]", exclude=True, repr=False)
+    # Estimated times of its sentences (JSON [offset, seconds]) where only chapters are timed.
+    estimates: str = Field("[]", exclude=True, repr=False)
 
 
 class Citation(BaseModel):
@@ -146,11 +148,27 @@ class Citation(BaseModel):
     kind: Kind = "transcript"
     url: str | None = None
     passage_id: str
+    # Where in its chapter the quote is likely said, from its word position, when the
+    # transcript stamps chapters only; ``timestamp`` stays the chapter's exact start.
+    estimated_seconds: int | None = None
+
+    @property
+    def estimate(self) -> str | None:
+        """The estimated time as shown: ``≈05:12`` (``None`` when there is none)."""
+        stamp = format_timestamp(self.estimated_seconds)
+        return f"≈{stamp}" if stamp else None
+
+    @property
+    def when(self) -> str | None:
+        """The time as a listener reads it: ``04:34``, or ``04:34 (≈05:12)`` with an estimate."""
+        if self.timestamp and self.estimate:
+            return f"{self.timestamp} ({self.estimate})"
+        return self.timestamp
 
     def heading(self) -> str:
-        """One line a listener can check: ``EP 81 · chapter · 04:34 · speaker``."""
+        """One line a listener can check: ``EP 81 · chapter · 04:34 (≈05:12) · speaker``."""
         parts = [self.episode + (" (article)" if self.kind == "article" else "")]
-        parts += [p for p in (self.chapter, self.timestamp, self.speaker) if p]
+        parts += [p for p in (self.chapter, self.when, self.speaker) if p]
         return " · ".join(parts)
 
 

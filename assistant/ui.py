@@ -173,11 +173,13 @@ def render_source(citation: Citation, prefix: str) -> str:
     if citation.chapter:
         meta.append(f'<span class="ea-chapter">{e(citation.chapter)}</span>')
     if citation.timestamp:
-        stamp = e(citation.timestamp)
+        # The chapter's start is exact; "≈05:12" says where in it the words likely are.
+        stamp = e(citation.when or citation.timestamp)
+        at = citation.estimate or citation.timestamp
         if citation.url:
             stamp = (
                 f'<a class="ea-time" href="{_attr(citation.url)}" target="_blank" '
-                f'rel="noopener noreferrer" title="Open the episode at {_attr(citation.timestamp)}">'
+                f'rel="noopener noreferrer" title="Open the episode at {_attr(at)}">'
                 f"{stamp}</a>"
             )
         else:

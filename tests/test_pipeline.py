@@ -13,12 +13,14 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.chunking import split_sentences
 from assistant.citations import speaker_changes, verbatim_quotes
+from assistant.estimates import NOAM_BROWN, measure
 from assistant.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
 from assistant.schema import Answer, Hit
 from assistant.synthesizers import ScriptedSynthesizer, SynthesisError
 from assistant.synthesizers.base import NOTICE
 
 PACKAGE = Path(__file__).resolve().parent.parent / "assistant"
+EPISODES = PACKAGE.parent / "episodes"
 
 
 def markers(answer: Answer) -> list[int]:
@@ -270,3 +272,27 @@ def test_no_import_circle_among_runtime_modules() -> None:
 
     for start in graph:
         visit(start, [start])
+
+
+# --- estimated times inside a chapter -------------------------------------------------------
+
+
+def test_estimates_land_near_the_real_time_on_a_stamped_transcript() -> None:
+    # Hide the Noam Brown turns' exact times behind 4-minute chapters and estimate them back.
+    error = measure(EPISODES / NOAM_BROWN)
+    assert error.turns > 150
+    assert error.median <= 15 and error.p90 <= 45
+    assert error.median * 5 < error.chapter_start_median  # far better than the chapter start
+
+
+def test_citations_of_chapter_stamped_transcripts_carry_an_estimate(bot: Assistant) -> None:
+    answer = bot.ask("What did Seonghyun say about MoE's compute multiplier?")
+    assert_cited(answer)
+    first = answer.citations[0]
+    assert first.timestamp == "04:34" and first.estimated_seconds is not None
+    assert first.seconds <= first.estimated_seconds < 7 * 60  # the next chapter's start
+    assert f"{first.timestamp} ({first.estimate})" in first.heading()
+    assert first.estimate in answer.text  # shown as estimated wherever the time is
+    # Exact times (stamped turns) need no estimate.
+    noam = bot.ask("How many hidden-card states are there in heads-up Texas Hold'em?")
+    assert all(c.estimated_seconds is None for c in noam.citations if c.kind == "transcript")

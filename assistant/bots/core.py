@@ -213,7 +213,7 @@ def compact_parts(citation: Citation) -> tuple[str, str | None, str | None]:
     time is what a listener needs to find the spot.
     """
     episode = citation.episode + (" (article)" if citation.kind == "article" else "")
-    return episode, citation.timestamp, citation.speaker
+    return episode, citation.when, citation.speaker
 
 
 def compact_heading(citation: Citation) -> str:

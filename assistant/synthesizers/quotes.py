@@ -335,7 +335,7 @@ class QuoteSynthesizer:
     def _say(c: Citation, quote: str, query: Query, label_episode: bool) -> str:
         where = c.episode + (" article" if c.kind == "article" else "")
         if c.timestamp:
-            where += f" at {c.timestamp}"
+            where += f" at {c.when}"
         if c.speaker and not label_episode:
             return f"{c.speaker} ({where}): “{quote}” [#1]"
         who = f" — {c.speaker}" if c.speaker else ""
@@ -347,7 +347,7 @@ class QuoteSynthesizer:
         citation = cite(c.hit, quote, 1)
         where = citation.episode + (" article" if citation.kind == "article" else "")
         chapter = f" · {citation.chapter}" if citation.chapter else ""
-        when = f" · {citation.timestamp}" if citation.timestamp else ""
+        when = f" · {citation.when}" if citation.timestamp else ""
         who = f" — {citation.speaker}" if citation.speaker else ""
         return _Line(f"{where}{chapter}{when}{who}: “{quote}” [#1]", [citation])
 

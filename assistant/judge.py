@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Literal
 import numpy as np
 from pydantic import BaseModel, Field, computed_field
 
-from .schema import Answer, Citation, Hit
+from .schema import Answer, Citation, Hit, format_timestamp
 from .text import stem
 from .transcripts import detect_language
 
@@ -349,6 +349,8 @@ class Evidence:
         turns = [(int(t[0]), t[1] or None) for t in raw if isinstance(t, list) and len(t) >= 2]
         labels = [hit.episode, hit.episode_title, hit.chapter, hit.timestamp, hit.speaker]
         labels += [s for _, s in turns]
+        # An answer may say where in the chapter a quote likely is ("04:34 (≈05:47)").
+        labels += [f"≈{format_timestamp(sec)}" for _, sec in json.loads(hit.estimates or "[]")]
         if hit.kind == "article":
             labels.append("article")
         return cls(
@@ -363,7 +365,7 @@ class Evidence:
     def from_citation(cls, citation: Citation) -> Evidence:
         """Evidence from a citation alone, when its passage is not at hand."""
         labels = [citation.episode, citation.episode_title, citation.chapter]
-        labels += [citation.timestamp, citation.speaker]
+        labels += [citation.when, citation.speaker]
         return cls(
             id=citation.passage_id,
             text=citation.quote,
@@ -605,7 +607,7 @@ def _fail(verdict: ClaimVerdict, reason: str) -> ClaimVerdict:
 
 
 def _labels(citation: Citation) -> str:
-    parts = [citation.episode, citation.episode_title, citation.chapter, citation.timestamp]
+    parts = [citation.episode, citation.episode_title, citation.chapter, citation.when]
     parts += [citation.speaker]
     return " · ".join(p for p in parts if p)
 

@@ -44,7 +44,8 @@ MOE = "What did Seonghyun say about MoE's compute multiplier?"
 LONDON = "Who is moving to London?"
 SCALING = "When do they talk about environment scaling?"
 FOLLOW_UP = "And what did Chester say about it?"
-TIMESTAMP = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?$")
+# The chapter's exact start, and where in the chapter the quote likely is ("04:34 (≈05:47)").
+TIMESTAMP = re.compile(r"^\d{1,2}:\d{2}(:\d{2})?( \(≈\d{1,2}:\d{2}(:\d{2})?\))?$")
 
 pytestmark = [
     pytest.mark.browser,

@@ -367,8 +367,9 @@ def run_eval(
     for warm_up in ("warm up", "준비"):
         bot.search(warm_up, k=1)
     _ = bot.pipeline
-    # The cross-lingual space judges claims not in English (e5 hardly helps; see judge.py).
-    judge = OfflineJudge(speakers=speakers, embedder=bot.crosslingual)
+    # The cross-lingual space judges claims not in English (e5 hardly helps; see judge.py);
+    # without one, the main space is USE-m3's, aligned across languages.
+    judge = OfflineJudge(speakers=speakers, embedder=bot.crosslingual or bot.embedder)
     results: list[QuestionResult] = []
     answers: dict[str, tuple[Answer, dict[str, Evidence]]] = {}
     bar = progress_bar(console, "current") if progress else None

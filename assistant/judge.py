@@ -467,7 +467,7 @@ class _Mention:
 class OfflineJudge:
     """Claim-to-evidence matching; needs no model (an embedder is optional).
 
-    >>> judge = OfflineJudge(speakers=bot.speakers(), embedder=bot.crosslingual)
+    >>> judge = OfflineJudge(speakers=bot.speakers(), embedder=bot.crosslingual or bot.embedder)
     >>> judge.judge(answer).faithfulness
 
     The embedder is only used for claims not in English. Measured on the dev split, the

@@ -129,7 +129,7 @@ def test_two_app_processes_share_one_chroma_server(tmp_path, chroma_server):
         # The UI process re-indexes after a file is added; only that file is embedded.
         (corpus / NEW_FILE).write_text(NEW_TEXT, encoding="utf-8")
         done = ui.ask(op="index")
-        assert done["added"] == [NEW_FILE] and done["embedded"] == 2  # one chunk, two spaces
+        assert done["added"] == [NEW_FILE] and done["embedded"] == 1  # one chunk, one space
 
         # The bot process, never restarted, moves to the new generation by itself.
         deadline = time.monotonic() + 20

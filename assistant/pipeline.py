@@ -26,6 +26,8 @@ log = logging.getLogger(__name__)
 # Passages retrieved per question: enough for the offline answerer to pick sentences from
 # and for a model's context budget to be filled best first.
 PASSAGES = 8
+# Episodes outlined for a summary, or searched one by one for a comparison.
+MAX_OUTLINED = 4
 NOT_COVERED = "The episodes don't seem to cover that."
 NOT_COVERED_KO = (
     "에피소드에서 그 내용을 다루지 않는 것 같습니다. (The episodes don't seem to cover that.)"
@@ -155,15 +157,25 @@ class AnswerPipeline:
         finds nothing."""
         candidates = self.settings.candidates
         narrowed = Filters(
-            episodes=filters.episodes or list(query.episodes) or None,
+            # A follow-up stays in the episodes the conversation is about.
+            episodes=filters.episodes
+            or list(query.episodes)
+            or list(query.context_episodes)
+            or None,
             speakers=filters.speakers
             or (list(query.speakers) if query.speakers and query.kind != "who" else None),
         )
         if query.kind == "summary" and narrowed.episodes:
-            hits = retriever.outline(narrowed.episodes)
+            hits = retriever.outline(narrowed.episodes[:MAX_OUTLINED])
             if hits:
                 return hits
-        if query.kind == "comparison" and not filters.episodes and len(query.episodes) >= 2:
+        # One search per named episode, side by side; a label many episodes share ("Latent
+        # Space") gets one search over all of them instead of a hundred.
+        if (
+            query.kind == "comparison"
+            and not filters.episodes
+            and 2 <= len(query.episodes) <= MAX_OUTLINED
+        ):
             per = max(2, PASSAGES // len(query.episodes))
             lists = [
                 retriever.search(

@@ -113,6 +113,8 @@ class Query:
     kind: QuestionKind
     episodes: tuple[str, ...] = ()  # labels of episodes the question names
     speakers: tuple[str, ...] = ()  # speakers the question (or the one it follows) names
+    # The episodes the conversation was about, for a follow-up that names none.
+    context_episodes: tuple[str, ...] = ()
     follow_up: bool = False
     # Stemmed words the question is about (not how it asks): the evidence must hold them.
     focus: tuple[str, ...] = ()
@@ -150,9 +152,14 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         named_speakers = tuple(speakers_named(standalone, speakers))
     if follow and not named_episodes:
         named_episodes = tuple(episodes_named(standalone, labels))
+    context = tuple(history[-1].episodes) if follow and not named_episodes else ()
+    if follow:  # the question it follows says what "it" is about; its names are not topics
+        around = speakers_named(standalone, speakers)
+        focus = tuple(dict.fromkeys([*focus, *topic_terms(standalone, named_episodes, around)]))
     return Query(
         text=question,
         standalone=standalone,
+        context_episodes=context,
         language=language,
         kind=question_kind(question, named_episodes, focus),
         episodes=named_episodes,

@@ -175,6 +175,14 @@ def test_a_question_with_its_own_topic_is_not_a_follow_up(bot: Assistant) -> Non
     assert {c.episode for c in second.citations} == {"EP 79"}
 
 
+def test_a_follow_up_stays_in_the_episode_the_conversation_is_about(bot: Assistant) -> None:
+    first = bot.ask("What did Seonghyun say about MoE's compute multiplier?")
+    follow = bot.ask("and what did Chester answer?", history=first.history)
+    assert {c.episode for c in follow.citations} == {"EP 81"}
+    assert {c.speaker for c in follow.citations} == {"Chester Roh"}
+    assert "MoE" in follow.text  # what "answer" is about came from the first question
+
+
 def test_follow_ups_do_not_glue_every_earlier_question(bot: Assistant) -> None:
     a = bot.ask("What did Seonghyun say about MoE's compute multiplier?")
     b = bot.ask("and what did Chester answer?", history=a.history)

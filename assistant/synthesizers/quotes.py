@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ..chunking import split_sentences
 from ..citations import cite, verbatim_quotes
-from ..question import Query, topic_terms
+from ..question import Query
 from ..schema import Citation, Hit, Turn, Usage
 from ..text import content_terms
 from .base import Draft, Evidence
@@ -144,9 +144,6 @@ class QuoteSynthesizer:
     def _candidates(self, evidence: Evidence) -> list[_Candidate]:
         query = evidence.query
         focus = set(query.checkable_focus)
-        if query.follow_up:  # the question it follows says what "it" is
-            more = topic_terms(query.standalone, query.episodes, query.speakers)
-            focus |= {t for t in more if t.isascii()}
         out: list[_Candidate] = []
         for rank, hit in enumerate(evidence.hits):
             sentences = split_sentences(hit.text)

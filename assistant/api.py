@@ -5,8 +5,10 @@ from __future__ import annotations
 import threading
 import time
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
+
+from chromadb.errors import ChromaError
 
 from .config import Settings
 from .indexing import IndexReport, Progress, build_index, check_compatible
@@ -67,6 +69,7 @@ class Assistant:
         self._opening = False
         self._lock = threading.RLock()
         self._pipeline: AnswerPipeline | None = None
+        self._pin = threading.local()
 
     # --- parts, made on first use ----------------------------------------------------------
 
@@ -104,14 +107,15 @@ class Assistant:
     def index(self, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
         """Build or update the index from the corpus folder."""
         with self._lock:
-            if rebuild:
-                try:
-                    store = self.store
-                except IndexUnavailable:
-                    wipe_local_index(self.settings)
-                    store = self.store
-            else:
-                store = self.store
+            # A store of its own: one opened earlier may hold another process's previous
+            # generation in memory, and writing through it would persist that over the new.
+            try:
+                store = Store(self.settings)
+            except IndexUnavailable:
+                if not rebuild:
+                    raise
+                wipe_local_index(self.settings)
+                store = Store(self.settings)
             report = build_index(
                 self.settings,
                 store,
@@ -119,6 +123,7 @@ class Assistant:
                 rebuild=rebuild,
                 progress=progress,
             )
+            self._store = store
             self._retriever = None
             return report
 
@@ -142,6 +147,9 @@ class Assistant:
         (opening takes seconds at 100x the shipped corpus): one caller opens it, the others
         go on with the old one until it is ready.
         """
+        pinned = getattr(self._pin, "retriever", None)
+        if pinned is not None:  # inside one answer (see _retrying)
+            return pinned
         with self._lock:
             now = time.monotonic()
             current = self._retriever
@@ -163,15 +171,26 @@ class Assistant:
                 return self._retriever
             self._opening = True
         try:
-            fresh = Retriever(self.store, manifest, self.embedder, self.crosslingual)
-        except Exception:
+            # A new generation gets a new client: this process's client holds the collections'
+            # vectors as they were when it opened them (see store.py).
+            store = Store(self.settings)
+            fresh = Retriever(store, manifest, self.embedder, self.crosslingual)
+        except Exception:  # keep answering from the current one; look again in a moment
             with self._lock:
                 self._opening = False
             return current
         with self._lock:
             self._opening = False
+            self._store = store
             self._retriever = fresh
             return fresh
+
+    def _reopen(self) -> None:
+        """Forget the open store and retriever, so the next call opens the index afresh."""
+        with self._lock:
+            self._store = None
+            self._retriever = None
+            self._checked_at = 0.0
 
     def episodes(self) -> list[EpisodeSummary]:
         """The indexed episodes (for filters and listings)."""
@@ -199,13 +218,20 @@ class Assistant:
     ) -> list[Hit]:
         """The top passages for ``query``: episode, chapter, timestamp, speaker, text, score."""
         query = clean_question(query, self.settings.max_question_chars)
-        retriever = self.retriever()
-        return retriever.search(
-            query,
-            k or self.settings.top_k,
-            self.filters(episode, speaker),
-            candidates=self.settings.candidates,
-        )
+        for attempt in range(2):
+            retriever = self.retriever()
+            try:
+                return retriever.search(
+                    query,
+                    k or self.settings.top_k,
+                    resolve_filters(retriever.manifest, episode, speaker),
+                    candidates=self.settings.candidates,
+                )
+            except ChromaError:
+                if attempt:
+                    raise
+                self._reopen()  # see _retrying
+        raise AssertionError("unreachable")
 
     @property
     def pipeline(self) -> AnswerPipeline:
@@ -254,8 +280,46 @@ class Assistant:
     ) -> Iterator[str | Answer]:
         """Incremental answer text, then the final ``Answer``."""
         question = clean_question(question, self.settings.max_question_chars)
-        filters = self.filters(episode, speaker)
-        yield from self.pipeline.stream(question, history or [], filters)
+        self.filters(episode, speaker)  # a bad filter fails here, before anything streams
+        yield from self._retrying(
+            lambda retriever: self.pipeline.stream(
+                question, history or [], resolve_filters(retriever.manifest, episode, speaker)
+            )
+        )
+
+    def _retrying(
+        self, start: Callable[[Retriever], Iterator[str | Answer]]
+    ) -> Iterator[str | Answer]:
+        """``start(retriever)``'s pieces, every one made with that same retriever; when Chroma
+        fails before the first piece, once more on a freshly opened index.
+
+        One retriever per answer: the pipeline may ask for it more than once (to search, then
+        to judge coverage), and an answer that searched one generation and judged by the next
+        one's vocabulary was neither the old answer nor the new. The retry is a last line of
+        defence for what store.py prevents: a generation dropped under an app that slept
+        through two rebuilds, or a store another process changed in a way this one cannot see.
+        """
+        for attempt in range(2):
+            retriever = self.retriever()
+            started = False
+            try:
+                pieces = start(retriever)
+                while True:
+                    # Pinned for each step in the thread that takes it: a UI may take each
+                    # piece of a stream on another worker thread.
+                    self._pin.retriever = retriever
+                    try:
+                        piece = next(pieces)
+                    except StopIteration:
+                        return
+                    finally:
+                        self._pin.retriever = None
+                    started = True
+                    yield piece
+            except ChromaError:
+                if started or attempt:
+                    raise
+                self._reopen()
 
     # --- LlamaIndex (assistant/surfaces/llamaindex.py, imported only when asked for) ----------
 

@@ -6,6 +6,7 @@ import hashlib
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -25,6 +26,10 @@ if TYPE_CHECKING:
 
 # progress(stage, done, total): "reading episodes" counts files, "embedding (…)" chunks.
 Progress = Callable[[str, int, int], None]
+# What a build retires (see store.py) is deleted by the next build, but no sooner than this
+# after the commit that retired it: apps check for a new generation every 2 s
+# (api.FRESHNESS_SECONDS) and open it in well under a second once their embedders are loaded.
+RETIRE_AFTER = 6.0
 # Loads (embedder, cross-lingual embedder or None) only when a build needs them.
 Embedders = Callable[[], "tuple[LocalEmbedder, LocalEmbedder | None]"]
 
@@ -204,6 +209,9 @@ def build_index(
         cache.close()
 
     kept = list(report.unchanged)
+    previous = old if old is not None else _readable_manifest(store)
+    if previous is not None:
+        _wait_out_grace(previous, rebuild=old is None)
     if old is not None:
         # An update: the same collections, the new chunks tagged with the next generation.
         generation = old.generation + 1
@@ -212,10 +220,12 @@ def build_index(
         ]
         live = sum(e.chunks for e in old.files.values())
         for target in targets:
-            if target.count() != live:  # a killed update left chunks behind
+            if target.count() != live + old.retired_chunks:  # a killed update left chunks
                 store.delete_dead(target, old)
+            elif old.retired:
+                store.delete_retired(target, old)
     else:
-        generation = _next_generation(store)
+        generation = _next_generation(store, previous)
         targets = [
             store.new_collection(generation, crosslingual=twin)
             for twin in (False, True)[: len(spaces)]
@@ -257,11 +267,14 @@ def build_index(
         settings_key=key,
         corpus=corpus_dir,
     )
+    if old is not None:
+        # Kept for apps still searching ``old``; the next build deletes them.
+        manifest.retired = {name: generation for name in report.updated}
+        manifest.retired.update(dict.fromkeys(report.removed, -1))
+        manifest.retired_chunks = sum(old_files[name].chunks for name in manifest.retired)
+    elif previous is not None and previous.collection != manifest.collection:
+        manifest.retired_collection = previous.collection
     store.commit(manifest)
-    replaced = sorted(set(report.updated) | set(report.removed))
-    if old is not None and replaced:
-        for target in targets:
-            store.delete_replaced(target, replaced, generation)
     save_update(store, old, manifest, targets, set(kept), nodes, vectors)
     found = {e.source_file for e in corpus.episodes}
     report.skipped = sorted(f.name for f in to_parse if f.name not in found)
@@ -324,15 +337,44 @@ def _summary(episode: Episode) -> EpisodeSummary:
     )
 
 
-def _next_generation(store: Store) -> int:
-    """After a --rebuild or on a fresh store, count past any generation left behind."""
+def _readable_manifest(store: Store) -> Manifest | None:
+    """The active manifest before a ``--rebuild``, if it can still be read."""
+    try:
+        return store.manifest()
+    except Exception:  # a damaged index is what a rebuild is for
+        return None
+
+
+def _wait_out_grace(previous: Manifest, *, rebuild: bool) -> None:
+    """Before deleting what ``previous`` retired, give every app time to have moved to it.
+
+    Apps look for a new generation every ``FRESHNESS_SECONDS`` (2 s); only a build that starts
+    within ``RETIRE_AFTER`` of the last one waits, and only for the rest of it. A rebuild
+    deletes no chunks, only the collection ``previous`` itself retired.
+    """
+    deletes = previous.retired_collection or (previous.retired and not rebuild)
+    if not deletes or not previous.built_at:
+        return
+    try:
+        built = datetime.fromisoformat(previous.built_at)
+    except ValueError:
+        return
+    wait = RETIRE_AFTER - (datetime.now(UTC) - built).total_seconds()
+    if wait > 0:
+        time.sleep(min(wait, RETIRE_AFTER))
+
+
+def _next_generation(store: Store, previous: Manifest | None) -> int:
+    """After a --rebuild or on a fresh store, count past any generation left behind (and past
+    the active one: an app tells generations apart by their number and build time)."""
     prefix = f"{store.settings.collection}-g"
     numbers = [
         int(name[len(prefix) :])
         for name in store.collection_names()
         if name.startswith(prefix) and name[len(prefix) :].isdigit()
     ]
-    return max(numbers, default=0) + 1
+    numbers.append(previous.generation if previous else 0)
+    return max(numbers) + 1
 
 
 __all__ = ["METADATA_FILE", "IndexReport", "build_index", "check_compatible", "open_cache"]

@@ -10,6 +10,19 @@ build is a new generation, and only the pointer's move makes it visible:
   chunks. A chunk counts only if the manifest names its file with its generation, so
   readers never see half an update, a killed update leaves the previous index whole, and
   adding one episode to a 50,000-chunk index writes that episode's chunks alone.
+
+What a build replaces (the previous version of a changed file, a removed file's chunks, the
+collections a ``--rebuild`` replaced) is *retired*, not deleted: the manifest lists it, and
+the next build deletes it first. An app still searching the previous generation when the
+pointer moves (it looks every few seconds) keeps finding every chunk that generation counts.
+
+Chroma's embedded client keeps each collection's HNSW index in memory, cached per folder for
+the whole process, and never notices that another process wrote to the folder: after an
+update elsewhere, ``get(ids=…, include=["embeddings"])`` for the new chunks fails with
+"Error finding id" (the ids are in the shared sqlite file, not in the stale in-memory index)
+until the process restarts, and a writer on a stale client would persist its outdated index
+over the fresh one. So every ``Store`` opens a client of its own (``_client``), and an app
+opens a new ``Store`` for each generation it moves to and for each build.
 """
 
 from __future__ import annotations
@@ -17,6 +30,7 @@ from __future__ import annotations
 import contextlib
 import shutil
 import sqlite3
+import threading
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -24,6 +38,7 @@ from typing import TYPE_CHECKING
 
 import chromadb
 import numpy as np
+from chromadb.api.shared_system_client import SharedSystemClient
 from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel, Field, ValidationError
 
@@ -33,6 +48,9 @@ if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
 
 POINTER_ID = "active"
+# Held while a client is made: another thread making one at the same moment would be handed
+# this one's System before it has started.
+_CLIENTS = threading.Lock()
 CROSSLINGUAL_SUFFIX = "-x"
 BATCH = 1000
 
@@ -81,6 +99,12 @@ class Manifest(BaseModel):
     built_at: str = ""
     settings_key: str = ""  # see indexing.settings_key; empty in indexes built before it
     corpus: str = ""  # the corpus folder it was built from (absolute); empty before it was kept
+    # What this generation replaced, kept for apps still on the previous one; the next build
+    # deletes it. ``retired``: file -> the build of its chunks to keep (-1: none, a removed
+    # file); ``retired_chunks``: how many rows that leaves beyond the live ones.
+    retired: dict[str, int] = Field(default_factory=dict)
+    retired_chunks: int = 0
+    retired_collection: str | None = None  # the previous active collection after a --rebuild
 
     def is_live(self, metadata: dict) -> bool:
         """Whether a stored chunk belongs to this generation (not replaced, not half-added)."""
@@ -109,14 +133,27 @@ def pages(collection: chromadb.Collection, include: list[str], size: int = 5000)
 
 
 def _client(settings: Settings) -> chromadb.ClientAPI:
+    """A Chroma client that shares no in-memory state with any other (see the module doc)."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_host:
+    if settings.chroma_host:  # each HttpClient is its own already; the server is one process
         return chromadb.HttpClient(
             host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
         )
     path = settings.index_dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
-    return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+    with _CLIENTS, contextlib.ExitStack() as cleanup:
+        cleanup.callback(_forget_system, str(path))
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _forget_system(path: str) -> None:
+    # Chroma caches one System per folder for the process: taken out of the cache, the client
+    # just made keeps its own (its collections hold it), and the next one loads the folder
+    # afresh. A System whose start failed (a damaged chroma.sqlite3) stays cached too, and
+    # every later client in the process then failed with "'RustBindingsAPI' object has no
+    # attribute 'bindings'", which made `index --rebuild` fail once before it worked.
+    SharedSystemClient._identifier_to_system.pop(path, None)
+    SharedSystemClient._identifier_to_refcount.pop(path, None)
 
 
 class Store:
@@ -211,6 +248,15 @@ class Store:
                 }
             )
 
+    def delete_retired(self, collection: chromadb.Collection, manifest: Manifest) -> None:
+        """Delete what ``manifest``'s build retired (no app searches the generation before it
+        any more), before a new build writes anything."""
+        by_build: dict[int, list[str]] = {}
+        for name, keep in manifest.retired.items():
+            by_build.setdefault(keep, []).append(name)
+        for keep, files in by_build.items():
+            self.delete_replaced(collection, sorted(files), keep)
+
     def delete_dead(self, collection: chromadb.Collection, manifest: Manifest) -> int:
         """Delete every chunk ``manifest`` does not count (left by a killed update); reads
         all metadata, so it runs only when the row count says there is something to find."""
@@ -225,10 +271,11 @@ class Store:
         return len(dead)
 
     def commit(self, manifest: Manifest) -> None:
-        """Point at the new generation in one write, then drop every other generation."""
+        """Point at the new generation in one write, then drop every other generation but the
+        one it retired."""
         manifest.built_at = datetime.now(UTC).isoformat(timespec="seconds")
         self.write_manifest(manifest)
-        self.collect_garbage(manifest.collection)
+        self.collect_garbage(manifest.collection, manifest.retired_collection)
 
     def write_manifest(self, manifest: Manifest) -> None:
         """Replace the pointer record (one upsert: readers see the old one or this one)."""
@@ -239,11 +286,12 @@ class Store:
             metadatas=[{"collection": manifest.collection}],
         )
 
-    def collect_garbage(self, keep: str) -> None:
+    def collect_garbage(self, *keep: str | None) -> None:
         """Drop generations other than ``keep`` (old ones, and those of killed runs)."""
         prefix = f"{self.settings.collection}-g"
+        kept = {k + suffix for k in keep if k for suffix in ("", CROSSLINGUAL_SUFFIX)}
         for name in self.collection_names():
-            if name.startswith(prefix) and name not in (keep, keep + CROSSLINGUAL_SUFFIX):
+            if name.startswith(prefix) and name not in kept:
                 self._drop(name)
         self.sweep_orphaned_segments()
 

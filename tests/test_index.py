@@ -220,10 +220,16 @@ def test_incremental_update_embeds_only_what_changed(tmp_path, corpus_copy):
     assert "zebra crossing" in bot.search("zebra crossing metaphor", k=1)[0].text
     assert bot.search("quokka sanctuary", k=1)[0].source_file == "notes.md"
     assert not any(h.kind == "article" for h in bot.search("Environment Scaling article", k=10))
-    # The replaced and removed chunks are gone from Chroma, not just hidden.
+    # The replaced and removed chunks stay for apps still on the previous generation (never
+    # found by this one), and the next build deletes them from Chroma, not just hides them.
     manifest = bot.store.manifest()
     stored = bot.store.collection(manifest).get(include=["metadatas"])["metadatas"]
-    assert len(stored) == report.chunks == manifest.chunks
+    assert len(stored) == report.chunks + manifest.retired_chunks > report.chunks
+    (corpus_copy / "more.md").write_text("Notes on the kiwi orchard.\n", encoding="utf-8")
+    report = bot.index()
+    manifest = bot.store.manifest()
+    stored = bot.store.collection(manifest).get(include=["metadatas"])["metadatas"]
+    assert len(stored) == report.chunks + manifest.retired_chunks == manifest.chunks
     assert not any(m["source_file"] == "003_30d4cdc4b6ed023c.txt" for m in stored)
     # Another process opens the saved lexical index and finds the same passages.
     again = Assistant(settings(tmp_path / "index", corpus_copy))

@@ -12,7 +12,8 @@ from chromadb.errors import ChromaError
 
 from .config import Settings
 from .indexing import IndexReport, Progress, build_index, check_compatible
-from .retrieval import Filters, Retriever, resolve_filters
+from .redact import Redactor
+from .retrieval import FilterError, Filters, Retriever, resolve_filters
 from .schema import Answer, Hit, Turn
 from .store import EpisodeSummary, IndexUnavailable, Manifest, Store, wipe_local_index
 
@@ -34,8 +35,21 @@ class QuestionError(ValueError):
     """The question cannot be asked as written; the message says why, for a person to read."""
 
 
+# The most passages one search returns (top_k's own upper bound in config.py).
+MAX_K = 50
+
+
 def clean_question(text: str | None, max_chars: int) -> str:
-    """Strip control characters and spaces; refuse empty or overlong questions."""
+    """Strip control characters and spaces; refuse empty, overlong or non-text questions."""
+    if text is not None and not isinstance(text, str):
+        raise QuestionError(
+            f"The question must be text (str), not {type(text).__name__}"
+            + (
+                ": decode bytes first, e.g. question.decode('utf-8')."
+                if isinstance(text, bytes | bytearray)
+                else "."
+            )
+        )
     text = "".join(
         " " if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp") else ch for ch in (text or "")
     )
@@ -48,6 +62,26 @@ def clean_question(text: str | None, max_chars: int) -> str:
             f"{max_chars:,} (one question at a time works best)."
         )
     return text
+
+
+def check_k(k: object) -> int | None:
+    """``k`` as given, if it is a whole number of passages from 1 to ``MAX_K``."""
+    if k is None:
+        return None
+    if isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= MAX_K:
+        raise QuestionError(
+            f"k is how many passages to return: a whole number from 1 to {MAX_K}, not {k!r}."
+        )
+    return k
+
+
+def check_filter(value: object, name: str) -> str | list[str] | None:
+    """An episode or speaker filter: a name, a list of names, or nothing."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, list | tuple | set | frozenset) and all(isinstance(v, str) for v in value):
+        return list(value)
+    raise FilterError(f"the {name} filter must be a name or a list of names (str), not {value!r}")
 
 
 class Assistant:
@@ -70,6 +104,7 @@ class Assistant:
         self._lock = threading.RLock()
         self._pipeline: AnswerPipeline | None = None
         self._pin = threading.local()
+        self._redactor = Redactor(self.settings)
 
     # --- parts, made on first use ----------------------------------------------------------
 
@@ -206,6 +241,7 @@ class Assistant:
         self, episode: str | list[str] | None = None, speaker: str | list[str] | None = None
     ) -> Filters:
         """Resolve loosely written filters; ``FilterError`` names what the index does have."""
+        episode, speaker = check_filter(episode, "episode"), check_filter(speaker, "speaker")
         return resolve_filters(self.retriever().manifest, episode, speaker)
 
     def search(
@@ -218,6 +254,8 @@ class Assistant:
     ) -> list[Hit]:
         """The top passages for ``query``: episode, chapter, timestamp, speaker, text, score."""
         query = clean_question(query, self.settings.max_question_chars)
+        k = check_k(k)
+        episode, speaker = check_filter(episode, "episode"), check_filter(speaker, "speaker")
         for attempt in range(2):
             retriever = self.retriever()
             try:
@@ -281,9 +319,12 @@ class Assistant:
         """Incremental answer text, then the final ``Answer``."""
         question = clean_question(question, self.settings.max_question_chars)
         self.filters(episode, speaker)  # a bad filter fails here, before anything streams
-        yield from self._retrying(
-            lambda retriever: self.pipeline.stream(
-                question, history or [], resolve_filters(retriever.manifest, episode, speaker)
+        # Secrets are replaced here, the one place every surface's answers pass through.
+        yield from self._redactor.stream(
+            self._retrying(
+                lambda retriever: self.pipeline.stream(
+                    question, history or [], resolve_filters(retriever.manifest, episode, speaker)
+                )
             )
         )
 

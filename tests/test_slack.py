@@ -436,6 +436,7 @@ def test_slash_command_where_the_bot_cannot_post_answers_the_asker_alone(
     fake_slack.script("chat.postMessage", (200, {"ok": False, "error": "not_in_channel"}, {}))
     form = urllib.parse.urlencode(
         {
+            "team_id": "T0001",
             "channel_id": "C0PRIVATE",
             "user_id": "U0ASKER",
             "command": "/ask",
@@ -516,6 +517,86 @@ def test_unsigned_or_stale_requests_are_rejected(
     assert status in (401, 403)
     assert slack_bot.drain(DEADLINE)
     assert fake_slack.in_channel(channel) == []
+
+
+def _ask_form(text: str, trigger: str, channel: str, team: str = "T0001") -> str:
+    return urllib.parse.urlencode(
+        {
+            "team_id": team,
+            "channel_id": channel,
+            "user_id": "U0ASKER",
+            "command": "/ask",
+            "text": text,
+            "response_url": "http://127.0.0.1:9/unused",
+            "trigger_id": trigger,
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("body", "content_type"),
+    [
+        ('{"type": "event_callback", "event": ', "application/json"),
+        ("not json at all", "application/json"),
+        ("[1, 2, 3]", "application/json"),
+        ("payload=%7Bnot-json", "application/x-www-form-urlencoded"),
+    ],
+)
+def test_a_signed_body_that_is_not_a_slack_payload_gets_400(
+    body: str, content_type: str, server: SlackHTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    status, text, _ = post(server.url, body, content_type=content_type)
+    assert status == 400 and "Traceback" not in text
+    assert "Traceback" not in caplog.text
+
+
+def test_slash_commands_from_another_workspace_are_ignored(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    form = _ask_form("What do they say about MoE?", "trigger-team", "C0OTHERTEAM", team="T9EVIL")
+    status, body, _ = post(server.url, form, content_type="application/x-www-form-urlencoded")
+    assert status == 200 and body == ""
+    event = event_body(mention("C0OTHERTEAM", "What do they say about MoE?", new_ts()))
+    assert post(server.url, event.replace("T0001", "T9EVIL"))[0] == 200
+    assert slack_bot.drain(DEADLINE)
+    assert fake_slack.in_channel("C0OTHERTEAM") == []
+
+
+def test_teams_can_be_configured(assistant: Assistant, fake_slack: FakeSlack) -> None:
+    settings = slack_settings(assistant.settings, fake_slack.api_url, slack_team_ids="T0002, T0003")
+    slack = SlackBot(assistant, settings)
+    try:
+        assert slack.teams == {"T0002", "T0003"}
+    finally:
+        slack.close()
+
+
+def test_an_overlong_slash_command_echoes_nothing(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    essay = "why " * 2500
+    form = _ask_form(essay, "trigger-long", "C0LONG")
+    status, body, _ = post(server.url, form, content_type="application/x-www-form-urlencoded")
+    assert status == 200 and "9,999 characters" in body and "why why" not in body
+    assert slack_bot.drain(DEADLINE)
+    assert fake_slack.in_channel("C0LONG") == []
+
+
+def test_unsigned_requests_are_logged_in_one_short_line(
+    server: SlackHTTPServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    # run_slack logs at INFO; Bolt's logger took the test's root level when the app was made.
+    caplog.set_level(logging.INFO, logger="slack_bolt.RequestVerification")
+    flood = "x" * 5000
+    status, _, _ = post(server.url, json.dumps({"flood": flood}), signature="v0=" + "0" * 64)
+    assert status == 401
+    assert flood[:100] not in caplog.text
+    assert "without a valid Slack signature" in caplog.text
+
+
+def test_the_http_endpoint_binds_loopback_unless_told_otherwise() -> None:
+    assert Settings().slack_host == "127.0.0.1"
+    assert Settings(slack_host="0.0.0.0").slack_host == "0.0.0.0"
 
 
 def test_url_verification_challenge_is_echoed(server: SlackHTTPServer) -> None:

@@ -204,6 +204,19 @@ def _api_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"
 
 
+class _ShortRejections(logging.Filter):
+    """Bolt logs every request that fails verification with its whole body at INFO: anyone
+    who can reach the endpoint could fill the log. One short line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if str(record.msg).startswith("Invalid request signature"):
+            record.msg, record.args = "rejected a request without a valid Slack signature", ()
+        return True
+
+
+logging.getLogger("slack_bolt.RequestVerification").addFilter(_ShortRejections())
+
+
 class SlackBot:
     """The Bolt ``App`` (``.app``), the core it answers with, and the pool that answers."""
 
@@ -245,9 +258,12 @@ class SlackBot:
                 f"could not reach Slack's Web API at {settings.slack_api_url} "
                 f"({type(exc).__name__}); check SLACK_API_URL and the network"
             ) from None
+        self.max_chars = settings.max_question_chars
+        self.teams = settings.slack_teams or self._own_team()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-answer")
         self._pending = 0
         self._idle = threading.Condition()
+        self.app.middleware(self._only_our_teams)
         self.app.middleware(self._drop_redeliveries)
         self.app.event("app_mention")(self._on_mention)
         self.app.event("message")(self._on_message)
@@ -294,7 +310,27 @@ class SlackBot:
             if not self._pending:
                 self._idle.notify_all()
 
+    def _own_team(self) -> set[str]:
+        """The workspace the bot token belongs to (asked once, at start-up)."""
+        found = self.web.call("auth.test")
+        team = found.get("team_id") if found is not None else None
+        if not team:
+            logger.warning("could not tell the bot's workspace; set SLACK_TEAM_IDS")
+        return {team} if team else set()
+
     # --- listeners: quick checks, then queue; they run before Slack gets its 200 --------------
+
+    def _only_our_teams(
+        self, body: dict[str, Any], next: Callable[[], None]
+    ) -> BoltResponse | None:
+        """Drop requests from other workspaces: a signed request can come from any workspace
+        the app is installed in (or was, or that shares a signing secret's leak)."""
+        team = body.get("team_id") or (body.get("team") or {}).get("id")
+        if team not in self.teams:
+            logger.info("ignored a request from workspace %s", str(team)[:20])
+            return BoltResponse(status=200, body="")
+        next()
+        return None
 
     def _drop_redeliveries(
         self, body: dict[str, Any], request: BoltRequest, next: Callable[[], None]
@@ -340,6 +376,14 @@ class SlackBot:
         question = question_text(command.get("text", ""))
         if not question:
             ack(text=USAGE)
+            return
+        if len(question) > self.max_chars:
+            # Said to the asker alone, and without the question: posting it first (as an
+            # answerable one is) put a 10,000-character paste in the channel.
+            ack(
+                text=f"That question is {len(question):,} characters long; please keep it "
+                f"under {self.max_chars:,}."
+            )
             return
         ack()
         trigger = command.get("trigger_id") or f"{command.get('channel_id')}:{time.time()}"
@@ -437,14 +481,16 @@ def create_slack_app(assistant: Asker, settings: Settings) -> App:
 
 
 def run_slack(
-    settings: Settings, *, assistant: Assistant | None = None, host: str = "0.0.0.0"
+    settings: Settings, *, assistant: Assistant | None = None, host: str | None = None
 ) -> None:
     """Run the Slack bot until interrupted.
 
     Socket Mode when ``SLACK_APP_TOKEN`` is set (no public URL needed); otherwise HTTP on
-    ``host:settings.slack_port`` at ``/slack/events``, which needs ``SLACK_SIGNING_SECRET``.
-    Pass ``assistant`` to reuse one whose index is already checked.
+    ``host:settings.slack_port`` at ``/slack/events`` (``host`` defaults to
+    ``settings.slack_host``, loopback), which needs ``SLACK_SIGNING_SECRET``. Pass
+    ``assistant`` to reuse one whose index is already checked.
     """
+    host = host or settings.slack_host
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )

@@ -9,11 +9,13 @@ production WSGI server instead, serve ``slack_bolt.adapter.wsgi.SlackRequestHand
 from __future__ import annotations
 
 import io
+import json
 import logging
 import threading
 from collections.abc import Callable, Iterable
 from socketserver import ThreadingMixIn
 from typing import Any
+from urllib.parse import parse_qsl
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
 from slack_bolt import App
@@ -69,11 +71,36 @@ def guarded(app: WSGIApp, max_body: int = MAX_BODY) -> WSGIApp:
             body.decode("utf-8")
         except UnicodeDecodeError:
             return _plain(start_response, "400 Bad Request", "body is not UTF-8")
+        if not _parseable(body.decode("utf-8"), environ.get("CONTENT_TYPE") or ""):
+            # Bolt parses the body before it checks the signature, and a body it cannot parse
+            # raised inside it: a 500 with a traceback, signed or not.
+            return _plain(start_response, "400 Bad Request", "body is not a Slack payload")
         # The adapter reads the body again; hand it a fresh stream of exactly these bytes.
         environ["wsgi.input"] = io.BytesIO(body)
         return app(environ, start_response)
 
     return wsgi
+
+
+def _parseable(body: str, content_type: str) -> bool:
+    """Whether Bolt's own parsing (``slack_bolt.request.internals.parse_body``) gives a JSON
+    object for ``body``: JSON when it says so or looks so, else a form whose ``payload``
+    field, if any, is JSON."""
+    if not body:
+        return True
+    if content_type.split(";")[0].strip() == "application/json" or body.startswith("{"):
+        return _json_object(body)
+    if "payload" in body:
+        payload = dict(parse_qsl(body, keep_blank_values=True)).get("payload")
+        return payload is None or _json_object(payload)
+    return True
+
+
+def _json_object(text: str) -> bool:
+    try:
+        return isinstance(json.loads(text), dict)
+    except ValueError:
+        return False
 
 
 class SlackHTTPServer:
@@ -87,7 +114,7 @@ class SlackHTTPServer:
     def __init__(
         self,
         app: App,
-        host: str = "0.0.0.0",
+        host: str = "127.0.0.1",
         port: int = 3000,
         *,
         path: str = EVENTS_PATH,

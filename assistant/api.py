@@ -12,7 +12,7 @@ from chromadb.errors import ChromaError
 
 from .config import Settings
 from .indexing import IndexReport, Progress, build_index, check_compatible
-from .redact import Redactor
+from .redact import Redactor, capped
 from .retrieval import FilterError, Filters, Retriever, resolve_filters
 from .schema import Answer, Hit, Turn
 from .store import EpisodeSummary, IndexUnavailable, Manifest, Store, wipe_local_index
@@ -319,14 +319,14 @@ class Assistant:
         """Incremental answer text, then the final ``Answer``."""
         question = clean_question(question, self.settings.max_question_chars)
         self.filters(episode, speaker)  # a bad filter fails here, before anything streams
-        # Secrets are replaced here, the one place every surface's answers pass through.
-        yield from self._redactor.stream(
-            self._retrying(
-                lambda retriever: self.pipeline.stream(
-                    question, history or [], resolve_filters(retriever.manifest, episode, speaker)
-                )
+        pieces = self._retrying(
+            lambda retriever: self.pipeline.stream(
+                question, history or [], resolve_filters(retriever.manifest, episode, speaker)
             )
         )
+        # Secrets are replaced and length capped here, the one place every surface's answers
+        # pass through.
+        yield from capped(self._redactor.stream(pieces), self.settings.max_answer_chars)
 
     def _retrying(
         self, start: Callable[[Retriever], Iterator[str | Answer]]

@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     abstain_below_crosslingual: float = 0.15
     answerer: Literal["auto", "offline", "openai"] = "auto"
     max_question_chars: int = 2000
+    max_answer_chars: int = Field(
+        6000, ge=200, description="an answer's text is cut here (a model that does not stop)"
+    )
 
     # OpenAI or any OpenAI-compatible server
     openai_api_key: SecretStr | None = Field(

@@ -1,7 +1,7 @@
 """Keeps configured secrets (the OpenAI key, Slack tokens, the chat page's password) out of
-everything a user is shown: answer text, every streamed piece, the final ``Answer`` and error
-messages. ``Assistant.stream`` runs every answer through one ``Redactor``, so every surface
-(CLI, chat page, Slack, Python API, evals) gets it without doing anything.
+everything a user is shown (answer text, every streamed piece, the final ``Answer`` and error
+messages), and caps an answer's length. ``Assistant.stream`` runs every answer through here,
+so every surface (CLI, chat page, Slack, Python API, evals) gets it without doing anything.
 
 A model that was sent the key (a prompt injection in a passage asking it to repeat its
 configuration, or a careless proxy) could otherwise write it into the answer verbatim.
@@ -15,6 +15,7 @@ from .config import Settings
 from .schema import Answer
 
 REDACTED = "[redacted]"
+CUT_NOTICE = "answer cut at its length limit"
 # Shorter values are not worth hiding and would blank out ordinary words ("test").
 MIN_SECRET = 8
 
@@ -87,3 +88,25 @@ class Redactor:
             if any(s.startswith(tail) for s in self.secrets):
                 return n
         return 0
+
+
+def capped(pieces: Iterator[str | Answer], max_chars: int) -> Iterator[str | Answer]:
+    """The pieces, the text cut at ``max_chars`` (the final ``Answer``'s too, with a note).
+
+    A model that does not stop (a loop, or a prompt injection asking for the whole passage
+    list back) would otherwise stream without end into a chat or a Slack thread.
+    """
+    sent = 0
+    for piece in pieces:
+        if isinstance(piece, Answer):
+            if len(piece.text) > max_chars:
+                piece = piece.model_copy(update={"text": piece.text[:max_chars].rstrip() + " …"})
+                piece.notice = " · ".join(filter(None, [piece.notice, CUT_NOTICE]))
+            yield piece
+            continue
+        room = max_chars - sent
+        if room <= 0:
+            continue
+        piece = piece[:room]
+        sent += len(piece)
+        yield piece

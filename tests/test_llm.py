@@ -554,6 +554,14 @@ def test_a_model_that_writes_the_key_never_shows_it(llm_bot: Assistant, server: 
     assert SECRET not in llm_bot.ask(QUESTION).model_dump_json()
 
 
+def test_an_answer_that_does_not_stop_is_cut(make_bot, server: FakeOpenAI) -> None:
+    short = make_bot(max_answer_chars=300)
+    server.script(Reply(text="MoE grows the compute multiplier [1]. " + "And again [1]. " * 200))
+    pieces, answer = run(short)
+    assert len("".join(pieces)) <= 300 and len(answer.text) <= 302
+    assert "length limit" in (answer.notice or "")
+
+
 # --- the request ------------------------------------------------------------------------------
 
 

@@ -15,7 +15,14 @@ from .indexing import IndexReport, Progress, build_index, check_compatible
 from .redact import Redactor, capped
 from .retrieval import FilterError, Filters, Retriever, resolve_filters
 from .schema import Answer, Hit, Turn
-from .store import EpisodeSummary, IndexUnavailable, Manifest, Store, wipe_local_index
+from .store import (
+    EpisodeSummary,
+    IndexUnavailable,
+    Manifest,
+    Store,
+    damaged_local_index,
+    wipe_local_index,
+)
 
 if TYPE_CHECKING:
     from llama_index.core.base.base_query_engine import BaseQueryEngine
@@ -142,14 +149,20 @@ class Assistant:
     def index(self, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
         """Build or update the index from the corpus folder."""
         with self._lock:
+            replaced = []
+            damage = damaged_local_index(self.settings) if rebuild else None
+            if damage:
+                wipe_local_index(self.settings)
+                replaced.append(f"the Chroma store: {damage}")
             # A store of its own: one opened earlier may hold another process's previous
             # generation in memory, and writing through it would persist that over the new.
             try:
                 store = Store(self.settings)
-            except IndexUnavailable:
-                if not rebuild:
+            except IndexUnavailable as exc:
+                if not rebuild or self.settings.chroma_host:
                     raise
                 wipe_local_index(self.settings)
+                replaced.append(f"the Chroma store, which could not be opened ({exc})")
                 store = Store(self.settings)
             report = build_index(
                 self.settings,
@@ -158,6 +171,7 @@ class Assistant:
                 rebuild=rebuild,
                 progress=progress,
             )
+            report.replaced[:0] = replaced
             self._store = store
             self._retriever = None
             return report

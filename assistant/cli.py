@@ -160,6 +160,8 @@ def _run_index(
         return
     for issue in report.issues:
         err.print(f"[yellow]{escape(str(issue))}[/]")
+    for note in report.replaced:
+        err.print(f"[yellow]Replaced {escape(note)}[/]")
     if not report.changed:
         out.print(
             f"Index up to date: {len(report.unchanged)} unchanged files, {report.chunks} chunks "

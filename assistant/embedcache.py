@@ -37,6 +37,18 @@ class EmbeddingCache:
         )
         self._db.commit()
 
+    def check(self) -> str | None:
+        """What SQLite's own check finds wrong with the file, or ``None`` when it is sound."""
+        with self._lock:
+            try:
+                verdict = self._db.execute("PRAGMA quick_check").fetchone()[0]
+            except sqlite3.DatabaseError as exc:
+                verdict = str(exc)
+        if verdict == "ok":
+            return None
+        self.close()
+        return verdict
+
     def get_many(self, model: str, hashes: list[str]) -> dict[str, np.ndarray]:
         """Cached vectors for those of ``hashes`` that are present."""
         found: dict[str, np.ndarray] = {}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import sqlite3
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class IndexReport:
     seconds: float = 0.0
     issues: list[ParseIssue] = field(default_factory=list)
     changed: bool = False
+    # Damaged parts of the index this run replaced, each saying what and why.
+    replaced: list[str] = field(default_factory=list)
 
 
 def seed_path(settings: Settings, embedder: LocalEmbedder) -> Path:
@@ -58,9 +61,26 @@ def seed_path(settings: Settings, embedder: LocalEmbedder) -> Path:
     return settings.corpus_dir / ".embeddings" / f"{embedder.model_name}.npz"
 
 
-def open_cache(settings: Settings, *embedders: LocalEmbedder) -> EmbeddingCache:
-    """The embedding cache, seeded from the corpus's shipped vectors if any."""
-    cache = EmbeddingCache(settings.index_dir / "embeddings.sqlite")
+def open_cache(
+    settings: Settings, *embedders: LocalEmbedder, replaced: list[str] | None = None
+) -> EmbeddingCache:
+    """The embedding cache, seeded from the corpus's shipped vectors if any.
+
+    A damaged cache (truncated, overwritten) is only a cache: it is replaced by an empty one,
+    noted in ``replaced``, and refilled from the shipped vectors and the embedder.
+    """
+    path = settings.index_dir / "embeddings.sqlite"
+    try:
+        cache = EmbeddingCache(path)
+        problem = cache.check()
+    except sqlite3.DatabaseError as exc:
+        problem = str(exc)
+    if problem:
+        for stale in (path, path.with_name(path.name + "-wal"), path.with_name(path.name + "-shm")):
+            stale.unlink(missing_ok=True)
+        if replaced is not None:
+            replaced.append(f"the embedding cache: {path} was damaged ({problem})")
+        cache = EmbeddingCache(path)
     for embedder in embedders:
         cache.seed_from(seed_path(settings, embedder), embedder.model_name)
     return cache
@@ -202,7 +222,7 @@ def build_index(
     nodes = chunk_corpus(corpus.episodes, settings.chunk_tokens, settings.chunk_overlap)
 
     spaces = [embedder, crosslingual] if crosslingual else [embedder]
-    cache = open_cache(settings, *spaces)
+    cache = open_cache(settings, *spaces, replaced=report.replaced)
     try:
         vectors = [_embed(cache, e, nodes, report, progress) for e in spaces]
     finally:

@@ -12,7 +12,9 @@ builds it from Chroma once and saves it for the next process.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -37,7 +39,10 @@ if TYPE_CHECKING:
 
     from .store import Manifest, Store
 
-FORMAT = 2  # 2: vectors saved beside BM25
+logger = logging.getLogger(__name__)
+
+FORMAT = 3  # 2: vectors saved beside BM25; 3: with checksums.json
+CHECKSUMS = "checksums.json"
 MAIN = "main"  # vector spaces: the main embedder's, and the optional cross-lingual one's
 CROSSLINGUAL = "crosslingual"
 KEEP = 2  # snapshots kept: the current one and the one a running app may still be opening
@@ -186,6 +191,7 @@ class LexicalIndex:
                 "terms": terms,
             }
             (tmp / "rows.json").write_text(json.dumps(record, ensure_ascii=False), "utf-8")
+            (tmp / CHECKSUMS).write_text(json.dumps(_checksums(tmp)), "utf-8")
             try:
                 os.rename(tmp, directory)
             except OSError:  # another process saved the same generation first: same content
@@ -197,7 +203,19 @@ class LexicalIndex:
 
     @classmethod
     def load(cls, directory: Path, *, with_tokens: bool = False) -> tuple[LexicalIndex, Rows]:
-        """Open a saved index; its rows carry tokens only when asked (for the next update)."""
+        """Open a saved index; its rows carry tokens only when asked (for the next update).
+
+        Every file is checked against the checksums saved with it first: a zeroed score array
+        or a reordered ``rows.json`` loads without complaint and silently ranks wrong passages
+        (each chunk's scores would belong to another), so a mismatch raises ``ValueError``
+        and the caller builds the index again.
+        """
+        try:
+            saved_sums = json.loads((directory / CHECKSUMS).read_text("utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ValueError(f"{directory}: no readable {CHECKSUMS} ({exc})") from exc
+        if _checksums(directory) != saved_sums:
+            raise ValueError(f"{directory}: files differ from their checksums")
         record = json.loads((directory / "rows.json").read_text("utf-8"))
         if record.get("format") != FORMAT:
             raise ValueError(f"{directory}: lexical index format {record.get('format')}")
@@ -225,6 +243,23 @@ class LexicalIndex:
         return cls(rows, bm25), rows
 
 
+def _checksums(directory: Path) -> dict[str, str]:
+    """sha256 of every file under ``directory`` (but the checksum file), by relative path.
+
+    Hashing reads the memory-mapped arrays once at open: 0.1 s for 100 MB, against the 20 s
+    of rebuilding them from Chroma at 100x.
+    """
+    sums = {}
+    for path in sorted(directory.rglob("*")):
+        if path.is_file() and path.name != CHECKSUMS:
+            digest = hashlib.sha256()
+            with path.open("rb") as f:
+                for block in iter(lambda f=f: f.read(1 << 20), b""):
+                    digest.update(block)
+            sums[str(path.relative_to(directory))] = digest.hexdigest()
+    return sums
+
+
 def snapshot_dir(index_dir: Path, collection_id: object, generation: int) -> Path:
     """Where the lexical index of a collection's generation is saved."""
     return index_dir / "lexical" / f"{collection_id}-g{generation}"
@@ -247,7 +282,8 @@ def open_lexical(
             if set(index.vectors) != set(spaces(manifest)):
                 raise ValueError(f"{directory}: vectors of {sorted(index.vectors)}")
             return index
-        except Exception:  # damaged, half-pruned or another format: build it again
+        except Exception as exc:  # damaged, half-pruned or another format: build it again
+            logger.warning("replacing the saved BM25 index %s: %s", directory, exc)
             shutil.rmtree(directory, ignore_errors=True)
     index, rows = from_collection(collections, manifest.is_live)
     with contextlib.suppress(OSError):  # a read-only index folder: the next process builds it

@@ -340,3 +340,22 @@ def wipe_local_index(settings: Settings) -> None:
     """Remove an embedded index folder that cannot even be opened (for ``--rebuild``)."""
     if not settings.chroma_host:
         shutil.rmtree(settings.index_dir / "chroma", ignore_errors=True)
+
+
+def damaged_local_index(settings: Settings) -> str | None:
+    """What is wrong with the embedded Chroma folder, if anything a rebuild must replace:
+    a ``chroma.sqlite3`` that fails SQLite's own check (truncated, overwritten), or segment
+    folders left without it (it was deleted: a new one would leave them on disk for ever)."""
+    if settings.chroma_host:
+        return None
+    folder = settings.index_dir / "chroma"
+    db = folder / "chroma.sqlite3"
+    if not db.exists():
+        left = [p for p in folder.iterdir()] if folder.is_dir() else []
+        return f"{len(left)} entries in {folder} without their chroma.sqlite3" if left else None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+            verdict = con.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.Error as exc:
+        verdict = str(exc)
+    return None if verdict == "ok" else f"{db} is damaged ({verdict})"

@@ -136,3 +136,13 @@ def chroma_server(tmp_path: Path):
     yield port
     proc.terminate()
     proc.wait(timeout=10)
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    """Print the reliability counts (tests/counts.py) of the tests that ran."""
+    from counts import COUNTS
+
+    if COUNTS:
+        terminalreporter.section("reliability counts")
+        for name, n in sorted(COUNTS.items()):
+            terminalreporter.write_line(f"{name}: {n}")

@@ -1,28 +1,29 @@
 """Reliability: an app keeps answering while another process updates and rebuilds its index,
-and the counts the README quotes.
+and one ``index --rebuild`` recovers from each kind of damage, naming what it replaced.
 
-Each test adds its counts to ``COUNTS``; the module prints them at the end (run with ``-s``
-to see them, or read them in the terminal summary).
+Each test adds to ``tests/counts.py``; the run's terminal summary prints the counts (the leak
+tests in test_ui_browser, test_llm and test_slack add theirs), as the README quotes them.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
 import threading
 import time
-from collections import Counter
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import EPISODES
+from counts import COUNTS
 
 from assistant import Assistant, Settings
 from assistant.schema import Answer
 
 VENV_BIN = Path(sys.executable).parent
-COUNTS: Counter[str] = Counter()
 
 CLIENTS = 8
 # (question, episode filter): unfiltered questions go through Chroma's HNSW search, filtered
@@ -93,14 +94,14 @@ def _update_while_asking(app: Settings, writer_env: dict[str, str], corpus: Path
         path = corpus / EP81
         path.write_text(path.read_text(encoding="utf-8") + ADDED, encoding="utf-8")
         _cli(["index"], writer_env)
-        updated = answers(Assistant(app))  # a fresh app's view of the update
+        # "After" is what the app itself answers once it has moved: each Chroma client replays
+        # recent writes into its own HNSW graph, whose near-ties another client may order
+        # differently (so a fresh app's answers are not the reference).
+        _moved(bot, Assistant(app).retriever().manifest.generation)
+        updated = answers(bot)
         during_update = len(seen)
         _cli(["index", "--rebuild"], writer_env)
-        generation = Assistant(app).retriever().manifest.generation
-        deadline = time.monotonic() + 30  # the app looks every 2 s; a loaded CI machine is slow
-        while bot.retriever().manifest.generation != generation:
-            assert time.monotonic() < deadline, "the long-lived app never moved to the rebuild"
-            time.sleep(0.2)
+        _moved(bot, Assistant(app).retriever().manifest.generation)
         rebuilt = answers(bot)
     finally:
         stop.set()
@@ -111,7 +112,7 @@ def _update_while_asking(app: Settings, writer_env: dict[str, str], corpus: Path
     assert not errors, errors[:3]
     assert before != updated, "the update must change some answer, or this test cannot fail"
     # A rebuild makes a new HNSW graph, whose approximate nearest neighbours may differ a little
-    # from the update's: once it is in use, its own answers count as "after" too.
+    # from the update's: once it is in use, its answers count as "after" too.
     unexpected = [
         (key, sig)
         for i, (key, sig) in enumerate(seen)
@@ -120,6 +121,14 @@ def _update_while_asking(app: Settings, writer_env: dict[str, str], corpus: Path
     COUNTS["answers neither before nor after"] += len(unexpected)
     assert not unexpected, [(*u, before[u[0]], updated[u[0]]) for u in unexpected[:1]]
     assert len(seen) >= 4 * CLIENTS
+
+
+def _moved(bot: Assistant, generation: int) -> None:
+    """Wait until ``bot`` answers from ``generation`` (it looks every 2 s by itself)."""
+    deadline = time.monotonic() + 30  # a loaded CI machine is slow
+    while bot.retriever().manifest.generation != generation:
+        assert time.monotonic() < deadline, f"the app never moved to generation {generation}"
+        time.sleep(0.2)
 
 
 def _settings(**kw: object) -> Settings:
@@ -151,8 +160,64 @@ def test_questions_during_an_update_in_another_process_server(tmp_path, corpus_c
     _update_while_asking(app, env, corpus_copy)
 
 
+# --- damage ----------------------------------------------------------------------------------
+
+PROBE = "What did Seonghyun say about MoE's compute multiplier?"
+
+
+def _truncate(path: Path) -> None:
+    with path.open("r+b") as f:
+        f.truncate(path.stat().st_size // 3)
+
+
+def _rebuild_recovers(index: Path, names: str, reference: Assistant) -> None:
+    config = _settings(index_dir=index, corpus_dir=EPISODES)
+    report = Assistant(config).index(rebuild=True)
+    assert report.chunks > 0 and any(names in note for note in report.replaced), report.replaced
+    assert signature(Assistant(config).ask(PROBE)) == signature(reference.ask(PROBE))
+    COUNTS["damage cases recovered"] += 1
+
+
+def test_a_truncated_chroma_sqlite_is_replaced_by_one_rebuild(private_index: Path, bot) -> None:
+    _truncate(private_index / "chroma" / "chroma.sqlite3")
+    _rebuild_recovers(private_index, "chroma.sqlite3", bot)
+
+
+def test_a_deleted_chroma_sqlite_leaves_no_segment_folders(private_index: Path, bot) -> None:
+    folder = private_index / "chroma"
+    (folder / "chroma.sqlite3").unlink()
+    old = {p.name for p in folder.iterdir()}
+    _rebuild_recovers(private_index, "without their chroma.sqlite3", bot)
+    assert not old & {p.name for p in folder.iterdir()}
+
+
+def test_a_truncated_embedding_cache_is_replaced(private_index: Path, bot) -> None:
+    _truncate(private_index / "embeddings.sqlite")
+    _rebuild_recovers(private_index, "embeddings.sqlite", bot)
+
+
+@pytest.mark.parametrize("damage", ["zeroed BM25 arrays", "reordered rows.json"])
+def test_a_tampered_bm25_index_is_rebuilt_not_trusted(private_index: Path, damage: str) -> None:
+    config = _settings(index_dir=private_index, corpus_dir=EPISODES)
+    questions = [PROBE, "Who is moving to London?", "environment scaling", "Diplomacy Cicero"]
+    expected = [[h.id for h in Assistant(config).search(q)] for q in questions]
+    for snapshot in (private_index / "lexical").iterdir():
+        if damage == "zeroed BM25 arrays":
+            for array in (snapshot / "bm25").glob("*.npy"):
+                data = np.load(array)
+                if data.dtype.kind == "f":
+                    np.save(array, np.zeros_like(data))
+        else:
+            rows = snapshot / "rows.json"
+            record = json.loads(rows.read_text("utf-8"))
+            for key in ("ids", "episodes", "speakers", "english", "files"):
+                record[key] = record[key][::-1]
+            rows.write_text(json.dumps(record), "utf-8")
+    assert [[h.id for h in Assistant(config).search(q)] for q in questions] == expected
+    COUNTS["damage cases recovered"] += 1  # without a rebuild: the app replaces it
+
+
 def test_zz_print_counts() -> None:
-    """The figures the README quotes (last in the module, so every count is in)."""
-    lines = [f"{name}: {n}" for name, n in sorted(COUNTS.items())]
-    print("\nreliability counts\n  " + "\n  ".join(lines))
-    assert EPISODES.exists()
+    """The figures so far (the run's summary prints them all, other modules' too)."""
+    print("\nreliability counts\n  " + "\n  ".join(f"{k}: {n}" for k, n in sorted(COUNTS.items())))
+    assert COUNTS["errors"] == 0

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from counts import COUNTS
 from fake_openai import FakeOpenAI, Reply
 
 from assistant import Answer, Assistant, Hit, Settings, Turn
@@ -552,6 +553,7 @@ def test_a_model_that_writes_the_key_never_shows_it(llm_bot: Assistant, server: 
     assert "[redacted]" in answer.text and "compute multiplier" in answer.text
     server.script(Reply(text=f"Also {SECRET}{SECRET} [1]."))
     assert SECRET not in llm_bot.ask(QUESTION).model_dump_json()
+    COUNTS["leak cases blocked"] += 2
 
 
 def test_an_answer_that_does_not_stop_is_cut(make_bot, server: FakeOpenAI) -> None:
@@ -560,6 +562,7 @@ def test_an_answer_that_does_not_stop_is_cut(make_bot, server: FakeOpenAI) -> No
     pieces, answer = run(short)
     assert len("".join(pieces)) <= 300 and len(answer.text) <= 302
     assert "length limit" in (answer.notice or "")
+    COUNTS["leak cases blocked"] += 1
 
 
 # --- the request ------------------------------------------------------------------------------

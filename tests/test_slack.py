@@ -19,6 +19,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import pytest
+from counts import COUNTS
 from pydantic import SecretStr
 
 from assistant import Answer, Assistant, Citation, QuestionError, Settings
@@ -548,6 +549,7 @@ def test_a_signed_body_that_is_not_a_slack_payload_gets_400(
     status, text, _ = post(server.url, body, content_type=content_type)
     assert status == 400 and "Traceback" not in text
     assert "Traceback" not in caplog.text
+    COUNTS["leak cases blocked"] += 1
 
 
 def test_slash_commands_from_another_workspace_are_ignored(
@@ -560,6 +562,7 @@ def test_slash_commands_from_another_workspace_are_ignored(
     assert post(server.url, event.replace("T0001", "T9EVIL"))[0] == 200
     assert slack_bot.drain(DEADLINE)
     assert fake_slack.in_channel("C0OTHERTEAM") == []
+    COUNTS["leak cases blocked"] += 2
 
 
 def test_teams_can_be_configured(assistant: Assistant, fake_slack: FakeSlack) -> None:
@@ -580,6 +583,7 @@ def test_an_overlong_slash_command_echoes_nothing(
     assert status == 200 and "9,999 characters" in body and "why why" not in body
     assert slack_bot.drain(DEADLINE)
     assert fake_slack.in_channel("C0LONG") == []
+    COUNTS["leak cases blocked"] += 1
 
 
 def test_unsigned_requests_are_logged_in_one_short_line(
@@ -592,11 +596,13 @@ def test_unsigned_requests_are_logged_in_one_short_line(
     assert status == 401
     assert flood[:100] not in caplog.text
     assert "without a valid Slack signature" in caplog.text
+    COUNTS["leak cases blocked"] += 1
 
 
 def test_the_http_endpoint_binds_loopback_unless_told_otherwise() -> None:
     assert Settings().slack_host == "127.0.0.1"
     assert Settings(slack_host="0.0.0.0").slack_host == "0.0.0.0"
+    COUNTS["leak cases blocked"] += 1
 
 
 def test_url_verification_challenge_is_echoed(server: SlackHTTPServer) -> None:

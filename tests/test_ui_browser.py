@@ -14,6 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 from conftest import free_port
+from counts import COUNTS
 
 from assistant import Assistant
 from assistant.ui import run_ui
@@ -366,3 +367,5 @@ def test_no_remote_image_loads_from_answers_quotes_or_messages(
         host.close()
     assert not host.hits, f"the browser fetched {host.hits}"
     assert not [u for u in requested if u.startswith(host.url)]
+    # Markdown and a tag from the model, the same from a quoted passage, Markdown from the user.
+    COUNTS["leak cases blocked"] += 5

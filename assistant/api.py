@@ -162,7 +162,8 @@ class Assistant:
                 if not rebuild or self.settings.chroma_host:
                     raise
                 wipe_local_index(self.settings)
-                replaced.append(f"the Chroma store, which could not be opened ({exc})")
+                reason = str(exc).split(". Rebuild it")[0]  # this is the rebuild
+                replaced.append(f"the Chroma store, which could not be opened ({reason})")
                 store = Store(self.settings)
             report = build_index(
                 self.settings,

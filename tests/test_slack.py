@@ -351,6 +351,9 @@ def test_mention_is_answered_in_its_thread_with_sources(
     calls = fake_slack.in_channel("C0MENTION")
     assert [c.method for c in calls] == ["chat.postMessage", "chat.update"]  # one answer
     assert all(c.params.get("thread_ts", ts) == ts for c in calls)
+    # Slack's servers would fetch what an answer links to: the message it lives in never unfurls.
+    assert calls[0].params.get("unfurl_links") is False
+    assert calls[0].params.get("unfurl_media") is False
     # The Web client went to SLACK_API_URL, with the bot token.
     assert calls[0].headers["Authorization"] == f"Bearer {BOT_TOKEN}"
 

@@ -400,8 +400,15 @@ class SlackBot:
     # --- jobs: run in the pool ------------------------------------------------------------------
 
     def _answer_in_thread(self, channel: str, thread_ts: str, question: str) -> None:
+        # No unfurling, here or in the answer that replaces this text: Slack's servers would
+        # fetch any URL a model or a quoted passage put in it.
         placeholder = self.web.call(
-            "chat.postMessage", channel=channel, thread_ts=thread_ts, text=THINKING
+            "chat.postMessage",
+            channel=channel,
+            thread_ts=thread_ts,
+            text=THINKING,
+            unfurl_links=False,
+            unfurl_media=False,
         )
         reply = self.core.reply(question, (channel, thread_ts))
         self._deliver(channel, thread_ts, placeholder.get("ts") if placeholder else None, reply)
@@ -462,7 +469,9 @@ class SlackBot:
         webhook = WebhookClient(response_url)
         for text in texts:
             try:
-                result = webhook.send(text=text, response_type="ephemeral")
+                result = webhook.send(
+                    text=text, response_type="ephemeral", unfurl_links=False, unfurl_media=False
+                )
             except Exception as exc:
                 logger.warning("Slack response_url failed (%s)", type(exc).__name__)
                 return

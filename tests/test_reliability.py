@@ -97,7 +97,12 @@ def _update_while_asking(app: Settings, writer_env: dict[str, str], corpus: Path
         # "After" is what the app itself answers once it has moved: each Chroma client replays
         # recent writes into its own HNSW graph, whose near-ties another client may order
         # differently (so a fresh app's answers are not the reference).
-        _moved(bot, Assistant(app).retriever().manifest.generation)
+        # A fresh Assistant in this process sees the update (it shared the stale client).
+        fresh = Assistant(app)
+        assert (
+            "quokka" in fresh.ask("What is the quokka marmalade benchmark?", episode="EP 81").text
+        )
+        _moved(bot, fresh.retriever().manifest.generation)
         updated = answers(bot)
         during_update = len(seen)
         _cli(["index", "--rebuild"], writer_env)

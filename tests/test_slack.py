@@ -602,9 +602,13 @@ def test_unsigned_requests_are_logged_in_one_short_line(
     COUNTS["leak cases blocked"] += 1
 
 
-def test_the_http_endpoint_binds_loopback_unless_told_otherwise() -> None:
+def test_the_http_endpoint_binds_loopback_unless_told_otherwise(slack_bot: SlackBot) -> None:
     assert Settings().slack_host == "127.0.0.1"
-    assert Settings(slack_host="0.0.0.0").slack_host == "0.0.0.0"
+    http = SlackHTTPServer(slack_bot.app, port=0)
+    try:
+        assert http._server.server_address[0] == "127.0.0.1"
+    finally:
+        http.stop()
     COUNTS["leak cases blocked"] += 1
 
 

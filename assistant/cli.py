@@ -444,7 +444,8 @@ def ui(corpus: CorpusOpt = None, host: HostOpt = None, port: PortOpt = None) -> 
 def slack(
     corpus: CorpusOpt = None,
     host: Annotated[
-        str | None, typer.Option("--host", help="Address of the HTTP mode (default 0.0.0.0).")
+        str | None,
+        typer.Option("--host", help="Address of the HTTP mode (default: SLACK_HOST, 127.0.0.1)."),
     ] = None,
     port: PortOpt = None,
 ) -> None:

@@ -231,12 +231,10 @@ def test_incremental_update_embeds_only_what_changed(tmp_path, corpus_copy):
     stored = bot.store.collection(manifest).get(include=["metadatas"])["metadatas"]
     assert len(stored) == report.chunks + manifest.retired_chunks == manifest.chunks
     assert not any(m["source_file"] == "003_30d4cdc4b6ed023c.txt" for m in stored)
-    # Another process opens the saved lexical index and finds the same passage first. (Not the
-    # same list: each Chroma client replays recent writes into its own HNSW graph, on several
-    # threads, and graphs built so order near-ties differently.)
+    # Another process opens the saved lexical index and finds the same passages.
     again = Assistant(settings(tmp_path / "index", corpus_copy))
     for question in ("zebra crossing metaphor", "quokka sanctuary", "compute multiplier"):
-        assert again.search(question)[0].id == bot.search(question)[0].id
+        assert [h.id for h in again.search(question)] == [h.id for h in bot.search(question)]
 
 
 def test_a_damaged_saved_bm25_index_is_rebuilt_not_fatal(private_index):
@@ -459,9 +457,10 @@ def test_rebuilds_do_not_leave_chroma_folders_behind(tmp_path):
     built = folders()
     bot.index(rebuild=True)
     # The generation a rebuild replaced stays until the next build, for apps still searching
-    # it (store.py): its two vector spaces' folders, no more, however many rebuilds follow.
-    assert folders() == built + 2
+    # it (store.py): its collections' folders, no more, however many rebuilds follow.
+    kept = folders()
+    assert built < kept < 2 * built
     for _ in range(3):
         bot.index(rebuild=True)
-        assert folders() == built + 2
+        assert folders() == kept
     assert bot.search("Fresnel lens mercury", k=1)[0].source_file == "harbour.vtt"

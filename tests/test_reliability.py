@@ -26,8 +26,8 @@ from assistant.schema import Answer
 VENV_BIN = Path(sys.executable).parent
 
 CLIENTS = 8
-# (question, episode filter): unfiltered questions go through Chroma's HNSW search, filtered
-# ones through the exact scoring of an episode's stored vectors (where "Error finding id" hit).
+# (question, episode filter): filtered ones read an episode's chunks by id, where "Error
+# finding id" hit; the quokka ones change with the update.
 QUESTIONS = [
     ("What did Seonghyun say about MoE's compute multiplier?", None),
     ("What is the quokka marmalade benchmark?", None),
@@ -94,9 +94,7 @@ def _update_while_asking(app: Settings, writer_env: dict[str, str], corpus: Path
         path = corpus / EP81
         path.write_text(path.read_text(encoding="utf-8") + ADDED, encoding="utf-8")
         _cli(["index"], writer_env)
-        # "After" is what the app itself answers once it has moved: each Chroma client replays
-        # recent writes into its own HNSW graph, whose near-ties another client may order
-        # differently (so a fresh app's answers are not the reference).
+        # "After" is what the app itself answers once it has moved to the new generation.
         # A fresh Assistant in this process sees the update (it shared the stale client).
         fresh = Assistant(app)
         assert (
@@ -116,8 +114,8 @@ def _update_while_asking(app: Settings, writer_env: dict[str, str], corpus: Path
     COUNTS["errors"] += len(errors)
     assert not errors, errors[:3]
     assert before != updated, "the update must change some answer, or this test cannot fail"
-    # A rebuild makes a new HNSW graph, whose approximate nearest neighbours may differ a little
-    # from the update's: once it is in use, its answers count as "after" too.
+    # Once the rebuild is in use, its answers count as "after" too (it stores every chunk
+    # anew, under new ids).
     unexpected = [
         (key, sig)
         for i, (key, sig) in enumerate(seen)

@@ -221,11 +221,8 @@ class QuoteSynthesizer:
             return []
         floor = FOCUS_SHARE * ranked[0].focus
         lead = ranked[0]
-        chosen = [lead]
-        words = len(lead.sentence.split())
-        if lead.after and words + len(lead.after.split()) <= LEAD_WORDS:
-            chosen.append(_Candidate(lead.hit, lead.rank, lead.after, frozenset(), lead.speaker))
-            words += len(lead.after.split())
+        chosen = [lead, *self._context(lead, LEAD_WORDS)]
+        words = sum(len(c.sentence.split()) for c in chosen)
         supports = 0
         for c in ranked[1:]:
             if supports >= MAX_SUPPORT or c.score < SUPPORT_FLOOR * lead.score:
@@ -304,8 +301,16 @@ class QuoteSynthesizer:
         for episode in evidence.query.episodes:
             mine = [c for c in ranked if c.hit.episode == episode]
             if mine:
-                lines.extend(self._quote_lines(mine[:1], evidence.query, label_episode=True))
+                chosen = [mine[0], *self._context(mine[0], LEAD_WORDS)]
+                lines.extend(self._quote_lines(chosen, evidence.query, label_episode=True))
         return lines if len(lines) >= 2 else self._factoid(evidence)
+
+    @staticmethod
+    def _context(lead: _Candidate, limit: int) -> list[_Candidate]:
+        """The sentence after ``lead`` in its turn, when both fit in ``limit`` words."""
+        if lead.after and len(lead.sentence.split()) + len(lead.after.split()) <= limit:
+            return [_Candidate(lead.hit, lead.rank, lead.after, frozenset(), lead.speaker)]
+        return []
 
     # --- writing --------------------------------------------------------------------------
 

@@ -101,26 +101,17 @@ def _not_indexable(path: Path) -> str | None:
 
 
 class _MetadataLoader(yaml.SafeLoader):
-    """``yaml.SafeLoader`` without aliases and with dates left as text.
-
-    An alias is refused: ten nested ones in 300 bytes expand to millions of values. A date
-    stays a string so ``2024-13-45`` is one bad field (``_check_date``), not a crash of
-    the whole file in the date constructor.
-    """
-
-    def compose_node(self, parent: yaml.Node | None, index: object) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            event = self.peek_event()
-            raise yaml.composer.ComposerError(
-                None, None, "YAML aliases (*name) are not allowed here", event.start_mark
-            )
-        return super().compose_node(parent, index)  # type: ignore[no-any-return]
+    """``yaml.SafeLoader`` with dates left as text, so ``2024-13-45`` is one bad field
+    (``_check_date``), not a crash of the whole file in the date constructor."""
 
 
 _MetadataLoader.yaml_implicit_resolvers = {
     first: [(tag, rx) for tag, rx in resolvers if tag != "tag:yaml.org,2002:timestamp"]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+# Aliases are fine (``<<: *defaults``) until they expand past any real metadata: nine
+# nested levels of ten aliases fit in 300 bytes and expand to a billion values.
+MAX_METADATA_VALUES = 100_000
 DATE_RE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
 
 
@@ -133,6 +124,18 @@ def load_metadata(folder: Path) -> tuple[dict[str, Metadata], list[ParseIssue]]:
         loader = _MetadataLoader(read_regular(path).decode("utf-8"))
         try:
             node = loader.get_single_node()
+            size = _expanded_size(node, {})
+            if size > MAX_METADATA_VALUES:
+                return {}, [
+                    ParseIssue(
+                        file=METADATA_FILE,
+                        message=(
+                            f"YAML aliases expand to {size:,} values (over "
+                            f"{MAX_METADATA_VALUES:,}): metadata ignored"
+                        ),
+                        level="error",
+                    )
+                ]
             duplicates = _duplicate_keys(node)
             data = loader.construct_document(node) if node is not None else {}
         finally:
@@ -167,7 +170,20 @@ def load_metadata(folder: Path) -> tuple[dict[str, Metadata], list[ParseIssue]]:
                     message=f"{name}: unknown field(s) {sorted(unknown)} ignored",
                 )
             )
-        fields = {k: str(v) for k, v in entry.items() if k in METADATA_FIELDS and v is not None}
+        fields = {}
+        for key, value in entry.items():
+            if key not in METADATA_FIELDS or value is None:
+                continue
+            if isinstance(value, (list, dict)):
+                issues.append(
+                    ParseIssue(
+                        file=METADATA_FILE,
+                        line=lines.get((str(name), str(key))),
+                        message=f"{name}: {key} must be text, not a {type(value).__name__}",
+                    )
+                )
+                continue
+            fields[key] = str(value)
         if "date" in fields:
             date, problem = _check_date(fields["date"])
             if problem:
@@ -201,8 +217,12 @@ def _duplicate_keys(node: yaml.Node | None) -> list[ParseIssue]:
     """Keys repeated in the same mapping: YAML keeps the last silently, the user is told."""
     issues: list[ParseIssue] = []
     stack = [node]
+    seen_nodes: set[int] = set()  # an alias shares its node: visit each once
     while stack:
         current = stack.pop()
+        if id(current) in seen_nodes:
+            continue
+        seen_nodes.add(id(current))
         if isinstance(current, yaml.MappingNode):
             seen: set[str] = set()
             for key, value in current.value:
@@ -220,6 +240,25 @@ def _duplicate_keys(node: yaml.Node | None) -> list[ParseIssue]:
         elif isinstance(current, yaml.SequenceNode):
             stack.extend(current.value)
     return sorted(issues, key=lambda i: i.line or 0)
+
+
+def _expanded_size(node: yaml.Node | None, sizes: dict[int, int]) -> int:
+    """How many values ``node`` stands for with every alias expanded, each node counted
+    once (``sizes``), so a billion-value bomb is measured in a few dozen steps."""
+    if node is None:
+        return 0
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    sizes[key] = MAX_METADATA_VALUES + 1  # a recursive alias expands without end
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    elif isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    total = 1 + sum(_expanded_size(child, sizes) for child in children)
+    sizes[key] = total
+    return total
 
 
 def _entry_lines(node: yaml.Node | None) -> dict[tuple[str, str], int]:

@@ -118,8 +118,20 @@ def test_a_yaml_alias_bomb_is_refused_not_expanded(tmp_path):
     metadata, issues = load_metadata(tmp_path)
     assert time.perf_counter() - started < 1
     assert metadata == {}
-    assert [(i.file, i.line, i.level) for i in issues] == [("episodes.yaml", 2, "error")]
-    assert "aliases" in issues[0].message
+    assert [(i.file, i.level) for i in issues] == [("episodes.yaml", "error")]
+    assert "1,234,567,909 values" in issues[0].message
+
+
+def test_ordinary_yaml_aliases_still_work_and_a_list_is_no_title(tmp_path):
+    (tmp_path / "episodes.yaml").write_text(
+        "a.txt: &show\n  label: My show\nb.txt:\n  <<: *show\n  title: B\nc.txt:\n"
+        "  title: [*show, *show]\n"
+    )
+    metadata, issues = load_metadata(tmp_path)
+    assert (metadata["b.txt"].label, metadata["b.txt"].title) == ("My show", "B")
+    assert metadata["c.txt"].title is None
+    assert [(i.file, i.line) for i in issues] == [("episodes.yaml", 7)]
+    assert "title must be text" in issues[0].message
 
 
 @pytest.mark.parametrize(

@@ -50,6 +50,7 @@ CHAPTER_LIST_HEADING_RE = re.compile(
     r"^#{1,6}\s*(타임스탬프|timestamps?|chapters?|목차)\s*$", re.IGNORECASE
 )
 MD_HEADING_RE = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*$")
+MD_HEADING_PREFIX_RE = re.compile(r"#{1,6}\s+")
 NUMBERED_HEADING_RE = re.compile(r"^\d{1,2}\.\s+(?P<title>[A-Z\uac00-\ud7a3].{2,120})$")
 # One capital, then letters, apostrophes and hyphens; a lower-case letter is checked apart
 # (``_is_name_token``): two overlapping stars around it backtracked quadratically on a long
@@ -196,6 +197,22 @@ def parse_text(text: str, name: str, meta: Metadata) -> ParsedFile:
         issues.append(ParseIssue(file=name, message="no text found to index"))
         return ParsedFile(None, issues)
     return ParsedFile(episode, issues)
+
+
+def md_heading(line: str) -> str | None:
+    """The title of a Markdown heading line (``## Title ##``), or ``None``.
+
+    What ``MD_HEADING_RE`` matches, by stripping instead of a lazy group before ``\\s*#*$``:
+    that retried the tail at every character, quadratic in a long run of spaces.
+    """
+    prefix = MD_HEADING_PREFIX_RE.match(line)
+    if prefix is None:
+        return None
+    title = line[prefix.end() :].rstrip("#").rstrip()
+    if title:
+        return title
+    m = MD_HEADING_RE.match(line)  # only hashes after the prefix: short work either way
+    return m.group("title") if m else None
 
 
 def _first_line(lines: list[str]) -> str | None:
@@ -418,7 +435,7 @@ def _parse_stamped(lines: list[str], name: str, stem: str, issues: list[ParseIss
                     line_end=i + 1,
                 )
             )
-        elif MD_HEADING_RE.match(line):
+        elif md_heading(line) is not None:
             continue  # "### 녹취록" (transcript) and similar section markers
         elif turns:
             turns[-1].text += "\n" + line
@@ -486,9 +503,15 @@ def _article_segments(lines: list[str], offset: int, kind: Kind = "article") -> 
         if not line:
             continue
         line_no = offset + i + 1
-        heading = MD_HEADING_RE.match(line) or NUMBERED_HEADING_RE.match(line)
-        if heading and len(line) <= MAX_CHAPTER_HEADING_CHARS and not line.endswith("."):
-            chapter = heading.group("title").strip()
+        heading = md_heading(line)
+        if heading is None and (numbered := NUMBERED_HEADING_RE.match(line)):
+            heading = numbered.group("title")
+        if (
+            heading is not None
+            and len(line) <= MAX_CHAPTER_HEADING_CHARS
+            and not line.endswith(".")
+        ):
+            chapter = heading.strip()
             continue
         if segments and segments[-1].text == line:
             continue  # repeated boilerplate such as "Related writing"

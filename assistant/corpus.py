@@ -40,8 +40,11 @@ class Corpus:
     issues: list[ParseIssue] = field(default_factory=list)
 
 
-def list_files(folder: Path, issues: list[ParseIssue] | None = None) -> list[CorpusFile]:
+def list_files(
+    folder: Path, issues: list[ParseIssue] | None = None, max_bytes: int | None = None
+) -> list[CorpusFile]:
     """Corpus files below ``folder``: hidden files and folders and the metadata file excluded.
+    A file over ``max_bytes`` is left out, with a warning, before it is read.
 
     Anything that cannot be indexed (a name that is not UTF-8, a broken or looping symlink,
     a symlink to a folder, a FIFO or device, a file that cannot be read) is left out with
@@ -68,6 +71,17 @@ def list_files(folder: Path, issues: list[ParseIssue] | None = None) -> list[Cor
             continue
         if problem is not None:
             issues.append(ParseIssue(file=name, message=problem))
+            continue
+        if max_bytes is not None and (size := path.stat().st_size) > max_bytes:
+            issues.append(
+                ParseIssue(
+                    file=name,
+                    message=(
+                        f"{size / 1e6:.1f} MB is over the {max_bytes / 1e6:g} MB cap "
+                        "(EPISODE_ASSISTANT_MAX_FILE_MB): skipped"
+                    ),
+                )
+            )
             continue
         try:
             raw = read_regular(path)
@@ -284,11 +298,12 @@ class CorpusScan:
     issues: list[ParseIssue] = field(default_factory=list)
 
 
-def scan(folder: Path, feed: Path | None = None) -> CorpusScan:
+def scan(folder: Path, feed: Path | None = None, max_bytes: int | None = None) -> CorpusScan:
     """List a corpus folder and merge its metadata: ``feed`` (or a feed file found in the
-    folder) completes what the files say, and ``episodes.yaml`` wins over the feed."""
+    folder) completes what the files say, and ``episodes.yaml`` wins over the feed. Files
+    over ``max_bytes`` are skipped with a warning."""
     issues: list[ParseIssue] = []
-    files = list_files(folder, issues)
+    files = list_files(folder, issues, max_bytes)
     in_folder = [f.path for f in files if is_feed(f.path)]
     feeds = [feed] if feed is not None else in_folder
     # A feed is never an episode, even when --feed names another one.

@@ -148,3 +148,14 @@ def test_a_bad_metadata_field_is_named_and_the_rest_kept(tmp_path, yaml_text, li
     assert metadata["x.txt"].date is None
     assert [(i.file, i.line) for i in issues] == [("episodes.yaml", line)]
     assert words in issues[0].message
+
+
+def test_a_file_over_the_size_cap_is_skipped_with_a_message_saying_which_setting(
+    tmp_path, corpus_copy
+):
+    (corpus_copy / "huge.txt").write_text("EP 9: Huge\n\n" + "The capybara ledger. " * 60_000)
+    settings = Settings(index_dir=tmp_path / "index", corpus_dir=corpus_copy, max_file_mb=1)
+    report = Assistant(settings).index()
+    assert set(SHIPPED) <= set(report.added) and "huge.txt" not in report.added
+    [issue] = [i for i in report.issues if i.file == "huge.txt"]
+    assert "1.3 MB is over the 1 MB cap (EPISODE_ASSISTANT_MAX_FILE_MB)" in issue.message

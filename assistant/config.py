@@ -94,6 +94,9 @@ class Settings(BaseSettings):
     openai_embedding_model: str = "text-embedding-3-small"
     chunk_tokens: int = Field(200, ge=40, le=2000)
     chunk_overlap: int = Field(40, ge=0, le=400)
+    max_file_mb: float = Field(
+        50, gt=0, description="corpus files larger than this are skipped, with a warning"
+    )
 
     # Retrieval and answering
     top_k: int = Field(5, ge=1, le=50)

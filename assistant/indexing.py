@@ -185,7 +185,9 @@ def build_index(
     report = IndexReport()
     old = None if rebuild else store.manifest()
 
-    scanned = scan(settings.corpus_dir, settings.feed_file)
+    scanned = scan(
+        settings.corpus_dir, settings.feed_file, max_bytes=int(settings.max_file_mb * 1e6)
+    )
     files, metadata = scanned.files, scanned.metadata
     # An entry of episodes.yaml belongs to its file: editing it re-indexes that file only.
     hashes = {f.name: _file_key(f.sha256, metadata.get(f.name)) for f in files}

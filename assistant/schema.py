@@ -18,17 +18,29 @@ def format_timestamp(seconds: int | None) -> str | None:
     return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes:02d}:{secs:02d}"
 
 
+# No episode runs 100 hours: a larger time is a typo, never shown as exact.
+MAX_TIMESTAMP_SECONDS = 100 * 3600
+
+
 def parse_timestamp(text: str) -> int:
     """Parse ``MM:SS``, ``H:MM:SS`` or ``HH:MM:SS`` into seconds; ``ValueError`` when malformed."""
     parts = text.strip().split(":")
-    if len(parts) not in (2, 3) or not all(p.isdigit() for p in parts):
+    # isascii: int() refuses some of what str.isdigit() accepts ("²"); the length keeps a
+    # 5,000-digit field from reaching int() at all.
+    if len(parts) not in (2, 3) or not all(
+        p.isascii() and p.isdigit() and len(p) <= 6 for p in parts
+    ):
         raise ValueError(f"not a timestamp: {text!r}")
     numbers = [int(p) for p in parts]
     if any(n >= 60 for n in numbers[1:]):
         raise ValueError(f"minutes and seconds must be below 60: {text!r}")
     if len(numbers) == 2:
-        return numbers[0] * 60 + numbers[1]
-    return numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
+        seconds = numbers[0] * 60 + numbers[1]
+    else:
+        seconds = numbers[0] * 3600 + numbers[1] * 60 + numbers[2]
+    if seconds > MAX_TIMESTAMP_SECONDS:
+        raise ValueError(f"beyond {MAX_TIMESTAMP_SECONDS // 3600} hours: {text!r}")
+    return seconds
 
 
 class Cue(BaseModel):

@@ -20,10 +20,12 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import re
+import stat
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from . import formats
 from .chapters import apply_chapters
@@ -48,8 +50,15 @@ CHAPTER_LIST_HEADING_RE = re.compile(
     r"^#{1,6}\s*(타임스탬프|timestamps?|chapters?|목차)\s*$", re.IGNORECASE
 )
 MD_HEADING_RE = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*$")
+MD_HEADING_PREFIX_RE = re.compile(r"#{1,6}\s+")
 NUMBERED_HEADING_RE = re.compile(r"^\d{1,2}\.\s+(?P<title>[A-Z\uac00-\ud7a3].{2,120})$")
-NAME_TOKEN_RE = re.compile(r"^[A-Z][A-Za-z'’\-]*[a-z][A-Za-z'’\-]*$")
+# One capital, then letters, apostrophes and hyphens; a lower-case letter is checked apart
+# (``_is_name_token``): two overlapping stars around it backtracked quadratically on a long
+# capitalised word that is not a name.
+NAME_TOKEN_RE = re.compile(r"[A-Z][A-Za-z'’\-]*")
+LOWER_RE = re.compile(r"[a-z]")
+MAX_NAME_TOKEN_CHARS = 40
+MAX_NUMBER_DIGITS = 9  # an episode number; 5,000 digits would not even convert to an int
 SENTENCE_END = (".", "?", "!", "…", '"', "”", "’", ":", ")")
 
 MAX_CHAPTER_HEADING_CHARS = 160
@@ -88,13 +97,39 @@ class ParsedFile:
     issues: list[ParseIssue] = field(default_factory=list)
 
 
+def read_regular(path: Path) -> bytes:
+    """The bytes of ``path`` if it is a regular file (after following a symlink).
+
+    Opened non-blocking and checked on the open descriptor, so a FIFO or device swapped in
+    after the listing is never read (a FIFO would block, ``/dev/zero`` never ends).
+    Raises ``OSError`` otherwise.
+    """
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise OSError(f"not a regular file: {path}")
+        with os.fdopen(fd, "rb", closefd=False) as handle:
+            return handle.read()
+    finally:
+        os.close(fd)
+
+
 def decode(raw: bytes, name: str) -> tuple[str | None, list[ParseIssue]]:
-    """Decode file bytes as UTF-8, reporting (not hiding) anything odd."""
+    """Decode file bytes as UTF-8 (or UTF-16 with a BOM), reporting anything odd."""
     issues: list[ParseIssue] = []
+    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
+        # Windows tools save "Unicode" text as UTF-16: its NUL bytes are not binary.
+        try:
+            text16 = raw.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            return None, [ParseIssue(file=name, message=f"broken UTF-16 text, skipped: {exc}")]
+        raw = text16.encode("utf-8")
     if not raw.strip():
         return None, [ParseIssue(file=name, message="empty file: nothing to index")]
     if b"\x00" in raw[:8192]:
         return None, [ParseIssue(file=name, message="binary file (NUL bytes): skipped")]
+    # A UTF-8 BOM and CR/CRLF line ends are what Windows editors write: read silently,
+    # as the README says, so real problems are not lost among such warnings.
     if raw.startswith(b"\xef\xbb\xbf"):
         raw = raw[3:]
     try:
@@ -116,7 +151,7 @@ def parse_file(path: Path, meta: Metadata | None = None, *, name: str | None = N
     """Parse one corpus file; never raises on bad content, returns issues instead."""
     name = name or path.name
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except OSError as exc:
         return ParsedFile(
             None, [ParseIssue(file=name, message=f"cannot read: {exc}", level="error")]
@@ -144,7 +179,7 @@ def parse_text(text: str, name: str, meta: Metadata) -> ParsedFile:
     elif _first_line(lines) is not None and HEADER_RE.match(_first_line(lines) or ""):
         episode = _parse_headed(lines, name, stem, issues)
     elif (first := _first_line(lines)) is not None and ARTICLE_TITLE_RE.match(first):
-        episode = _parse_article(lines, name, stem)
+        episode = _parse_article(lines, name, stem, issues)
     elif formats.text_export.sniff(lines):
         episode = formats.text_export.parse(lines, name, stem, issues)
     else:
@@ -152,11 +187,32 @@ def parse_text(text: str, name: str, meta: Metadata) -> ParsedFile:
             ParseIssue(file=name, message="no known episode format found: indexed as plain text")
         )
         episode = _parse_plain(lines, name, stem)
+    # Ids follow the relative path, not the stem: "a/ep.txt" and "b/ep.txt" must not share
+    # chunk ids. A top-level file keeps its stem, so the shipped corpus keeps its ids.
+    episode.id = PurePosixPath(name).with_suffix("").as_posix()
     _apply_metadata(episode, meta)
+    # A turn with no words ("**Ann [00:01]**:") has nothing to cite.
+    episode.segments = [s for s in episode.segments if s.text.strip()]
     if not episode.segments:
         issues.append(ParseIssue(file=name, message="no text found to index"))
         return ParsedFile(None, issues)
     return ParsedFile(episode, issues)
+
+
+def md_heading(line: str) -> str | None:
+    """The title of a Markdown heading line (``## Title ##``), or ``None``.
+
+    What ``MD_HEADING_RE`` matches, by stripping instead of a lazy group before ``\\s*#*$``:
+    that retried the tail at every character, quadratic in a long run of spaces.
+    """
+    prefix = MD_HEADING_PREFIX_RE.match(line)
+    if prefix is None:
+        return None
+    title = line[prefix.end() :].rstrip("#").rstrip()
+    if title:
+        return title
+    m = MD_HEADING_RE.match(line)  # only hashes after the prefix: short work either way
+    return m.group("title") if m else None
 
 
 def _first_line(lines: list[str]) -> str | None:
@@ -191,7 +247,7 @@ def discover_speakers(lines: list[str]) -> list[str]:
     for raw in lines:
         words = raw.strip().split(" ")
         for size in (1, 2, 3):
-            if len(words) <= size or not all(NAME_TOKEN_RE.match(w) for w in words[:size]):
+            if len(words) <= size or not all(_is_name_token(w) for w in words[:size]):
                 break
             name = " ".join(words[:size])
             counts[name] += 1
@@ -212,11 +268,37 @@ def discover_speakers(lines: list[str]) -> list[str]:
     return sorted(speakers, key=lambda s: -counts[s])
 
 
+def _is_name_token(word: str) -> bool:
+    """A capitalised word of letters (at least one lower-case), apostrophes and hyphens."""
+    return (
+        len(word) <= MAX_NAME_TOKEN_CHARS
+        and NAME_TOKEN_RE.fullmatch(word) is not None
+        and LOWER_RE.search(word, 1) is not None
+    )
+
+
+def _episode_number(digits: str, name: str, line: int, issues: list[ParseIssue]) -> str | None:
+    """``EP NN`` from the digits of a header; ``None`` (with a warning) when absurdly long."""
+    digits = digits.lstrip("0") or "0"
+    if len(digits) > MAX_NUMBER_DIGITS:
+        issues.append(
+            ParseIssue(
+                file=name,
+                line=line,
+                message=f"episode number of {len(digits)} digits ignored",
+            )
+        )
+        return None
+    return f"EP {int(digits)}"
+
+
 def _parse_headed(lines: list[str], name: str, stem: str, issues: list[ParseIssue]) -> Episode:
     body = [(i + 1, ln.strip()) for i, ln in enumerate(lines)]
     body = [(no, ln) for no, ln in body if ln]
     number_match = HEADER_RE.match(body[0][1])
-    number = f"EP {int(number_match.group(1))}" if number_match else None
+    number = (
+        _episode_number(number_match.group(1), name, body[0][0], issues) if number_match else None
+    )
     title = body[1][1] if len(body) > 1 else stem
     content = body[2:]
     speakers = discover_speakers([ln for _, ln in content])
@@ -353,7 +435,7 @@ def _parse_stamped(lines: list[str], name: str, stem: str, issues: list[ParseIss
                     line_end=i + 1,
                 )
             )
-        elif MD_HEADING_RE.match(line):
+        elif md_heading(line) is not None:
             continue  # "### 녹취록" (transcript) and similar section markers
         elif turns:
             turns[-1].text += "\n" + line
@@ -378,9 +460,16 @@ def _repair_turn_times(turns: list[Segment], name: str, issues: list[ParseIssue]
     Such a turn (``[01:11:17]`` between ``[00:11:00]`` and ``[00:12:01]``) is given the
     previous turn's time, marked inexact, so a citation points at a moment before it.
     """
+    # The next known time after each turn, found from the end in one pass: a scan forward
+    # from every turn was quadratic in a file whose times are all malformed.
+    following: list[int | None] = [None] * len(turns)
+    upcoming: int | None = None
+    for i in range(len(turns) - 1, -1, -1):
+        following[i] = upcoming
+        if turns[i].seconds is not None:
+            upcoming = turns[i].seconds
     last = 0
-    for i, turn in enumerate(turns):
-        nxt = next((t.seconds for t in turns[i + 1 :] if t.seconds is not None), None)
+    for turn, nxt in zip(turns, following, strict=True):
         if turn.seconds is None:
             turn.seconds, turn.exact_time = last, False
             continue
@@ -414,9 +503,15 @@ def _article_segments(lines: list[str], offset: int, kind: Kind = "article") -> 
         if not line:
             continue
         line_no = offset + i + 1
-        heading = MD_HEADING_RE.match(line) or NUMBERED_HEADING_RE.match(line)
-        if heading and len(line) <= MAX_CHAPTER_HEADING_CHARS and not line.endswith("."):
-            chapter = heading.group("title").strip()
+        heading = md_heading(line)
+        if heading is None and (numbered := NUMBERED_HEADING_RE.match(line)):
+            heading = numbered.group("title")
+        if (
+            heading is not None
+            and len(line) <= MAX_CHAPTER_HEADING_CHARS
+            and not line.endswith(".")
+        ):
+            chapter = heading.strip()
             continue
         if segments and segments[-1].text == line:
             continue  # repeated boilerplate such as "Related writing"
@@ -433,17 +528,17 @@ def _article_segments(lines: list[str], offset: int, kind: Kind = "article") -> 
     return segments
 
 
-def _parse_article(lines: list[str], name: str, stem: str) -> Episode:
+def _parse_article(lines: list[str], name: str, stem: str, issues: list[ParseIssue]) -> Episode:
     first_idx = next(i for i, ln in enumerate(lines) if ln.strip())
     m = ARTICLE_TITLE_RE.match(lines[first_idx].strip())
     assert m is not None
-    number = f"EP {int(m.group(1))}"
+    number = _episode_number(m.group(1), name, first_idx + 1, issues)
     title = re.sub(r"\s*preview image\s*$", "", m.group(2)).strip()
     segments = _article_segments(lines[first_idx + 1 :], first_idx + 1)
     return Episode(
         id=stem,
         number=number,
-        label=number,
+        label=number or stem,
         title=title,
         kind="article",
         language=detect_language(" ".join(s.text for s in segments)),

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING
 
 from .question import HANGUL_RE, Query
@@ -68,7 +70,7 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
     return Coverage(True, support=focus_support(query, hits, retriever))
 
 
-def names(entity: tuple[str, ...], terms: set[str], retriever: Retriever) -> bool:
+def names(entity: tuple[str, ...], terms: AbstractSet[str], retriever: Retriever) -> bool:
     """Whether a passage names ``entity``: all of a short name, or the rarer two thirds of a
     longer one ("World Diplomacy Championship" where the passage says "Diplomacy World
     Championship" or drops a word)."""
@@ -78,12 +80,18 @@ def names(entity: tuple[str, ...], terms: set[str], retriever: Retriever) -> boo
     return sum(w for t, w in weights.items() if t in terms) >= ENTITY_SHARE * sum(weights.values())
 
 
-def passage_terms(hit: Hit) -> set[str]:
+def passage_terms(hit: Hit) -> frozenset[str]:
     """What a passage is about, as stemmed terms, for matching what a question asks."""
-    # Titles and chapters name what a passage is about even where its text does not; a
-    # Korean passage's Latin names carry particles ("Cognition은") that must not hide them.
-    text = f"{hit.text} {hit.episode_title} {hit.chapter or ''}"
-    return set(content_terms(text)) | set(content_terms(HANGUL_RE.sub(" ", text)))
+    # Titles and chapters name what a passage is about even where its text does not.
+    return _terms_of(f"{hit.text} {hit.episode_title} {hit.chapter or ''}")
+
+
+@lru_cache(maxsize=1024)
+def _terms_of(text: str) -> frozenset[str]:
+    # One answer reads the same passages three times (names looked up, coverage, support):
+    # stemmed once. A Korean passage's Latin names carry particles ("Cognition은") that must
+    # not hide them.
+    return frozenset(content_terms(text)) | frozenset(content_terms(HANGUL_RE.sub(" ", text)))
 
 
 def focus_support(query: Query, hits: list[Hit], retriever: Retriever) -> float:

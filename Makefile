@@ -23,7 +23,7 @@ test: $(STAMP)
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check assistant tests && $(BIN)/ruff format --check assistant tests
+	$(BIN)/ruff check assistant evals benchmarks tests && $(BIN)/ruff format --check assistant evals benchmarks tests
 
 bench: $(STAMP)
 	$(BIN)/episode-assistant bench

@@ -10,7 +10,7 @@ from __future__ import annotations
 from importlib import import_module
 from typing import TYPE_CHECKING, Any
 
-from . import offline  # noqa: F401  (first: keeps tiktoken, Chroma and Gradio off the network)
+from assistant import offline  # noqa: F401  (first: keeps tiktoken, Chroma and Gradio off the network)
 
 # The public names load on first use (PEP 562): `episode-assistant --help` and `--version`
 # need none of them, and `Assistant` brings Chroma (0.3 s of imports) with it.
@@ -18,7 +18,7 @@ _HOMES = {
     "Assistant": "api",
     "QuestionError": "api",
     "Settings": "config",
-    "FilterError": "retrieval",
+    "FilterError": "retrieval.search",
     "Answer": "schema",
     "Citation": "schema",
     "Episode": "schema",
@@ -26,15 +26,15 @@ _HOMES = {
     "Segment": "schema",
     "Turn": "schema",
     "Usage": "schema",
-    "IndexUnavailable": "store",
+    "IndexUnavailable": "index.store",
 }
 
 if TYPE_CHECKING:
-    from .api import Assistant, QuestionError
-    from .config import Settings
-    from .retrieval import FilterError
-    from .schema import Answer, Citation, Episode, Hit, Segment, Turn, Usage
-    from .store import IndexUnavailable
+    from assistant.api import Assistant, QuestionError
+    from assistant.config import Settings
+    from assistant.index.store import IndexUnavailable
+    from assistant.retrieval.search import FilterError
+    from assistant.schema import Answer, Citation, Episode, Hit, Segment, Turn, Usage
 
 
 def __getattr__(name: str) -> Any:

@@ -1,5 +1,5 @@
 """``python -m assistant …``: the same command line as ``episode-assistant``."""
 
-from .cli import main
+from assistant.surfaces.cli import main
 
 main()

@@ -10,12 +10,9 @@ from typing import TYPE_CHECKING, Any
 
 from chromadb.errors import ChromaError
 
-from .config import Settings
-from .indexing import IndexReport, Progress, build_index, check_compatible
-from .redact import Redactor, capped
-from .retrieval import FilterError, Filters, Retriever, resolve_filters
-from .schema import Answer, Hit, Turn
-from .store import (
+from assistant.config import Settings
+from assistant.index.build import IndexReport, Progress, build_index, check_compatible
+from assistant.index.store import (
     EpisodeSummary,
     IndexUnavailable,
     Manifest,
@@ -23,16 +20,19 @@ from .store import (
     damaged_local_index,
     wipe_local_index,
 )
+from assistant.redact import Redactor, capped
+from assistant.retrieval.search import FilterError, Filters, Retriever, resolve_filters
+from assistant.schema import Answer, Hit, Turn
 
 if TYPE_CHECKING:
     from llama_index.core.base.base_query_engine import BaseQueryEngine
     from llama_index.core.chat_engine.types import BaseChatEngine
     from llama_index.core.llms import LLM
 
-    from .embeddings import LocalEmbedder
-    from .pipeline import AnswerPipeline
-    from .surfaces.llamaindex import EpisodeRetriever
-    from .synthesizers import Synthesizer
+    from assistant.answering.pipeline import AnswerPipeline
+    from assistant.answering.synthesizers import Synthesizer
+    from assistant.index.embeddings import LocalEmbedder
+    from assistant.surfaces.llamaindex import EpisodeRetriever
 
 # How long a search trusts its view of which generation is active before checking again.
 FRESHNESS_SECONDS = 2.0
@@ -120,7 +120,7 @@ class Assistant:
         """The configured embedder (loaded once)."""
         with self._lock:
             if self._embedder is None:
-                from .embeddings import get_embedder
+                from assistant.index.embeddings import get_embedder
 
                 self._embedder = get_embedder(self.settings)
             return self._embedder
@@ -131,7 +131,7 @@ class Assistant:
         with self._lock:
             name = self.settings.crosslingual_embedder
             if name and self._crosslingual is None:
-                from .embeddings import get_embedder
+                from assistant.index.embeddings import get_embedder
 
                 self._crosslingual = get_embedder(self.settings, name)
             return self._crosslingual
@@ -292,8 +292,8 @@ class Assistant:
         OpenAI-compatible model)."""
         with self._lock:
             if self._pipeline is None:
-                from .pipeline import AnswerPipeline
-                from .synthesizers import make_synthesizer
+                from assistant.answering.pipeline import AnswerPipeline
+                from assistant.answering.synthesizers import make_synthesizer
 
                 self._pipeline = AnswerPipeline(
                     self.settings, self.retriever, make_synthesizer(self.settings)
@@ -302,7 +302,7 @@ class Assistant:
 
     def use_synthesizer(self, synthesizer: Synthesizer) -> None:
         """Answer with ``synthesizer`` from now on (a test double, or one of your own)."""
-        from .pipeline import AnswerPipeline
+        from assistant.answering.pipeline import AnswerPipeline
 
         with self._lock:
             self._pipeline = AnswerPipeline(self.settings, self.retriever, synthesizer)
@@ -387,20 +387,20 @@ class Assistant:
         speaker: str | list[str] | None = None,
     ) -> EpisodeRetriever:
         """This search as a LlamaIndex ``BaseRetriever``; nodes carry the citation metadata."""
-        from .surfaces.llamaindex import EpisodeRetriever
+        from assistant.surfaces.llamaindex import EpisodeRetriever
 
         return EpisodeRetriever(self, k, episode=episode, speaker=speaker)
 
     def as_query_engine(self, llm: LLM | None = None, **kwargs: Any) -> BaseQueryEngine:
         """A LlamaIndex query engine: ``llm`` synthesizes over ``as_retriever``, or without
         one the configured answerer answers (``streaming=True`` streams either way)."""
-        from .surfaces.llamaindex import as_query_engine
+        from assistant.surfaces.llamaindex import as_query_engine
 
         return as_query_engine(self, llm, **kwargs)
 
     def as_chat_engine(self, llm: LLM | None = None, **kwargs: Any) -> BaseChatEngine:
         """A LlamaIndex chat engine: ``CondensePlusContextChatEngine`` with ``llm``, or
         without one the configured answerer, follow-ups included."""
-        from .surfaces.llamaindex import as_chat_engine
+        from assistant.surfaces.llamaindex import as_chat_engine
 
         return as_chat_engine(self, llm, **kwargs)

@@ -21,11 +21,11 @@ LOCAL_CONTEXT_TOKENS = 1200
 # repository around it, so it reads the copies shipped inside the package (pyproject.toml's
 # force-include) and keeps its index in a per-user data folder.
 IN_CHECKOUT = (PROJECT_ROOT / "pyproject.toml").is_file()
-PACKAGED = {"episodes": "_data/episodes", "evals": "_data/evals", "prompts": "_prompts"}
+PACKAGED = {"episodes": "_data/episodes", "prompts": "_prompts"}
 
 
 def shipped(top: str, *rest: str) -> Path:
-    """A shipped file or folder (``episodes``, ``prompts``, ``evals/qa.jsonl`` …): the
+    """A shipped file or folder (``episodes``, ``prompts`` …): the
     checkout's own, or its copy inside the installed package."""
     if IN_CHECKOUT:
         return PROJECT_ROOT.joinpath(top, *rest)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import httpx
 import openai
 
-from .config import Settings
+from assistant.config import Settings
 
 
 def make_client(settings: Settings, *, max_retries: int | None = None) -> openai.OpenAI:

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from .config import Settings
-from .schema import Answer
+from assistant.config import Settings
+from assistant.schema import Answer
 
 REDACTED = "[redacted]"
 CUT_NOTICE = "answer cut at its length limit"

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Answer, Assistant, FilterError, QuestionError, Settings
-from assistant.evalset import normalize_ws
+from evals.dataset import normalize_ws
 
 VENV_BIN = Path(sys.executable).parent
 

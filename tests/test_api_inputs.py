@@ -7,7 +7,7 @@ import pytest
 
 from assistant import Assistant
 from assistant.api import QuestionError
-from assistant.retrieval import FilterError
+from assistant.retrieval.search import FilterError
 
 
 @pytest.mark.parametrize("question", [123, b"MoE", ["MoE"], 4.5])

@@ -13,7 +13,7 @@ from conftest import EPISODES
 from counts import COUNTS
 
 from assistant import Assistant, Settings
-from assistant.corpus import load_metadata
+from assistant.ingestion.corpus import load_metadata
 
 SHIPPED = sorted(p.name for p in EPISODES.glob("*.txt"))
 SAME = "EP 5: Same notes\n\nThe wombat ledger paragraph is the same in both folders.\n"

@@ -16,8 +16,9 @@ from fake_openai import FakeOpenAI, Reply
 from rich.console import Console
 
 from assistant import Assistant, Settings
-from assistant.evalset import load_pairs
-from assistant.evaluate import (
+from assistant.schema import Answer, Citation, Hit
+from evals.dataset import load_pairs
+from evals.harness import (
     FLOORS_PATH,
     EvalReport,
     QuestionResult,
@@ -31,7 +32,7 @@ from assistant.evaluate import (
     quotes_overlap,
     summarize,
 )
-from assistant.judge import (
+from evals.judge import (
     PERTURBATIONS,
     BaseAnswer,
     Judgement,
@@ -43,7 +44,6 @@ from assistant.judge import (
     perturb,
     split_claims,
 )
-from assistant.schema import Answer, Citation, Hit
 
 # --- the offline eval of the held-out split --------------------------------------------------
 

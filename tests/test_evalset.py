@@ -9,7 +9,7 @@ from typing import Any, get_args
 
 import pytest
 
-from assistant.evalset import (
+from evals.dataset import (
     DEFAULT_CORPUS,
     DEFAULT_PATH,
     QAPair,

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant, Settings
-from assistant.corpus import load_corpus
+from assistant.ingestion.corpus import load_corpus
 from assistant.schema import format_timestamp
 
 FEED = Path(__file__).resolve().parent / "fixtures" / "feed"

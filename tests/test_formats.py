@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant, Settings
-from assistant.chunking import split_sentences
-from assistant.citations import cite
+from assistant.answering.citations import cite
+from assistant.ingestion.chunking import split_sentences
+from assistant.ingestion.transcripts import parse_file
 from assistant.schema import format_timestamp
-from assistant.transcripts import parse_file
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "formats"
 

@@ -18,10 +18,10 @@ import pytest
 from conftest import EPISODES
 
 from assistant import Assistant, FilterError, IndexUnavailable, Settings
-from assistant.chunking import chunk_corpus, count_tokens, split_sentences
-from assistant.citations import cite
-from assistant.corpus import load_corpus
-from assistant.evalset import normalize_ws
+from assistant.answering.citations import cite
+from assistant.ingestion.chunking import chunk_corpus, count_tokens, split_sentences
+from assistant.ingestion.corpus import load_corpus
+from evals.dataset import normalize_ws
 
 VENV_BIN = Path(sys.executable).parent
 FORMATS = Path(__file__).resolve().parent / "fixtures" / "formats"
@@ -160,7 +160,7 @@ def test_bm25_terms_are_bm25s_own():
     import bm25s
     import Stemmer
 
-    from assistant.lexical import tokenize
+    from assistant.index.lexical import tokenize
 
     nodes = chunk_corpus(load_corpus(EPISODES).episodes, 200, 40)
     texts = [n.text for n in nodes] + ["", "a the of", "GPT-5.2 MoE's 7x, Übermensch 컴퓨트"]

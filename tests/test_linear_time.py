@@ -15,8 +15,8 @@ import time
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assistant.chunking import chunk_episode, split_sentences
-from assistant.transcripts import MD_HEADING_RE, Metadata, md_heading, parse_text
+from assistant.ingestion.chunking import chunk_episode, split_sentences
+from assistant.ingestion.transcripts import MD_HEADING_RE, Metadata, md_heading, parse_text
 
 SMALL, LARGE = 100_000, 1_000_000
 MAX_RATIO = 20

@@ -19,25 +19,25 @@ import pytest
 from counts import COUNTS
 from fake_openai import FakeOpenAI, Reply
 
+import assistant.prompts as prompts_module
 from assistant import Answer, Assistant, Hit, Settings, Turn
-from assistant.chunking import count_tokens, split_sentences
-from assistant.citations import cite_markers
-from assistant.config import LOCAL_CONTEXT_TOKENS
-from assistant.pipeline import DECLINED_NOTICE
-from assistant.question import standalone_question as offline_standalone
-from assistant.synthesizers import openai as llm_module
-from assistant.synthesizers.base import NOTICE
-from assistant.synthesizers.openai import (
+from assistant.answering.citations import cite_markers
+from assistant.answering.pipeline import DECLINED_NOTICE
+from assistant.answering.question import standalone_question as offline_standalone
+from assistant.answering.synthesizers import openai as llm_module
+from assistant.answering.synthesizers.base import NOTICE
+from assistant.answering.synthesizers.openai import (
     LOOP_NOTICE,
     UNCITED_NOTICE,
     UNSUPPORTED_NOTICE,
     MarkerRewriter,
     OpenAISynthesizer,
-    load_prompt,
     pack_passages,
-    render_prompt,
     retry_after,
 )
+from assistant.config import LOCAL_CONTEXT_TOKENS
+from assistant.ingestion.chunking import count_tokens, split_sentences
+from assistant.prompts import load_prompt, render_prompt
 
 ROOT = Path(__file__).resolve().parent.parent
 EPISODES = ROOT / "episodes"
@@ -688,7 +688,7 @@ def test_prompts_are_read_at_run_time_with_a_packaged_fallback(
 
     packaged = tmp_path / "_prompts"
     shutil.copytree(ROOT / "prompts", packaged)
-    monkeypatch.setattr(llm_module, "PACKAGED_PROMPTS", packaged)
+    monkeypatch.setattr(prompts_module, "PACKAGED_PROMPTS", packaged)
     missing = Settings(prompts_dir=tmp_path / "nowhere")
     assert load_prompt(missing, "judge") == (ROOT / "prompts" / "judge.txt").read_text().strip()
     for name in ("system", "answer", "condense", "judge", "reminder"):

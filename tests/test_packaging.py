@@ -33,7 +33,7 @@ def test_the_installed_wheel_answers_with_no_checkout_around_it(tmp_path: Path) 
     code = (
         "import json, assistant\n"
         "from assistant import Assistant\n"
-        "from assistant.evalset import load_pairs\n"
+        "from evals.dataset import load_pairs\n"
         "bot = Assistant(answerer='offline')\n"
         'answer = bot.ask("What did Seonghyun say about MoE\'s compute multiplier?")\n'
         "print(json.dumps({'file': assistant.__file__, 'index': str(bot.settings.index_dir),\n"

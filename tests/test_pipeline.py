@@ -3,7 +3,6 @@ with the offline synthesizer and with the package's in-process scripted synthesi
 
 from __future__ import annotations
 
-import ast
 import itertools
 import re
 from pathlib import Path
@@ -11,13 +10,13 @@ from pathlib import Path
 import pytest
 
 from assistant import Assistant, Settings
-from assistant.chunking import split_sentences
-from assistant.citations import speaker_changes, verbatim_quotes
-from assistant.estimates import NOAM_BROWN, measure
-from assistant.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
+from assistant.answering.citations import speaker_changes, verbatim_quotes
+from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
+from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
+from assistant.answering.synthesizers.base import NOTICE
+from assistant.ingestion.chunking import split_sentences
 from assistant.schema import Answer, Hit
-from assistant.synthesizers import ScriptedSynthesizer, SynthesisError
-from assistant.synthesizers.base import NOTICE
+from benchmarks.estimates import NOAM_BROWN, measure
 
 PACKAGE = Path(__file__).resolve().parent.parent / "assistant"
 EPISODES = PACKAGE.parent / "episodes"
@@ -110,7 +109,7 @@ def test_no_quote_spans_two_speakers_anywhere_in_the_corpus(bot: Assistant) -> N
     one turn: a quote's speaker and time are those of the turn it comes from."""
     retriever = bot.retriever()
     got = retriever.collection.get(include=["documents", "metadatas"])
-    from assistant.retrieval import hit_from
+    from assistant.retrieval.search import hit_from
 
     checked = 0
     for pid, text, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True):
@@ -243,43 +242,6 @@ def test_not_covered_questions_never_reach_the_synthesizer(scripted) -> None:
     bot, synth = scripted
     answer = bot.ask("What did they say about the EU AI Act?")
     assert answer.abstained and synth.seen == []
-
-
-# --- the shape of the code ----------------------------------------------------------------------
-
-
-def _imports(path: Path) -> set[str]:
-    """Runtime-package modules that ``path`` imports at module level (not under TYPE_CHECKING,
-    not inside functions)."""
-    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
-    package = module.rsplit(".", 1)[0] if path.name != "__init__.py" else module
-    out = set()
-    for node in ast.parse(path.read_text()).body:
-        if isinstance(node, ast.ImportFrom) and node.level:
-            base = package.split(".")
-            base = base[: len(base) - node.level + 1]
-            target = ".".join([*base, node.module] if node.module else base)
-            out.add(target)
-            out.update(f"{target}.{a.name}" for a in node.names)
-        elif isinstance(node, ast.Import):
-            out.update(a.name for a in node.names if a.name.startswith("assistant"))
-    return out
-
-
-def test_no_import_circle_among_runtime_modules() -> None:
-    modules = {
-        ".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts).removesuffix(".__init__"): p
-        for p in PACKAGE.rglob("*.py")
-    }
-    graph = {m: {i for i in _imports(p) if i in modules and i != m} for m, p in modules.items()}
-
-    def visit(node: str, path: list[str]) -> None:
-        for nxt in graph[node]:
-            assert nxt not in path, " -> ".join([*path, nxt])
-            visit(nxt, [*path, nxt])
-
-    for start in graph:
-        visit(start, [start])
 
 
 # --- estimated times inside a chapter -------------------------------------------------------

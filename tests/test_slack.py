@@ -23,7 +23,8 @@ from counts import COUNTS
 from pydantic import SecretStr
 
 from assistant import Answer, Assistant, Citation, QuestionError, Settings
-from assistant.bots.core import (
+from assistant.schema import Turn
+from assistant.surfaces.bots.core import (
     APOLOGY,
     BotCore,
     BotReply,
@@ -32,7 +33,7 @@ from assistant.bots.core import (
     compact_heading,
     split_text,
 )
-from assistant.bots.slack import (
+from assistant.surfaces.bots.slack import (
     DELIVERY_APOLOGY,
     THINKING,
     USAGE,
@@ -44,8 +45,7 @@ from assistant.bots.slack import (
     run_slack,
     slack_messages,
 )
-from assistant.bots.slack_http import SlackHTTPServer
-from assistant.schema import Turn
+from assistant.surfaces.bots.slack_http import SlackHTTPServer
 
 pytestmark = pytest.mark.server
 

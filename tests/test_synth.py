@@ -12,14 +12,14 @@ import pytest
 from conftest import EPISODES
 
 from assistant import Assistant, Settings
-from assistant.bench import _Counted, _recall
-from assistant.chunking import chunk_corpus
-from assistant.corpus import list_files, load_corpus
-from assistant.embedcache import text_hash
-from assistant.evalset import load_pairs
-from assistant.pipeline import PASSAGES
+from assistant.answering.pipeline import PASSAGES
+from assistant.index.embedcache import text_hash
+from assistant.ingestion.chunking import chunk_corpus
+from assistant.ingestion.corpus import list_files, load_corpus
 from assistant.schema import Hit
-from assistant.synth import load_origins, new_article, write_corpus
+from benchmarks.bench import _Counted, _recall
+from benchmarks.synthetic import load_origins, new_article, write_corpus
+from evals.dataset import load_pairs
 
 SHIPPED_HASHES = {
     str(h)

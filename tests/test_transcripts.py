@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from assistant.corpus import load_corpus
+from assistant.ingestion.corpus import load_corpus
+from assistant.ingestion.transcripts import discover_speakers, parse_file
 from assistant.schema import format_timestamp
-from assistant.transcripts import discover_speakers, parse_file
 
 EPISODES = Path(__file__).resolve().parent.parent / "episodes"
 

@@ -11,7 +11,7 @@ import gradio as gr
 import pytest
 
 from assistant import Answer, Assistant, Citation, QuestionError, Settings, Turn
-from assistant.ui import (
+from assistant.surfaces.ui import (
     APOLOGY,
     MAX_TURNS,
     THINKING,

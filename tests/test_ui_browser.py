@@ -17,7 +17,7 @@ from conftest import free_port
 from counts import COUNTS
 
 from assistant import Assistant
-from assistant.ui import run_ui
+from assistant.surfaces.ui import run_ui
 
 playwright_sync = pytest.importorskip("playwright.sync_api")
 expect = playwright_sync.expect

@@ -12,7 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
-from ..schema import Turn
+from assistant.schema import Turn
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -27,7 +27,7 @@ def turns_from_messages(messages: Sequence[tuple[str, str]]) -> tuple[str, list[
     Other roles (system, tool) are skipped: the answerer has its own prompt. A user message
     that got no assistant reply is dropped, as a chat UI's retried message would be.
     """
-    from ..api import QuestionError  # lazy: `--version` imports this module, not Chroma
+    from assistant.api import QuestionError  # lazy: `--version` imports this module, not Chroma
 
     talk = [(role, text) for role, text in messages if role in ("user", "assistant")]
     if not talk or talk[-1][0] != "user":

@@ -21,11 +21,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from ..api import Assistant, QuestionError
-from ..retrieval import FilterError
-from ..schema import Answer, Citation, Hit, Turn
-from ..store import EpisodeSummary, IndexUnavailable
-from .common import (
+from assistant.api import Assistant, QuestionError
+from assistant.index.store import EpisodeSummary, IndexUnavailable
+from assistant.retrieval.search import FilterError
+from assistant.schema import Answer, Citation, Hit, Turn
+from assistant.surfaces.common import (
     BearerAuth,
     check_exposure,
     error_body,

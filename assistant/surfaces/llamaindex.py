@@ -43,17 +43,17 @@ from llama_index.core.schema import (
 )
 from pydantic import ConfigDict, Field
 
-from ..chunking import chunk_episode
-from ..config import Settings
-from ..corpus import list_files, load_metadata
-from ..schema import Answer, Hit, Turn
-from ..transcripts import Metadata, decode, parse_text
-from .common import turns_from_messages
+from assistant.config import Settings
+from assistant.ingestion.chunking import chunk_episode
+from assistant.ingestion.corpus import list_files, load_metadata
+from assistant.ingestion.transcripts import Metadata, decode, parse_text
+from assistant.schema import Answer, Hit, Turn
+from assistant.surfaces.common import turns_from_messages
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
 
-    from ..api import Assistant
+    from assistant.api import Assistant
 
 Filter = str | list[str] | None
 

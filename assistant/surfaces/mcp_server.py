@@ -14,9 +14,9 @@ from typing import Literal
 from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
-from ..api import Assistant
-from ..schema import Answer, Hit
-from .common import BearerAuth, check_exposure, package_version
+from assistant.api import Assistant
+from assistant.schema import Answer, Hit
+from assistant.surfaces.common import BearerAuth, check_exposure, package_version
 
 logger = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Answering: read the question, judge coverage, synthesize, verify citations."""

@@ -1,0 +1,371 @@
+"""The one answer path every synthesizer shares: read the question once, condense a
+follow-up, retrieve once (narrowed to what the question names), decide coverage, synthesize,
+check the citations, and wrap it all in an ``Answer``."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterator
+from typing import TYPE_CHECKING
+
+from assistant.answering.citations import renumber, see_also
+from assistant.answering.coverage import Coverage, assess, names, passage_terms
+from assistant.answering.question import Query, read_question
+from assistant.answering.synthesizers.base import (
+    NOTICE,
+    Draft,
+    Evidence,
+    SynthesisError,
+    Synthesizer,
+)
+from assistant.answering.synthesizers.quotes import QuoteSynthesizer, pieces
+from assistant.retrieval.search import Filters
+from assistant.schema import Answer, Citation, Hit, Turn, Usage
+
+if TYPE_CHECKING:
+    from assistant.config import Settings
+    from assistant.retrieval.search import Retriever
+
+log = logging.getLogger(__name__)
+
+# Passages retrieved per question: enough for the offline answerer to pick sentences from
+# and for a model's context budget to be filled best first.
+PASSAGES = 8
+# Episodes outlined for a summary, or searched one by one for a comparison.
+MAX_OUTLINED = 4
+NOT_COVERED = "The episodes don't seem to cover that."
+NOT_COVERED_KO = (
+    "에피소드에서 그 내용을 다루지 않는 것 같습니다. (The episodes don't seem to cover that.)"
+)
+ASK_SOMETHING = (
+    "Ask me something about the episodes, for example “When do they talk about environment "
+    "scaling?” or “What is EP 88 about?”."
+)
+ASK_SOMETHING_KO = (
+    "에피소드에 대해 질문해 주세요. 예: “EP 88은 무엇에 관한 에피소드인가요?” "
+    "(Ask me something about the episodes.)"
+)
+DECLINED_NOTICE = "The model could not answer from these passages; quoted instead"
+
+
+class AnswerPipeline:
+    """Question in, ``Answer`` out, whichever synthesizer writes the text."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        retriever: Callable[[], Retriever],
+        synthesizer: Synthesizer,
+    ) -> None:
+        self.settings = settings
+        self.retriever = retriever
+        self.synthesizer = synthesizer
+        self.offline = (
+            synthesizer if isinstance(synthesizer, QuoteSynthesizer) else QuoteSynthesizer()
+        )
+
+    @property
+    def name(self) -> str:
+        """The synthesizer's name, as answers record it."""
+        return self.synthesizer.name
+
+    def stream(
+        self, question: str, history: list[Turn], filters: Filters
+    ) -> Iterator[str | Answer]:
+        """Yield pieces of answer text as they are ready, then the final ``Answer``."""
+        started = time.perf_counter()
+        retriever = self.retriever()
+        query = read_question(question, history, retriever.manifest.episodes)
+        usage = Usage()
+        if query.kind == "empty":
+            text = ASK_SOMETHING_KO if query.language == "ko" else ASK_SOMETHING
+            yield text
+            yield self._answer(query, history, started, usage, text=text, abstained=True)
+            return
+        down: SynthesisError | None = None
+        if query.follow_up:
+            query, down = self._condense(query, history, usage)
+        hits = self.retrieve(query, filters, retriever)
+        coverage = assess(query, hits, retriever, self.settings)
+        if not coverage.covered:
+            log.info("abstaining on %r: %s", question, coverage.reason)
+            yield from self._abstain(query, history, started, usage, hits)
+            return
+        evidence = Evidence(query, hits, history, tuple(filters.speakers or ()))
+        if down is not None:
+            yield from self._offline(evidence, started, usage, down.notice)
+            return
+        shown = False
+        try:
+            for piece in self.synthesizer.synthesize(evidence):
+                if isinstance(piece, Draft):
+                    draft = piece
+                    break
+                shown = shown or bool(piece)
+                yield piece
+            else:
+                raise SynthesisError("no draft", NOTICE)
+        except SynthesisError as failure:
+            log.warning("%s could not answer (%s); answering offline", self.name, failure.reason)
+            usage = _add(usage, failure.usage)
+            yield from self._offline(evidence, started, usage, failure.notice, after_text=shown)
+            return
+        except Exception as exc:  # a bug in a model's path must not cost the user the answer
+            if self.synthesizer is self.offline:
+                raise
+            log.error("%s failed: %s", self.name, type(exc).__name__)
+            yield from self._offline(evidence, started, usage, NOTICE, after_text=shown)
+            return
+        usage = _add(usage, draft.usage)
+        if draft.declined:
+            if self.synthesizer is not self.offline and _strong(coverage, hits, self.settings):
+                yield from self._offline(
+                    evidence, started, usage, DECLINED_NOTICE, after_text=shown
+                )
+                return
+            yield from self._abstain(query, history, started, usage, hits, after_text=shown)
+            return
+        text, citations = verified(draft.text, draft.citations, draft.passages or hits)
+        yield self._answer(
+            query,
+            history,
+            started,
+            usage,
+            text=text,
+            citations=citations,
+            hits=draft.passages or hits,
+            notice=draft.notice,
+            unsupported=draft.unsupported_sentences,
+        )
+
+    # --- steps ----------------------------------------------------------------------------
+
+    def _condense(
+        self, query: Query, history: list[Turn], usage: Usage
+    ) -> tuple[Query, SynthesisError | None]:
+        """A model's standalone version of a follow-up, or the offline one. A failure that
+        says the model cannot be reached is returned, so the answer does not wait for the same
+        server twice."""
+        try:
+            condensed, spent = self.synthesizer.condense(query.text, history)
+        except SynthesisError as failure:
+            _add(usage, failure.usage, into=True)
+            return query, failure
+        _add(usage, spent, into=True)
+        if condensed and len(condensed) <= self.settings.max_question_chars:
+            return query.with_standalone(condensed), None
+        return query, None
+
+    def retrieve(self, query: Query, filters: Filters, retriever: Retriever) -> list[Hit]:
+        """The passages for ``query``: searched in the episodes and among the speakers it
+        names unless the caller's filters say otherwise, and widened again when narrowing
+        finds nothing."""
+        candidates = self.settings.candidates
+        narrowed = Filters(
+            # A follow-up stays in the episodes the conversation is about.
+            episodes=filters.episodes
+            or list(query.episodes)
+            or list(query.context_episodes)
+            or None,
+            speakers=filters.speakers
+            or (list(query.speakers) if query.speakers and query.kind != "who" else None),
+        )
+        if query.kind == "summary" and narrowed.episodes:
+            hits = retriever.outline(narrowed.episodes[:MAX_OUTLINED])
+            if hits:
+                return hits
+        # One search per named episode, side by side; a label many episodes share ("Latent
+        # Space") gets one search over all of them instead of a hundred.
+        if (
+            query.kind == "comparison"
+            and not filters.episodes
+            and 2 <= len(query.episodes) <= MAX_OUTLINED
+        ):
+            per = max(2, PASSAGES // len(query.episodes))
+            lists = [
+                retriever.search(
+                    query.standalone,
+                    per,
+                    Filters(episodes=[e], speakers=filters.speakers),
+                    candidates=candidates,
+                )
+                for e in query.episodes
+            ]
+            merged = [h for group in zip(*lists, strict=False) for h in group]
+            merged += [h for hits in lists for h in hits if h not in merged]
+            if merged:
+                return merged
+        hits: list[Hit] = []
+        if narrowed != filters:
+            hits = retriever.search(query.standalone, PASSAGES, narrowed, candidates=candidates)
+        if not hits:
+            narrowed = filters
+            hits = retriever.search(query.standalone, PASSAGES, filters, candidates=candidates)
+        # A name can sit in an article or another speaker's turn: look for it in the episodes
+        # searched, among the speakers the caller asked for.
+        where = Filters(episodes=narrowed.episodes, speakers=filters.speakers)
+        return self._with_names(query, hits, where, retriever)
+
+    def _with_names(
+        self, query: Query, hits: list[Hit], filters: Filters, retriever: Retriever
+    ) -> list[Hit]:
+        """``hits``, plus the best passage that names each name of the question none of them
+        names: a question about "Jim Fan" whose other words pull in other passages still
+        finds the one line of the article that mentions him."""
+        held = [passage_terms(h) for h in hits]
+        extra: list[Hit] = []
+        for name in query.entities:
+            if any(names(name.terms, terms, retriever) for terms in held):
+                continue
+            found = retriever.search(name.surface, 3, filters, candidates=self.settings.candidates)
+            extra += [
+                h
+                for h in found
+                if names(name.terms, passage_terms(h), retriever) and h not in hits + extra
+            ][:1]
+        return hits + extra
+
+    def _offline(
+        self,
+        evidence: Evidence,
+        started: float,
+        usage: Usage,
+        notice: str | None,
+        *,
+        after_text: bool = False,
+    ) -> Iterator[str | Answer]:
+        """The offline answer (with a notice, when it stands in for a model's)."""
+        draft = self.offline.draft(evidence)
+        query = evidence.query
+        if after_text:
+            yield "\n\n"  # part of a model answer was shown before it failed
+        if draft.declined:
+            yield from self._abstain(
+                query,
+                evidence.history,
+                started,
+                usage,
+                evidence.hits,
+                notice=notice,
+                answerer=self.offline.name,
+            )
+            return
+        yield from pieces(draft.text)
+        yield self._answer(
+            query,
+            evidence.history,
+            started,
+            usage,
+            text=draft.text,
+            citations=draft.citations,
+            hits=evidence.hits,
+            notice=notice,
+            answerer=self.offline.name,
+        )
+
+    def _abstain(
+        self,
+        query: Query,
+        history: list[Turn],
+        started: float,
+        usage: Usage,
+        hits: list[Hit],
+        *,
+        notice: str | None = None,
+        answerer: str | None = None,
+        after_text: bool = False,
+    ) -> Iterator[str | Answer]:
+        """The not-covered reply, with the closest passages as see-also."""
+        text = NOT_COVERED_KO if query.language == "ko" else NOT_COVERED
+        yield ("\n\n" if after_text else "") + text
+        yield self._answer(
+            query,
+            history,
+            started,
+            usage,
+            text=text,
+            abstained=True,
+            hits=hits,
+            see_also=see_also(hits),
+            notice=notice,
+            answerer=answerer,
+        )
+
+    def _answer(
+        self,
+        query: Query,
+        history: list[Turn],
+        started: float,
+        usage: Usage,
+        *,
+        text: str,
+        abstained: bool = False,
+        citations: list[Citation] | None = None,
+        hits: list[Hit] | None = None,
+        see_also: list[Citation] | None = None,
+        notice: str | None = None,
+        unsupported: list[str] | None = None,
+        answerer: str | None = None,
+    ) -> Answer:
+        usage = usage.model_copy(update={"total_time": time.perf_counter() - started})
+        answer = Answer(
+            question=query.text,
+            text=text,
+            citations=citations or [],
+            abstained=abstained,
+            see_also=see_also or [],
+            answerer=answerer or self.name,
+            notice=notice,
+            standalone_question=query.standalone,
+            unsupported_sentences=unsupported or [],
+            usage=usage,
+            passages=hits or [],
+        )
+        answer.history = new_history(history, query.text, answer)
+        return answer
+
+
+def verified(
+    text: str, citations: list[Citation], passages: list[Hit]
+) -> tuple[str, list[Citation]]:
+    """Only the citations whose quote is word for word in the passage they point at, and the
+    text without the markers of any other (a last check: every synthesizer builds citations
+    from passages, but none may show one that isn't)."""
+    body = {p.id: " ".join(p.text.split()) for p in passages}
+    kept = [c for c in citations if " ".join(c.quote.split()) in body.get(c.passage_id, "")]
+    if len(kept) == len(citations):
+        return text, citations
+    log.error("dropped %d citation(s) not verbatim in their passage", len(citations) - len(kept))
+    return renumber(text, kept)
+
+
+def new_history(history: list[Turn], question: str, answer: Answer) -> list[Turn]:
+    """The conversation with this exchange appended."""
+    return [
+        *history,
+        Turn(
+            question=question,
+            answer=answer.text,
+            standalone=answer.standalone_question,
+            episodes=list(dict.fromkeys(c.episode for c in answer.citations)),
+            speakers=list(dict.fromkeys(c.speaker for c in answer.citations if c.speaker)),
+        ),
+    ]
+
+
+def _strong(coverage: Coverage, hits: list[Hit], settings: Settings) -> bool:
+    """Evidence strong enough that a model's "no answer" is the model's failing, not the
+    corpus's: the whole focus in one passage, and the best passage well above the floor."""
+    return coverage.support >= 0.99 and bool(hits) and hits[0].relevance >= settings.abstain_below
+
+
+def _add(usage: Usage, more: Usage, *, into: bool = False) -> Usage:
+    """``usage`` plus ``more`` (in place with ``into``)."""
+    target = usage if into else usage.model_copy()
+    target.prompt_tokens += more.prompt_tokens
+    target.completion_tokens += more.completion_tokens
+    target.calls += more.calls
+    if target.time_to_first_token is None:
+        target.time_to_first_token = more.time_to_first_token
+    return target

@@ -1,0 +1,322 @@
+"""Reading a question once: its language, the kind of answer it wants, the episodes and
+speakers it names, whether it leans on the conversation, and the words it is about.
+
+Every later step (condensing, retrieval, coverage, synthesis) takes this ``Query`` instead of
+working the question out again.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal, Protocol
+
+from assistant.ingestion.transcripts import detect_language
+from assistant.schema import Turn
+from assistant.text import WORD_RE, content_terms
+
+QuestionKind = Literal["factoid", "who", "when", "summary", "comparison", "empty"]
+
+FOLLOW_UP_START = re.compile(
+    r"^(and|but|so|also|then|what about|how about|what else|and why|why not|"
+    r"그럼|그리고|그러면|또)\b",
+    re.IGNORECASE,
+)
+# "they" is left out on purpose: in a podcast "they" are the hosts, so "What did they say
+# about the Apple Vision Pro?" stands on its own; "he", "it" and "that" point back.
+ANAPHORA = re.compile(r"\b(he|she|him|her|his|hers|it|its|that|this|those|these)\b", re.I)
+WHO_RE = re.compile(r"\bwho\b|\bwhich (guest|host|speaker|person)\b|누가|누구", re.I)
+# "When Seonghyun listed X, who asked…" is a who-question; "when" must lead or ask.
+WHEN_RE = re.compile(
+    r"^\s*(when|at what point|what time|where in|how far into)\b"
+    r"|\b(timestamp|which (part|minute|chapter)|what minute|at what time)\b"
+    r"|언제|몇 분",
+    re.I,
+)
+SUMMARY_RE = re.compile(
+    r"\b(about|summar\w*|overview|outline|recap|gist|tl;?dr|cover(s|ed)?|topics?|main points?)\b"
+    r"|요약|무엇에 관한|무슨 내용|어떤 내용|개요|주제",
+    re.I,
+)
+COMPARE_RE = re.compile(
+    r"\b(differ\w*|compar\w*|contrast|versus|vs\.?|both|each|across|between)\b|차이|비교|각각",
+    re.I,
+)
+# Words that say what kind of answer is wanted, not what it is about: they must not decide
+# whether the episodes cover a question, nor count as its topic.
+ASKING_WORDS = frozenset(
+    content_terms(
+        "tell give explain describe discuss discussed discussion happen happened thing things "
+        "way ways point part minute minutes time chapter chapters main summary summarize "
+        "summarise overview outline recap gist topic topics cover covered show host hosts guest "
+        "guests speaker speakers listener people someone somebody anyone person one ask asked "
+        "asks answer answered mean means idea ideas view views opinion opinions differ "
+        "difference different compare comparison contrast versus both across between "
+        "reckon reckoned put puts keep keeps want wants know knows get gets got go goes "
+        "really actually lot lots kind sort well maybe pretty something anything everything"
+    )
+)
+EPISODE_NUMBER_RE = re.compile(
+    # No \b after the number: Korean particles stick to it ("EP 88은").
+    r"\b(?:ep|episode)\.?\s*#?\s*(\d{1,4})(?!\d)|(\d{1,4})\s*(?:화|회|편)|에피소드\s*(\d{1,4})",
+    re.I,
+)
+COMMAND_RE = re.compile(r"^\s*/\w+")
+# A word that can be part of a name: capitalised, an acronym, or a version ("GPT-5.2").
+NAME_WORD_RE = re.compile(r"[A-Za-z0-9][\w'’.\-]*")
+# Capitalised words that describe rather than name ("the Korean write-up", "AI"): a passage
+# need not say them to be about what is asked.
+DESCRIPTORS = frozenset(
+    content_terms(
+        "ai korean english chinese japanese american european french german british "
+        "monday tuesday wednesday thursday friday saturday sunday"
+    )
+)
+HANGUL_RE = re.compile(r"[\uac00-\ud7a3]+")
+# "how many parameters", "how much did a ticket cost": the thing counted or priced.
+HOW_MANY_RE = re.compile(
+    r"\bhow (?:many|much)\s+(?:(?:did|does|do|is|was|were|are|would|will|can)\s+"
+    r"(?:a|an|the|their|his|her|its)?\s*)?([a-z][a-z\-]+)",
+    re.I,
+)
+DEFINITION_RE = re.compile(
+    r"^\s*what(?:'s| is| are| does| do)\s+(?:an?\s+|the\s+)?(?P<term>[\w\-.]+(?:\s+[\w\-.]+){0,3}?)"
+    r"(?:\s+(?:mean|stand for|refer to))?\s*\??\s*$",
+    re.I,
+)
+
+
+class EpisodeRef(Protocol):
+    """What reading a question needs to know of an indexed episode."""
+
+    label: str
+    title: str
+    speakers: list[str]
+
+
+@dataclass(frozen=True)
+class Name:
+    """A name a question hinges on: as written, and as the stemmed terms passages hold."""
+
+    surface: str
+    terms: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Query:
+    """A question as read once: what every step of answering works from."""
+
+    text: str  # as asked
+    standalone: str  # what is searched: the question, or a follow-up with its context
+    language: str
+    kind: QuestionKind
+    episodes: tuple[str, ...] = ()  # labels of episodes the question names
+    speakers: tuple[str, ...] = ()  # speakers the question (or the one it follows) names
+    # The episodes the conversation was about, for a follow-up that names none.
+    context_episodes: tuple[str, ...] = ()
+    follow_up: bool = False
+    # Stemmed words the question is about (not how it asks): the evidence must hold them.
+    focus: tuple[str, ...] = ()
+    asks_for_number: bool = False
+    asks_about_asking: bool = False  # "who asked whether…": a question is the answer
+    # Names the question hinges on ("EU AI Act", "Apple Vision Pro", "GPT-5.2"), each as its
+    # stemmed terms, and the attribute it asks of them ("how many *parameters*").
+    entities: tuple[Name, ...] = ()
+    attribute: str | None = None
+    # "What is RLVR?": the term a definition is asked for.
+    defines: str | None = None
+
+    @property
+    def checkable_focus(self) -> tuple[str, ...]:
+        """Focus terms that English passages can hold: the Korean words of a Korean question
+        (particles attached) cannot be matched against them, its Latin-script terms can."""
+        return self.focus if self.language == "en" else tuple(t for t in self.focus if t.isascii())
+
+    def with_standalone(self, standalone: str) -> Query:
+        """The same reading with another search text (a model condensed the follow-up)."""
+        return replace(self, standalone=standalone)
+
+
+def read_question(question: str, history: Sequence[Turn], episodes: Sequence[EpisodeRef]) -> Query:
+    """Read ``question`` (already cleaned) against the indexed ``episodes``."""
+    language = detect_language(question)
+    labels = list(dict.fromkeys(e.label for e in episodes))
+    speakers = sorted({s for e in episodes for s in e.speakers})
+    named_episodes = tuple(episodes_named(question, labels))
+    named_speakers = tuple(speakers_named(question, speakers))
+    focus = tuple(dict.fromkeys(topic_terms(question, named_episodes, named_speakers)))
+    follow = bool(history) and is_follow_up(question, focus, names_episode=bool(named_episodes))
+    standalone = standalone_question(question, history) if follow else question
+    if follow and not named_speakers:
+        named_speakers = tuple(speakers_named(standalone, speakers))
+    if follow and not named_episodes:
+        named_episodes = tuple(episodes_named(standalone, labels))
+    context = tuple(history[-1].episodes) if follow and not named_episodes else ()
+    if follow:  # the question it follows says what "it" is about; its names are not topics
+        around = speakers_named(standalone, speakers)
+        focus = tuple(dict.fromkeys([*focus, *topic_terms(standalone, named_episodes, around)]))
+    return Query(
+        text=question,
+        standalone=standalone,
+        context_episodes=context,
+        language=language,
+        kind=question_kind(question, named_episodes, focus),
+        episodes=named_episodes,
+        speakers=named_speakers,
+        follow_up=follow,
+        focus=focus,
+        asks_for_number=bool(
+            re.search(
+                r"how (many|much|long|large|big|old|often)|\bnumber\b|\bwhen\b|what year|몇|얼마|언제",
+                question,
+                re.I,
+            )
+        ),
+        asks_about_asking=bool(
+            re.search(r"\bwho (asked|asks)\b|\basked (whether|if|about)\b|질문한", question, re.I)
+        ),
+        entities=tuple(entities_named(question, [*named_episodes, *named_speakers])),
+        attribute=attribute_asked(question),
+        defines=(m.group("term") if (m := DEFINITION_RE.match(question)) else None),
+    )
+
+
+def question_kind(question: str, episodes: Sequence[str], focus: Sequence[str]) -> QuestionKind:
+    """What shape of answer the question wants."""
+    if COMMAND_RE.match(question) or not any(
+        ch.isalpha() or ch.isdigit() for w in WORD_RE.findall(question) for ch in w
+    ):
+        return "empty"
+    if len(episodes) >= 2 and (COMPARE_RE.search(question) or len(focus) >= 1):
+        return "comparison"
+    # "What is EP 88 about?": an episode named and nothing else asked of it.
+    if episodes and SUMMARY_RE.search(question) and not _latin_focus(focus):
+        return "summary"
+    if WHO_RE.search(question):
+        return "who"
+    if WHEN_RE.search(question):
+        return "when"
+    return "factoid"
+
+
+def _latin_focus(focus: Sequence[str]) -> list[str]:
+    # Korean particles stay attached to words ("에피소드인가요"): only Latin-script terms are
+    # a reliable sign that a Korean question asks about a topic rather than the episode.
+    return [t for t in focus if t.isascii()]
+
+
+def topic_terms(question: str, episodes: Sequence[str], speakers: Sequence[str]) -> list[str]:
+    """The question's stemmed content words, less the words that only say how it asks and
+    the names of the episodes and speakers it is narrowed to."""
+    naming = set(content_terms(" ".join([*episodes, *speakers])))
+    naming |= {"ep", "episod", "화", "회"}
+    terms = []
+    for term in content_terms(EPISODE_NUMBER_RE.sub(" ", question)):
+        if term in ASKING_WORDS or term in naming or (term.isdigit() and len(term) <= 2):
+            continue
+        terms.append(term)
+    return terms
+
+
+def entities_named(question: str, naming: Sequence[str]) -> list[Name]:
+    """Runs of capitalised words (or words with digits) in the question, as stemmed terms,
+    less the names of the episodes and speakers it is narrowed to and question words that
+    are capitalised only because they open it."""
+    known = set(content_terms(" ".join(naming))) | {"ep", "episod"}
+    # Korean particles stick to the names they follow ("Anthropic의"): they are not part of it.
+    question = HANGUL_RE.sub(" ", question)
+    runs: list[list[tuple[str, int]]] = [[]]
+    for m in NAME_WORD_RE.finditer(question):
+        # A capital that only opens the question ("Roughly, …") is no name; an acronym or a
+        # version ("GPT-5.2", "MoE") is one wherever it stands.
+        opening = not question[: m.start()].strip(" \"'“‘(")
+        if opening and not _looks_like_name(m.group(0)):
+            runs.append([])
+            continue
+        # "AlphaGo-style" names AlphaGo; "GPT-5.2" keeps its version.
+        word = "-".join(
+            p
+            for p in m.group(0).rstrip(".'’-").split("-")
+            if p[:1].isupper() or any(c.isdigit() for c in p)
+        )
+        gap = question[runs[-1][-1][1] : m.start()] if runs[-1] else ""
+        is_name = bool(word) and (word[0].isupper() or any(ch.isdigit() for ch in word))
+        if not is_name or (runs[-1] and gap.strip()):
+            runs.append([])
+        if is_name:
+            runs[-1].append((word, m.end()))
+    out = []
+    for run in runs:
+        surface = " ".join(w for w, _ in run)
+        terms = tuple(t for t in content_terms(surface) if t not in known and t not in DESCRIPTORS)
+        if terms and not all(t.isdigit() for t in terms):
+            out.append(Name(surface, terms))
+    return out
+
+
+def _looks_like_name(word: str) -> bool:
+    return any(ch.isdigit() for ch in word) or sum(ch.isupper() for ch in word) >= 2
+
+
+def attribute_asked(question: str) -> str | None:
+    """The attribute a "how many / how much" question asks for, stemmed ("paramet")."""
+    m = HOW_MANY_RE.search(question)
+    if not m:
+        return None
+    terms = content_terms(m.group(1))
+    return terms[0] if terms and terms[0] not in ASKING_WORDS else None
+
+
+def is_follow_up(question: str, focus: Sequence[str], *, names_episode: bool = False) -> bool:
+    """Whether a question leans on the conversation so far ("and what did Chester say?").
+
+    A question with a topic of its own stands alone, pronouns or not: "What did they say about
+    the Apple Vision Pro?" is new, "what did he mean by that?" is not.
+    """
+    if FOLLOW_UP_START.match(question):
+        return True
+    if names_episode:  # "What is EP 88 about?" says what it is about
+        return False
+    if not focus:
+        return True
+    return bool(ANAPHORA.search(question)) and len(focus) <= 2
+
+
+def standalone_question(question: str, history: Sequence[Turn]) -> str:
+    """Offline condensing: a follow-up is searched together with the question it follows.
+
+    Only the last question is added, never its own context, so a conversation does not glue
+    every earlier question onto the next one.
+    """
+    if not history:
+        return question
+    return f"{question} ({history[-1].question})"
+
+
+def episodes_named(question: str, labels: Sequence[str]) -> list[str]:
+    """Episodes a question names itself: "EP 81", "episode 88", "88화", "Latent Space",
+    "the Noam Brown episode"."""
+    q = question.lower()
+    numbers = {int(next(g for g in m.groups() if g)) for m in EPISODE_NUMBER_RE.finditer(q)}
+    named = []
+    for label in labels:
+        m = re.fullmatch(r"EP (\d+)", label)
+        if (m and int(m.group(1)) in numbers) or (
+            not m and any(len(p.strip()) > 3 and p.strip().lower() in q for p in label.split("·"))
+        ):
+            named.append(label)
+    return named
+
+
+def speakers_named(question: str, speakers: Sequence[str]) -> list[str]:
+    """Speakers a question names, by full or first name."""
+    q = question.lower()
+    named = []
+    for name in speakers:
+        first = name.lower().split()[:1]
+        if name.lower() in q or any(
+            len(p) > 2 and re.search(rf"\b{re.escape(p)}\b", q) for p in first
+        ):
+            named.append(name)
+    return named

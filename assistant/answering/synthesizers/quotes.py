@@ -1,0 +1,403 @@
+"""The offline synthesizer: no model, an answer shaped by the question and made of verbatim
+quotes of the retrieved passages, each with its citation.
+
+No instruction-tuned model with clean provenance ships its weights in a package here, so
+this answerer has to be good by construction: one sentence that answers, in front, and only
+what clears a relevance floor after it; every place a topic comes up for "when" questions;
+an outline for "what is EP 88 about"; one quote per episode for comparisons.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections import Counter
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+from assistant.answering.citations import cite, verbatim_quotes
+from assistant.answering.question import Query
+from assistant.answering.synthesizers.base import Draft, Evidence
+from assistant.ingestion.chunking import split_sentences
+from assistant.schema import Citation, Hit, Turn, Usage
+from assistant.text import content_terms
+
+# Factoid answers: the lead sentence plus at most two that clear the floor, ~70 words.
+MAX_WORDS = 70
+MAX_SUPPORT = 2
+# A supporting sentence must score at least this share of the lead's score.
+SUPPORT_FLOOR = 0.6
+# The lead sentence takes the next one of its turn along while both fit in this many words.
+LEAD_WORDS = 50
+# What holding (with the sentence before it) a name the question hinges on adds.
+ENTITY_BONUS = 2.0
+# Saying what a term is ("RLVR is post-training for …"), for "What is RLVR?".
+DEFINITION_FACTOR = 1.5
+# A sentence of the speaker the question names, or of someone else.
+SPEAKER_MATCH = 1.5
+SPEAKER_MISMATCH = 0.6
+# A figure in the sentence, for "how many / how long / when" questions.
+NUMBER_FACTOR = 1.3
+TAG_QUESTION_RE = re.compile(
+    r",\s*(right|correct|no|yeah|yes|huh|isn['’]t (it|that)|aren['’]t (they|we)|don['’]t (you|they)|"
+    r"didn['’]t (it|they|you|he|she)|wasn['’]t (it|that))\s*\?$",
+    re.I,
+)
+NUMBER_RE = re.compile(
+    r"\d|\b(one|two|three|four|five|six|seven|eight|nine|ten|twelve|fifteen|twenty|thirty|"
+    r"forty|fifty|hundred|thousand|million|billion|trillion|quadrillion|dozen|half)\b",
+    re.I,
+)
+# What ending in "?" leaves of a sentence's score: a host's question holds the words of the
+# listener's question and is rarely its answer (the reply after it is).
+QUESTION_FACTOR = 0.5
+# "When do they talk about X": at most this many places, each its own chapter.
+MAX_PLACES = 5
+PLACE_FLOOR = 0.5
+# In an episode without chapters, quotes this close in time are one place.
+PLACE_SECONDS = 180
+# Supporting sentences and places must hold at least this share of the focus that the lead
+# sentence (the best place) holds.
+FOCUS_SHARE = 0.6
+FILLER = re.compile(
+    r"^(yeah|yes|right|okay|ok|so|um|uh|hmm|exactly|true|sure|i see|got it)\W*$", re.I
+)
+# Framing in the question's language; quotes stay in the language of their source.
+PHRASES = {
+    "en": {
+        "quoted": "",
+        "chapters": "{episode} ({title}) goes through these chapters:",
+        "article": "The {episode} write-up sums it up:",
+    },
+    "ko": {
+        "quoted": "영어 원문에서 인용한 답변입니다 (quoted from the English episodes): ",
+        "chapters": "{episode} ({title})의 챕터 구성입니다:",
+        "article": "{episode} 요약 기사의 설명입니다:",
+    },
+}
+
+
+@dataclass
+class _Candidate:
+    hit: Hit
+    rank: int
+    sentence: str
+    terms: frozenset[str]
+    speaker: str | None
+    score: float = 0.0
+    # Share of the question's focus (weighted by rarity among these sentences) it holds.
+    focus: float = 1.0
+    # The sentence after it in the same turn: the lead quote's context ("He said … ask a
+    # chicken.", "… the number of states is 1,326").
+    after: str | None = None
+    # Terms of the sentence before it in the same turn: "Professor Hinton said this. He said
+    # …" answers a question about Hinton in its second sentence.
+    context: frozenset[str] = frozenset()
+    reply: bool = False  # it opens a turn that answers the question before it
+
+
+class QuoteSynthesizer:
+    """Composes answers from quoted sentences; needs no LLM."""
+
+    name = "offline"
+
+    def condense(self, question: str, history: list[Turn]) -> tuple[str | None, Usage]:
+        """Offline, the pipeline's own condensing is the best there is."""
+        return None, Usage()
+
+    def synthesize(self, evidence: Evidence) -> Iterator[str | Draft]:
+        """Yield the answer sentence by sentence, then the ``Draft``."""
+        draft = self.draft(evidence)
+        yield from pieces(draft.text)
+        yield draft
+
+    def draft(self, evidence: Evidence) -> Draft:
+        """The answer for the question's kind; ``declined`` when no sentence will do."""
+        query = evidence.query
+        if query.kind == "summary":
+            lines = self._outline(evidence)
+        elif query.kind == "comparison":
+            lines = self._side_by_side(evidence)
+        elif query.kind == "when":
+            lines = self._places(evidence)
+        else:
+            lines = self._factoid(evidence)
+        if not lines:
+            return Draft(text="", declined=True)
+        citations: list[Citation] = []
+        parts = []
+        for line in lines:
+            text = line.text
+            for citation in line.citations:
+                n = len(citations) + 1
+                citations.append(citation.model_copy(update={"n": n}))
+                text = text.replace(f"[#{citation.n}]", f"[{n}]", 1)
+            parts.append(text)
+        text = line_join(parts, query)
+        lead = PHRASES.get(query.language, PHRASES["en"])["quoted"]
+        if lead and any(c.kind != "text" for c in citations):
+            text = lead + text
+        return Draft(text=text, citations=citations)
+
+    # --- scoring sentences ----------------------------------------------------------------
+
+    def _candidates(self, evidence: Evidence) -> list[_Candidate]:
+        query = evidence.query
+        focus = set(query.checkable_focus)
+        out: list[_Candidate] = []
+        for rank, hit in enumerate(evidence.hits):
+            sentences = split_sentences(hit.text)
+            speakers = [cite(hit, sentence, 0).speaker for sentence in sentences]
+            for i, sentence in enumerate(sentences):
+                if len(sentence.split()) < 5 or FILLER.match(sentence):
+                    continue
+                speaker = speakers[i]
+                if evidence.speakers and speaker not in evidence.speakers:
+                    continue  # a passage can hold other speakers' turns too
+                after = sentences[i + 1] if i + 1 < len(sentences) else None
+                if after is not None and speakers[i + 1] != speaker:
+                    after = None
+                before = sentences[i - 1] if i and speakers[i - 1] == speaker else ""
+                # The first words of a turn that answers a host's question ("…was it several
+                # thousand?" — "No, it was on the level of a few hundred.") are about what
+                # that question was about.
+                reply = bool(i) and speakers[i - 1] != speaker and _is_question(sentences[i - 1])
+                if reply:
+                    before = sentences[i - 1]
+                terms = frozenset(content_terms(sentence))
+                out.append(
+                    _Candidate(
+                        hit,
+                        rank,
+                        sentence,
+                        terms,
+                        speaker,
+                        after=after,
+                        context=frozenset(content_terms(before)) - terms,
+                        reply=reply,
+                    )
+                )
+        if not out:
+            return []
+        df = Counter(t for c in out for t in c.terms)
+        n = len(out)
+        previous = set(evidence.history[-1].episodes) if evidence.history else set()
+        rare = {t: math.log(1 + n / max(df[t], 1)) for t in focus}
+        for c in out:
+            if rare:
+                # A reply holds what the question it answers holds.
+                own = c.terms | c.context if c.reply else c.terms
+                c.focus = sum(w for t, w in rare.items() if t in own) / sum(rare.values())
+            weight = {t: math.log(1 + n / df[t]) for t in c.terms}
+            # Only the words the question is about count, not those that say how it asks.
+            overlap = 2.0 * sum(weight[t] for t in focus & c.terms)
+            overlap += (1.0 if c.reply else 0.5) * sum(rare[t] for t in focus & c.context)
+            held = c.terms | c.context
+            overlap += ENTITY_BONUS * sum(set(e.terms) <= held for e in query.entities)
+            c.score = overlap + 2.0 * c.hit.relevance + 1.5 / (1 + c.rank)
+            # Factors, not bonuses: the overlap's scale grows with the question's length, and
+            # a named speaker must count as much in a long question as in a short one.
+            if query.speakers and query.kind != "who":
+                c.score *= SPEAKER_MATCH if c.speaker in query.speakers else SPEAKER_MISMATCH
+            if query.follow_up and previous and c.hit.episode in previous:
+                c.score *= 1.1
+            if query.asks_for_number and NUMBER_RE.search(c.sentence):
+                c.score *= NUMBER_FACTOR
+            if len(c.sentence.split()) > 60:
+                c.score *= 0.85
+            if query.defines and _defines(c.sentence, query.defines):
+                c.score *= DEFINITION_FACTOR
+            # A host's question is rarely the answer, unless who asked is the question.
+            if _is_question(c.sentence) and not query.asks_about_asking:
+                c.score *= QUESTION_FACTOR
+        return sorted(out, key=lambda c: -c.score)
+
+    # --- shapes ---------------------------------------------------------------------------
+
+    def _factoid(self, evidence: Evidence) -> list[_Line]:
+        """The sentence that answers, then at most two that clear the floor."""
+        ranked = self._candidates(evidence)
+        if not ranked or not ranked[0].focus:
+            return []
+        floor = FOCUS_SHARE * ranked[0].focus
+        lead = ranked[0]
+        chosen = [lead, *self._context(lead, LEAD_WORDS)]
+        words = sum(len(c.sentence.split()) for c in chosen)
+        supports = 0
+        for c in ranked[1:]:
+            if supports >= MAX_SUPPORT or c.score < SUPPORT_FLOOR * lead.score:
+                break
+            size = len(c.sentence.split())
+            if words + size > MAX_WORDS or c.focus < floor:
+                continue
+            if any(_similar(c.terms, k.terms) or c.sentence == k.sentence for k in chosen):
+                continue  # overlapping chunks repeat sentences
+            chosen.append(c)
+            supports += 1
+            words += size
+        return self._quote_lines(chosen, evidence.query)
+
+    def _places(self, evidence: Evidence) -> list[_Line]:
+        """Every chapter where the topic comes up, in episode order, each with its best quote."""
+        ranked = self._candidates(evidence)
+        if not ranked or not ranked[0].focus:
+            return []
+        floor = FOCUS_SHARE * max(c.focus for c in ranked)
+        best: dict[tuple[str, str | None], _Candidate] = {}
+        for c in ranked:
+            if c.score < PLACE_FLOOR * ranked[0].score or c.focus < floor:
+                continue
+            if not c.hit.chapter and any(_near(c, kept) for kept in best.values()):
+                continue  # no chapters: one place per few minutes of the episode
+            best.setdefault((c.hit.episode, c.hit.chapter or c.hit.id), c)
+        places = sorted(
+            list(best.values())[:MAX_PLACES],
+            key=lambda c: (c.hit.episode, c.hit.seconds if c.hit.seconds is not None else 10**9),
+        )
+        return [self._place_line(c, evidence.query) for c in places]
+
+    def _outline(self, evidence: Evidence) -> list[_Line]:
+        """The named episode's write-up, if it has one, then its chapters with their times."""
+        query = evidence.query
+        phrases = PHRASES.get(query.language, PHRASES["en"])
+        lines: list[_Line] = []
+        for episode in query.episodes:
+            hits = [h for h in evidence.hits if h.episode == episode]
+            article = [h for h in hits if h.kind == "article"]
+            transcript = [h for h in hits if h.kind == "transcript"]
+            if article:
+                sentences = [s for s in split_sentences(article[0].text) if len(s.split()) >= 5]
+                if sentences:
+                    quote = verbatim_quotes(article[0], sentences[:2])[0]
+                    lines.append(
+                        _Line(
+                            f"{phrases['article'].format(episode=episode)} “{quote}” [#1]",
+                            [cite(article[0], quote, 1)],
+                        )
+                    )
+            chapters: list[str] = []
+            cites: list[Citation] = []
+            for hit in transcript:
+                sentences = [s for s in split_sentences(hit.text) if len(s.split()) >= 5]
+                if not sentences or not hit.chapter:
+                    continue
+                # The chapter's opening words, shortest of the first few: a quote to check,
+                # not a paragraph to read.
+                sentence = min(sentences[:3], key=lambda s: abs(len(s.split()) - 20))
+                citation = cite(hit, sentence, len(cites) + 1)
+                when = f"{hit.timestamp} " if hit.timestamp else ""
+                chapters.append(f"{when}{hit.chapter} [#{citation.n}]")
+                cites.append(citation)
+            if chapters:
+                title = (transcript or hits)[0].episode_title
+                head = phrases["chapters"].format(episode=episode, title=title)
+                lines.append(_Line(head + " " + "; ".join(chapters) + ".", cites))
+        return lines
+
+    def _side_by_side(self, evidence: Evidence) -> list[_Line]:
+        """One quote per named episode, each saying which episode it is from."""
+        ranked = self._candidates(evidence)
+        lines = []
+        for episode in evidence.query.episodes:
+            mine = [c for c in ranked if c.hit.episode == episode]
+            if mine:
+                chosen = [mine[0], *self._context(mine[0], LEAD_WORDS)]
+                lines.extend(self._quote_lines(chosen, evidence.query, label_episode=True))
+        return lines if len(lines) >= 2 else self._factoid(evidence)
+
+    @staticmethod
+    def _context(lead: _Candidate, limit: int) -> list[_Candidate]:
+        """The sentence after ``lead`` in its turn, when both fit in ``limit`` words."""
+        if lead.after and len(lead.sentence.split()) + len(lead.after.split()) <= limit:
+            return [_Candidate(lead.hit, lead.rank, lead.after, frozenset(), lead.speaker)]
+        return []
+
+    # --- writing --------------------------------------------------------------------------
+
+    def _quote_lines(
+        self, chosen: list[_Candidate], query: Query, *, label_episode: bool = False
+    ) -> list[_Line]:
+        """Quotes in passage order, sentences of one turn merged where they touch."""
+        groups: dict[tuple, list[_Candidate]] = {}
+        lead = chosen[0]
+        for c in chosen:
+            groups.setdefault((c.hit.id, c.speaker), []).append(c)
+        ordered = sorted(
+            groups.values(), key=lambda g: (g[0] is not lead and lead not in g, g[0].rank)
+        )
+        lines = []
+        for group in ordered:
+            hit = group[0].hit
+            for quote in verbatim_quotes(hit, [c.sentence for c in group]):
+                citation = cite(hit, quote, 1)
+                lines.append(_Line(self._say(citation, quote, query, label_episode), [citation]))
+        return lines
+
+    @staticmethod
+    def _say(c: Citation, quote: str, query: Query, label_episode: bool) -> str:
+        where = c.episode + (" article" if c.kind == "article" else "")
+        if c.timestamp:
+            where += f" at {c.when}"
+        if c.speaker and not label_episode:
+            return f"{c.speaker} ({where}): “{quote}” [#1]"
+        who = f" — {c.speaker}" if c.speaker else ""
+        return f"{where}{who}: “{quote}” [#1]"
+
+    @staticmethod
+    def _place_line(c: _Candidate, query: Query) -> _Line:
+        quote = verbatim_quotes(c.hit, [c.sentence])[0]
+        citation = cite(c.hit, quote, 1)
+        where = citation.episode + (" article" if citation.kind == "article" else "")
+        chapter = f" · {citation.chapter}" if citation.chapter else ""
+        when = f" · {citation.when}" if citation.timestamp else ""
+        who = f" — {citation.speaker}" if citation.speaker else ""
+        return _Line(f"{where}{chapter}{when}{who}: “{quote}” [#1]", [citation])
+
+
+@dataclass
+class _Line:
+    """One line of an answer; ``[#k]`` placeholders stand for ``citations[k-1]``."""
+
+    text: str
+    citations: list[Citation]
+
+
+def pieces(text: str) -> Iterator[str]:
+    """An answer's text in the pieces a stream shows: one quote and its marker at a time."""
+    for part in re.split(r"(?<=\])[ \t]+", text):
+        yield part + " "
+
+
+def line_join(parts: list[str], query: Query) -> str:
+    """Lines of a list-shaped answer each on their own line; quotes of a factoid run on."""
+    sep = "\n" if query.kind in ("when", "comparison", "summary") else " "
+    return sep.join(parts)
+
+
+def _is_question(sentence: str) -> bool:
+    """A real question; a tag question ("…like 2.7B, right?") asserts, and stays an answer."""
+    s = sentence.rstrip('"”’) ')
+    return s.endswith("?") and not TAG_QUESTION_RE.search(s)
+
+
+def _defines(sentence: str, term: str) -> bool:
+    """Whether ``sentence`` says what ``term`` is, means or is called."""
+    t = re.escape(term)
+    return bool(
+        re.search(
+            rf"\b{t}\b(\s+method)?\s*(,[^,]{{0,80}},\s*)?(is|are|means|stands for|refers to)\b",
+            sentence,
+            re.I,
+        )
+        or re.search(rf"\b(called|known as|named)\s+{t}\b", sentence, re.I)
+    )
+
+
+def _near(a: _Candidate, b: _Candidate, seconds: int = PLACE_SECONDS) -> bool:
+    """Two quotes of one episode close enough in time to be one place."""
+    ta, tb = cite(a.hit, a.sentence, 0).seconds, cite(b.hit, b.sentence, 0).seconds
+    return a.hit.episode == b.hit.episode and None not in (ta, tb) and abs(ta - tb) <= seconds
+
+
+def _similar(a: frozenset[str], b: frozenset[str]) -> bool:
+    return len(a & b) / max(1, len(a | b)) > 0.6

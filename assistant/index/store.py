@@ -1,0 +1,361 @@
+"""Owns Chroma: an embedded ``PersistentClient`` under ``index/`` or a ``chroma run`` server.
+
+The pointer and the manifest (embedder, chunking, files, their hashes and *generations*)
+sit in one record of a small ``<prefix>-meta`` collection, written in one upsert. Every
+build is a new generation, and only the pointer's move makes it visible:
+
+- a first build (or ``--rebuild``) writes new collections;
+- an update writes the chunks of new and changed files into the same collections, tagged
+  with the new generation number, moves the pointer, and only then deletes the replaced
+  chunks. A chunk counts only if the manifest names its file with its generation, so
+  readers never see half an update, a killed update leaves the previous index whole, and
+  adding one episode to a 50,000-chunk index writes that episode's chunks alone.
+
+What a build replaces (the previous version of a changed file, a removed file's chunks, the
+collections a ``--rebuild`` replaced) is *retired*, not deleted: the manifest lists it, and
+the next build deletes it first. An app still searching the previous generation when the
+pointer moves (it looks every few seconds) keeps finding every chunk that generation counts.
+
+Chroma's embedded client keeps each collection's HNSW index in memory, cached per folder for
+the whole process, and never notices that another process wrote to the folder: after an
+update elsewhere, ``get(ids=…, include=["embeddings"])`` for the new chunks fails with
+"Error finding id" (the ids are in the shared sqlite file, not in the stale in-memory index)
+until the process restarts, and a writer on a stale client would persist its outdated index
+over the fresh one. So every ``Store`` opens a client of its own (``_client``), and an app
+opens a new ``Store`` for each generation it moves to and for each build.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sqlite3
+import threading
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+import chromadb
+import numpy as np
+from chromadb.api.shared_system_client import SharedSystemClient
+from chromadb.config import Settings as ChromaSettings
+from pydantic import BaseModel, Field, ValidationError
+
+from assistant.config import Settings
+
+if TYPE_CHECKING:
+    from llama_index.core.schema import TextNode
+
+POINTER_ID = "active"
+# Held while a client is made: another thread making one at the same moment would be handed
+# this one's System before it has started.
+_CLIENTS = threading.Lock()
+CROSSLINGUAL_SUFFIX = "-x"
+BATCH = 1000
+
+
+class IndexUnavailable(RuntimeError):
+    """The index is missing, unreadable or built with other settings; the message says what to do."""
+
+
+class FileEntry(BaseModel):
+    """What the index holds of one corpus file."""
+
+    sha256: str
+    episode: str | None = None
+    chunks: int = 0
+    build: int = 0  # the generation whose chunks are this file's (0: written before tags)
+
+
+class EpisodeSummary(BaseModel):
+    """An indexed episode, for filters and the UI's lists."""
+
+    label: str
+    title: str
+    kind: str
+    source_file: str
+    speakers: list[str] = Field(default_factory=list)
+    chapters: int = 0
+    show: str | None = None  # the podcast's title, when a feed gave it
+
+
+class Manifest(BaseModel):
+    """The active generation and what it was built with."""
+
+    generation: int
+    collection: str
+    embedder: str
+    dimension: int
+    # The cross-lingual space: same chunks, a second embedder, in ``<collection>-x``.
+    crosslingual: str | None = None
+    crosslingual_dimension: int = 0
+    chunk_tokens: int
+    chunk_overlap: int
+    chunking_version: int
+    files: dict[str, FileEntry] = Field(default_factory=dict)
+    episodes: list[EpisodeSummary] = Field(default_factory=list)
+    chunks: int = 0
+    built_at: str = ""
+    settings_key: str = ""  # see indexing.settings_key; empty in indexes built before it
+    corpus: str = ""  # the corpus folder it was built from (absolute); empty before it was kept
+    # What this generation replaced, kept for apps still on the previous one; the next build
+    # deletes it. ``retired``: file -> the build of its chunks to keep (-1: none, a removed
+    # file); ``retired_chunks``: how many rows that leaves beyond the live ones.
+    retired: dict[str, int] = Field(default_factory=dict)
+    retired_chunks: int = 0
+    retired_collection: str | None = None  # the previous active collection after a --rebuild
+
+    def is_live(self, metadata: dict) -> bool:
+        """Whether a stored chunk belongs to this generation (not replaced, not half-added)."""
+        entry = self.files.get(metadata.get("source_file", ""))
+        return entry is not None and metadata.get("build", 0) == entry.build
+
+    def describe_build(self) -> str:
+        """The settings that must match for this index to be searched."""
+        cross = f", cross-lingual {self.crosslingual}" if self.crosslingual else ""
+        return (
+            f"embedder {self.embedder} ({self.dimension}-d){cross}, chunks of "
+            f"{self.chunk_tokens} tokens with {self.chunk_overlap} overlap "
+            f"(chunking v{self.chunking_version})"
+        )
+
+
+def pages(collection: chromadb.Collection, include: list[str], size: int = 5000) -> Iterator[dict]:
+    """Every row of ``collection``, a page of ``size`` at a time (never all in one answer)."""
+    offset = 0
+    while True:
+        page = collection.get(include=include, limit=size, offset=offset)
+        if not page["ids"]:
+            return
+        yield page
+        offset += len(page["ids"])
+
+
+def _client(settings: Settings) -> chromadb.ClientAPI:
+    """A Chroma client that shares no in-memory state with any other (see the module doc)."""
+    chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
+    if settings.chroma_host:  # each HttpClient is its own already; the server is one process
+        return chromadb.HttpClient(
+            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+        )
+    path = settings.index_dir / "chroma"
+    path.mkdir(parents=True, exist_ok=True)
+    with _CLIENTS, contextlib.ExitStack() as cleanup:
+        cleanup.callback(_forget_system, str(path))
+        return chromadb.PersistentClient(path=str(path), settings=chroma_settings)
+
+
+def _forget_system(path: str) -> None:
+    # Chroma caches one System per folder for the process: taken out of the cache, the client
+    # just made keeps its own (its collections hold it), and the next one loads the folder
+    # afresh. A System whose start failed (a damaged chroma.sqlite3) stays cached too, and
+    # every later client in the process then failed with "'RustBindingsAPI' object has no
+    # attribute 'bindings'", which made `index --rebuild` fail once before it worked.
+    SharedSystemClient._identifier_to_system.pop(path, None)
+    SharedSystemClient._identifier_to_refcount.pop(path, None)
+
+
+class Store:
+    """The Chroma side of the index: read the active generation, write a new one."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.where = (
+            f"chroma server {settings.chroma_host}:{settings.chroma_port}"
+            if settings.chroma_host
+            else str(settings.index_dir / "chroma")
+        )
+        try:
+            self.client = _client(settings)
+            self._meta = self.client.get_or_create_collection(
+                f"{settings.collection}-meta", metadata={"hnsw:space": "cosine"}
+            )
+        except Exception as exc:  # chroma raises many kinds; all mean the same to a user
+            raise IndexUnavailable(
+                f"cannot open the index at {self.where}: {exc}. "
+                "Rebuild it with `episode-assistant index --rebuild`."
+            ) from exc
+
+    # --- reading ---------------------------------------------------------------------------
+
+    def manifest(self) -> Manifest | None:
+        """The active generation's manifest, or ``None`` when nothing was indexed yet."""
+        got = self._meta.get(ids=[POINTER_ID], include=["documents"])
+        if not got["ids"]:
+            return None
+        try:
+            return Manifest.model_validate_json(got["documents"][0])
+        except ValidationError as exc:
+            raise IndexUnavailable(
+                f"the index at {self.where} has an unreadable manifest ({exc.error_count()} "
+                "errors). Rebuild it with `episode-assistant index --rebuild`."
+            ) from exc
+
+    def collection(self, manifest: Manifest, *, crosslingual: bool = False) -> chromadb.Collection:
+        """The collection of the active generation (or its cross-lingual twin)."""
+        name = manifest.collection + (CROSSLINGUAL_SUFFIX if crosslingual else "")
+        try:
+            return self.client.get_collection(name)
+        except Exception as exc:
+            raise IndexUnavailable(
+                f"the index at {self.where} points at a missing collection {name!r}. "
+                "Rebuild it with `episode-assistant index --rebuild`."
+            ) from exc
+
+    # --- writing a generation --------------------------------------------------------------
+
+    def new_collection(self, generation: int, *, crosslingual: bool = False) -> chromadb.Collection:
+        """An empty collection for a generation being built (not visible until committed)."""
+        name = f"{self.settings.collection}-g{generation}"
+        name += CROSSLINGUAL_SUFFIX if crosslingual else ""
+        self._drop(name)  # a leftover of a killed run with the same number
+        return self.client.create_collection(name, metadata={"hnsw:space": "cosine"})
+
+    def add(
+        self,
+        collection: chromadb.Collection,
+        nodes: list[TextNode],
+        vectors: np.ndarray,
+        *,
+        documents: bool = True,
+    ) -> None:
+        """Add nodes with their vectors (always given: Chroma must never embed on its own).
+
+        The cross-lingual twin stores no documents: text lives once, in the main collection.
+        """
+        for start in range(0, len(nodes), BATCH):
+            part = nodes[start : start + BATCH]
+            collection.add(
+                ids=[n.node_id for n in part],
+                documents=[n.text for n in part] if documents else None,
+                metadatas=[n.metadata for n in part],
+                embeddings=vectors[start : start + BATCH],
+            )
+
+    def delete_replaced(
+        self, collection: chromadb.Collection, files: list[str], generation: int
+    ) -> None:
+        """After a commit: delete the chunks of ``files`` that ``generation`` did not write
+        (their previous versions, or every chunk of a removed file)."""
+        for start in range(0, len(files), 50):
+            collection.delete(
+                where={
+                    "$and": [
+                        {"source_file": {"$in": files[start : start + 50]}},
+                        {"build": {"$ne": generation}},
+                    ]
+                }
+            )
+
+    def delete_retired(self, collection: chromadb.Collection, manifest: Manifest) -> None:
+        """Delete what ``manifest``'s build retired (no app searches the generation before it
+        any more), before a new build writes anything."""
+        by_build: dict[int, list[str]] = {}
+        for name, keep in manifest.retired.items():
+            by_build.setdefault(keep, []).append(name)
+        for keep, files in by_build.items():
+            self.delete_replaced(collection, sorted(files), keep)
+
+    def delete_dead(self, collection: chromadb.Collection, manifest: Manifest) -> int:
+        """Delete every chunk ``manifest`` does not count (left by a killed update); reads
+        all metadata, so it runs only when the row count says there is something to find."""
+        dead = [
+            pid
+            for page in pages(collection, ["metadatas"])
+            for pid, meta in zip(page["ids"], page["metadatas"], strict=True)
+            if not manifest.is_live(meta)
+        ]
+        for start in range(0, len(dead), BATCH):
+            collection.delete(ids=dead[start : start + BATCH])
+        return len(dead)
+
+    def commit(self, manifest: Manifest) -> None:
+        """Point at the new generation in one write, then drop every other generation but the
+        one it retired."""
+        manifest.built_at = datetime.now(UTC).isoformat(timespec="seconds")
+        self.write_manifest(manifest)
+        self.collect_garbage(manifest.collection, manifest.retired_collection)
+
+    def write_manifest(self, manifest: Manifest) -> None:
+        """Replace the pointer record (one upsert: readers see the old one or this one)."""
+        self._meta.upsert(
+            ids=[POINTER_ID],
+            documents=[manifest.model_dump_json()],
+            embeddings=[[1.0]],
+            metadatas=[{"collection": manifest.collection}],
+        )
+
+    def collect_garbage(self, *keep: str | None) -> None:
+        """Drop generations other than ``keep`` (old ones, and those of killed runs)."""
+        prefix = f"{self.settings.collection}-g"
+        kept = {k + suffix for k in keep if k for suffix in ("", CROSSLINGUAL_SUFFIX)}
+        for name in self.collection_names():
+            if name.startswith(prefix) and name not in kept:
+                self._drop(name)
+        self.sweep_orphaned_segments()
+
+    def sweep_orphaned_segments(self) -> int:
+        """Delete the vector-segment folders of dropped collections; returns how many.
+
+        Chroma 1.5 deletes a collection's rows but leaves its HNSW folder on disk, so every
+        rebuild left two folders behind, each as large as the vectors of one generation. A
+        folder is Chroma's when its name is a UUID, and orphaned when no segment row of its
+        database names it.
+        """
+        if self.settings.chroma_host:
+            return 0
+        root = self.settings.index_dir / "chroma"
+        try:
+            uri = f"file:{root / 'chroma.sqlite3'}?mode=ro"
+            with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
+                live = {row[0] for row in db.execute("SELECT id FROM segments")}
+        except sqlite3.Error:
+            return 0  # not a layout we know: leave every folder alone
+        swept = 0
+        for path in root.iterdir():
+            if path.is_dir() and _is_uuid(path.name) and path.name not in live:
+                shutil.rmtree(path, ignore_errors=True)
+                swept += 1
+        return swept
+
+    def collection_names(self) -> Iterator[str]:
+        """Names of every collection in the Chroma store."""
+        for c in self.client.list_collections():
+            yield c if isinstance(c, str) else c.name
+
+    def _drop(self, name: str) -> None:
+        with contextlib.suppress(Exception):  # not there: nothing to drop
+            self.client.delete_collection(name)
+
+
+def _is_uuid(name: str) -> bool:
+    try:
+        return str(uuid.UUID(name)) == name
+    except ValueError:
+        return False
+
+
+def wipe_local_index(settings: Settings) -> None:
+    """Remove an embedded index folder that cannot even be opened (for ``--rebuild``)."""
+    if not settings.chroma_host:
+        shutil.rmtree(settings.index_dir / "chroma", ignore_errors=True)
+
+
+def damaged_local_index(settings: Settings) -> str | None:
+    """What is wrong with the embedded Chroma folder, if anything a rebuild must replace:
+    a ``chroma.sqlite3`` that fails SQLite's own check (truncated, overwritten), or segment
+    folders left without it (it was deleted: a new one would leave them on disk for ever)."""
+    if settings.chroma_host:
+        return None
+    folder = settings.index_dir / "chroma"
+    db = folder / "chroma.sqlite3"
+    if not db.exists():
+        left = [p for p in folder.iterdir()] if folder.is_dir() else []
+        return f"{len(left)} entries in {folder} without their chroma.sqlite3" if left else None
+    try:
+        with contextlib.closing(sqlite3.connect(f"file:{db}?mode=ro", uri=True)) as con:
+            verdict = con.execute("PRAGMA quick_check").fetchone()[0]
+    except sqlite3.Error as exc:
+        verdict = str(exc)
+    return None if verdict == "ok" else f"{db} is damaged ({verdict})"

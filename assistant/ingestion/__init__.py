@@ -1,0 +1,1 @@
+"""Ingestion: transcript formats → episodes → speaker-turn chunks."""

@@ -1,0 +1,1 @@
+"""Retrieval: hybrid dense + BM25 search over one index generation."""

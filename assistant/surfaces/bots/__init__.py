@@ -1,0 +1,13 @@
+"""Chat-platform adapters: a platform-neutral core (``core``) and one small module per platform.
+
+``core`` knows conversations, duplicates and how to turn a question into a reply that never
+raises; ``slack`` (Bolt app, formatting, Web API calls) and ``slack_http`` (the HTTP endpoint)
+are the Slack adapter. Another platform is one more module on top of ``core``.
+
+The Slack modules are not imported here so that importing ``assistant.surfaces.bots`` never needs
+``slack_bolt``; use ``from assistant.surfaces.bots.slack import run_slack, create_slack_app``.
+"""
+
+from assistant.surfaces.bots.core import BotCore, BotReply, ConversationBook, SeenEvents, ThreadKey
+
+__all__ = ["BotCore", "BotReply", "ConversationBook", "SeenEvents", "ThreadKey"]

@@ -1,0 +1,616 @@
+"""``episode-assistant``: index the episodes, search them, ask them, chat with them."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+# Each command imports what it needs when it runs: `--help` should not load Chroma, and
+# `ask` should not load FastAPI, the MCP SDK or Gradio.
+if TYPE_CHECKING:
+    from assistant import Assistant
+    from assistant.schema import Answer, Citation, Hit, Turn
+
+app = typer.Typer(
+    help="Ask podcast episodes questions and get answers that cite episode, chapter, "
+    "timestamp, speaker and the quoted words.",
+    no_args_is_help=True,
+)
+console = Console(soft_wrap=True)
+err = Console(stderr=True, soft_wrap=True)
+
+CorpusOpt = Annotated[
+    Path | None, typer.Option("--corpus", help="Corpus folder (default: the shipped episodes).")
+]
+EpisodeOpt = Annotated[
+    list[str] | None, typer.Option("--episode", "-e", help='Only this episode, e.g. "EP 81".')
+]
+SpeakerOpt = Annotated[
+    list[str] | None,
+    typer.Option("--speaker", "-s", help='Only this speaker, e.g. "Seonghyun Kim".'),
+]
+
+
+FeedOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--feed",
+        help="A podcast RSS file on disk: titles, numbers, dates, links and chapters "
+        "(default: a feed file in the corpus folder).",
+    ),
+]
+
+
+HostOpt = Annotated[
+    str | None, typer.Option("--host", help="Address to listen on (default: settings).")
+]
+PortOpt = Annotated[
+    int | None, typer.Option("--port", help="Port to listen on (default: settings).")
+]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from assistant.surfaces.common import package_version
+
+        print(f"episode-assistant {package_version()}")
+        raise typer.Exit()
+
+
+SERVERS = frozenset({"ui", "slack", "serve", "mcp"})
+
+
+@app.callback()
+def _main(
+    ctx: typer.Context,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+    verbose: Annotated[
+        int, typer.Option("--verbose", "-v", count=True, help="More log output (-vv: debug).")
+    ] = 0,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only errors in the log.")] = False,
+) -> None:
+    """Ask podcast episodes questions and get answers that cite episode, chapter, timestamp,
+    speaker and the quoted words."""
+    # Servers say where they listen and what they serve (INFO); one-shot commands only warn.
+    levels = (logging.WARNING, logging.INFO, logging.DEBUG)
+    start = 1 if ctx.invoked_subcommand in SERVERS else 0
+    level = logging.ERROR if quiet else levels[min(start + verbose, 2)]
+    # Logs go to stderr: stdout carries answers, JSON and the MCP stdio protocol.
+    # The level goes on the handler too: some libraries (bm25s) set DEBUG on their own logger.
+    root = logging.getLogger()
+    handler = next((h for h in root.handlers if h.get_name() == "episode-assistant"), None)
+    if handler is None:  # once per process, however often the app is invoked in it
+        handler = logging.StreamHandler(sys.stderr)
+        handler.set_name("episode-assistant")
+        handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    handler.setLevel(level)
+    root.setLevel(level)
+
+
+def _assistant(
+    corpus: Path | None = None, feed: Path | None = None, **overrides: object
+) -> Assistant:
+    from assistant import Assistant, Settings
+
+    if corpus:
+        overrides["corpus_dir"] = corpus
+    if feed:
+        if not feed.is_file():
+            raise FileNotFoundError(f"feed file not found: {feed}")
+        overrides["feed_file"] = feed
+    return Assistant(Settings(**{k: v for k, v in overrides.items() if v is not None}))
+
+
+class IndexProgress:
+    """A rich progress bar with counts, rate and time left for reading and embedding."""
+
+    def __init__(self) -> None:
+        from assistant.progress import progress_bar
+
+        self.bar = progress_bar(err, "rate")
+        self.tasks: dict[str, int] = {}
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.tasks:
+            self.bar.start()
+        if stage not in self.tasks:
+            self.tasks[stage] = self.bar.add_task(stage, total=total, rate="")
+        task = self.tasks[stage]
+        elapsed = self.bar.tasks[task].elapsed or 0
+        unit = "files" if stage.startswith("reading") else "chunks"
+        rate = f"{done / elapsed:.1f} {unit}/s" if elapsed > 0.5 else ""
+        self.bar.update(task, completed=done, total=total, rate=rate)
+
+    def stop(self) -> None:
+        if self.tasks:
+            self.bar.stop()
+
+
+def _run_index(
+    bot: Assistant, rebuild: bool = False, *, as_json: bool = False, out: Console | None = None
+) -> None:
+    out = out or console
+    progress = IndexProgress()
+    try:
+        report = bot.index(rebuild=rebuild, progress=progress)
+    finally:
+        progress.stop()
+    if as_json:
+        data = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
+        data["issues"] = [issue.model_dump() for issue in report.issues]
+        print(json.dumps(data, ensure_ascii=False, indent=2))
+        return
+    for issue in report.issues:
+        err.print(f"[yellow]{escape(str(issue))}[/]")
+    for note in report.replaced:
+        err.print(f"[yellow]Replaced {escape(note)}[/]")
+    if not report.changed:
+        out.print(
+            f"Index up to date: {len(report.unchanged)} unchanged files, {report.chunks} chunks "
+            f"({report.seconds:.1f} s)."
+        )
+        return
+    out.print(
+        f"Indexed {report.episodes} episodes, {report.chunks} chunks in {report.seconds:.1f} s: "
+        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
+        f"{len(report.unchanged)} unchanged"
+        + (f", {len(report.skipped)} skipped (see the warnings)" if report.skipped else "")
+        + f"; {report.embedded} chunks embedded (the rest from the cache)."
+    )
+
+
+def _fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/] {escape(message)}")
+    return typer.Exit(code)
+
+
+def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
+    """Turn the errors a user can cause into one clear line, never a traceback."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: object, **kwargs: object) -> None:
+        try:
+            fn(*args, **kwargs)
+        except (FileNotFoundError, ValueError) as exc:  # QuestionError, FilterError among them
+            raise _fail(str(exc)) from None
+        except Exception as exc:
+            from assistant.index.store import IndexUnavailable
+
+            if isinstance(exc, IndexUnavailable):
+                raise _fail(str(exc)) from None
+            raise
+
+    return wrapper
+
+
+@app.command()
+@_guarded
+def index(
+    corpus: CorpusOpt = None,
+    feed: FeedOpt = None,
+    rebuild: Annotated[bool, typer.Option(help="Throw the index away and build it anew.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+) -> None:
+    """Build or update the index (only new or changed files are embedded)."""
+    _run_index(_assistant(corpus, feed), rebuild, as_json=as_json)
+
+
+def _ensure_index(bot: Assistant, out: Console | None = None) -> None:
+    from assistant.index.build import corpus_notice
+
+    manifest = bot.store.manifest()
+    if manifest is None:
+        err.print("No index yet: building it from the corpus first.")
+        _run_index(bot, out=out)
+    elif notice := corpus_notice(manifest, bot.settings):
+        err.print(f"[yellow]{escape(notice)}[/]")
+
+
+def _print_hit(i: int, hit: Hit) -> None:
+    head = " · ".join(p for p in (hit.episode, hit.chapter, hit.timestamp, hit.speaker) if p)
+    console.print(f"[bold cyan][{i}][/] [bold]{escape(head)}[/]  [dim]score {hit.score:.4f}[/]")
+    console.print(f"    [dim]{escape(hit.episode_title)} — {escape(hit.source_file)}[/]")
+    console.print("    " + escape(hit.text).replace("\n", "\n    ") + "\n")
+
+
+@app.command()
+@_guarded
+def search(
+    query: Annotated[str, typer.Argument(help="What to look for.")],
+    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
+    episode: EpisodeOpt = None,
+    speaker: SpeakerOpt = None,
+    corpus: CorpusOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Print the top passages with episode, chapter, timestamp and speaker."""
+    bot = _assistant(corpus)
+    _ensure_index(bot)
+    hits = bot.search(query, k=k, episode=episode, speaker=speaker)
+    if as_json:
+        print(json.dumps([h.model_dump() for h in hits], ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        console.print("No passages found.")
+    for i, hit in enumerate(hits, start=1):
+        _print_hit(i, hit)
+
+
+def _print_citation(c: Citation) -> None:
+    link = f"  [link={c.url}]{escape(c.url)}[/link]" if c.url else ""
+    console.print(f"[bold cyan][{c.n}][/] [bold]{escape(c.heading())}[/]{link}")
+    console.print(f"    “{escape(c.quote)}”")
+
+
+def _print_answer(answer: Answer, streamed: bool = False) -> None:
+    if not streamed:
+        console.print(escape(answer.text))
+    if answer.notice:
+        console.print(f"[yellow]{escape(answer.notice)}[/]")
+    if answer.citations:
+        console.print("\n[bold]Sources[/]")
+        for c in answer.citations:
+            _print_citation(c)
+    if answer.abstained and answer.see_also:
+        console.print("\n[bold]See also[/]")
+        for c in answer.see_also:
+            _print_citation(c)
+
+
+@app.command()
+@_guarded
+def ask(
+    question: Annotated[str, typer.Argument(help="Your question, in any language.")],
+    episode: EpisodeOpt = None,
+    speaker: SpeakerOpt = None,
+    corpus: CorpusOpt = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the answer as JSON.")] = False,
+) -> None:
+    """Answer a question, then list its sources."""
+    bot = _assistant(corpus)
+    _ensure_index(bot)
+    if as_json:
+        answer = bot.ask(question, episode=episode, speaker=speaker)
+        print(answer.model_dump_json(indent=2, exclude={"history", "passages"}))
+        return
+    answer = _stream_answer(bot, question, [], episode, speaker)
+    _print_answer(answer, streamed=True)
+
+
+def _stream_answer(
+    bot: Assistant,
+    question: str,
+    history: list[Turn],
+    episode: list[str] | None,
+    speaker: list[str] | None,
+) -> Answer:
+    """Print the answer as it arrives, with a status line until its first words: a model on
+    a CPU can take half a minute before it writes anything."""
+    from assistant.schema import Answer
+
+    final: Answer | None = None
+    status = console.status(f"[dim]Answering ({bot.pipeline.name})…[/]", spinner="dots")
+    status.start()
+    try:
+        for piece in bot.stream(question, history=history, episode=episode, speaker=speaker):
+            if isinstance(piece, Answer):
+                final = piece
+            elif piece:
+                status.stop()
+                console.print(escape(piece), end="")
+    finally:
+        status.stop()
+    console.print()
+    assert final is not None
+    return final
+
+
+CHAT_HELP = """Commands:
+  /help   this list
+  /new    start a new conversation (forget what was said)
+  /quit   leave (Ctrl-D works too)
+Anything else is a question, in any language; follow-ups use what was said before."""
+
+# Words that make a message conversation rather than a question.
+SMALL_TALK = frozenset(
+    [
+        "hi",
+        "hello",
+        "hey",
+        "hiya",
+        "yo",
+        "thanks",
+        "thank",
+        "thx",
+        "ok",
+        "okay",
+        "cool",
+        "great",
+        "nice",
+        "yes",
+        "yeah",
+        "yep",
+        "no",
+        "nope",
+        "bye",
+        "goodbye",
+        "morning",
+        "evening",
+        "please",
+        "sorry",
+        "lol",
+        "hmm",
+        "test",
+    ]
+)
+
+
+def _is_small_talk(message: str, in_conversation: bool) -> bool:
+    """Whether a message has nothing to search for ("hi", "thanks!", "???").
+
+    In a conversation, "why?" or "and then?" is a follow-up: only greetings and thanks are
+    small talk there.
+    """
+    from assistant.text import WORD_RE, content_terms, stem
+
+    noise = {stem(w) for w in SMALL_TALK}
+    if [t for t in content_terms(message) if t not in noise]:
+        return False
+    return not in_conversation or all(w.lower() in SMALL_TALK for w in WORD_RE.findall(message))
+
+
+@app.command()
+@_guarded
+def chat(
+    episode: EpisodeOpt = None,
+    speaker: SpeakerOpt = None,
+    corpus: CorpusOpt = None,
+) -> None:
+    """A conversation in the terminal; follow-ups use what was said before.
+
+    /help lists the commands; /quit or Ctrl-D ends it."""
+
+    bot = _assistant(corpus)
+    _ensure_index(bot)
+    console.print(
+        f"[dim]{len(bot.episodes())} episodes indexed; answerer: {bot.pipeline.name}. "
+        "Ask away (/help for commands, /quit to leave).[/]"
+    )
+    history: list[Turn] = []
+    while True:
+        try:
+            question = console.input("[bold green]you>[/] ")
+        except (EOFError, KeyboardInterrupt):
+            console.print()
+            return
+        command = question.strip().lower()
+        if command in ("/quit", "/exit", "/q"):
+            return
+        if command in ("/help", "/?", "help"):
+            console.print(escape(CHAT_HELP))
+            continue
+        if command == "/new":
+            history = []
+            console.print("[dim]New conversation.[/]")
+            continue
+        if command.startswith("/"):
+            err.print(f"[red]Unknown command {escape(command.split()[0])}: /help lists them.[/]")
+            continue
+        if command and _is_small_talk(question, bool(history)):
+            console.print(
+                "Ask me a question about the episodes, e.g. “What did Seonghyun say about "
+                "MoE?” (/help for commands)."
+            )
+            continue
+        try:
+            final = _stream_answer(bot, question, history, episode, speaker)
+            _print_answer(final, streamed=True)
+            history = final.history
+        except ValueError as exc:  # QuestionError, FilterError: say why, keep the conversation
+            err.print(f"[red]{escape(str(exc))}[/]")
+
+
+@app.command()
+@_guarded
+def ui(corpus: CorpusOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+    """Open the chat page (host, port and login from settings)."""
+    from assistant.surfaces.ui import run_ui  # lazy: gradio takes seconds to import
+
+    bot = _assistant(corpus, ui_host=host, ui_port=port)
+    _ensure_index(bot)
+    run_ui(bot.settings, bot)
+
+
+@app.command()
+@_guarded
+def slack(
+    corpus: CorpusOpt = None,
+    host: Annotated[
+        str | None,
+        typer.Option("--host", help="Address of the HTTP mode (default: SLACK_HOST, 127.0.0.1)."),
+    ] = None,
+    port: PortOpt = None,
+) -> None:
+    """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on slack_port."""
+    from assistant.surfaces.bots.slack import (
+        run_slack,  # lazy: other commands don't load slack_bolt
+    )
+
+    bot = _assistant(corpus, slack_port=port)
+    _ensure_index(bot)
+    run_slack(bot.settings, assistant=bot, **({"host": host} if host else {}))
+
+
+def _uvicorn_level() -> str:
+    level = logging.getLogger().getEffectiveLevel()
+    return "error" if level >= logging.ERROR else ("debug" if level <= logging.DEBUG else "info")
+
+
+@app.command()
+@_guarded
+def serve(corpus: CorpusOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+    """Serve the HTTP API: OpenAI-compatible chat completions, /search, /ask, /healthz.
+
+    A host other than loopback needs EPISODE_ASSISTANT_API_KEY (clients send it as
+    'Authorization: Bearer <key>')."""
+    from assistant.surfaces.common import check_exposure
+    from assistant.surfaces.http import run_server  # lazy: only this command loads FastAPI
+
+    bot = _assistant(corpus, server_host=host, server_port=port)
+    settings = bot.settings
+    check_exposure(
+        settings.server_host,
+        settings.api_key.get_secret_value() if settings.api_key else None,
+        "HTTP API",
+    )
+    _ensure_index(bot, out=err)
+    err.print(f"HTTP API on http://{settings.server_host}:{settings.server_port}/v1")
+    run_server(bot, settings.server_host, settings.server_port, log_level=_uvicorn_level())
+
+
+@app.command()
+@_guarded
+def mcp(
+    corpus: CorpusOpt = None,
+    transport: Annotated[
+        str, typer.Option(help="stdio (an MCP client starts this command) or http.")
+    ] = "stdio",
+    host: HostOpt = None,
+    port: Annotated[
+        int | None, typer.Option("--port", help="Port of the http transport (default: mcp_port).")
+    ] = None,
+) -> None:
+    """Serve the episodes to MCP clients (stdio, or streamable HTTP).
+
+    Tools search_episodes and ask_episodes; the episode list as the resource episodes://list."""
+    from assistant.surfaces.mcp_server import run_mcp  # lazy: only this command loads the MCP SDK
+
+    if transport not in ("stdio", "http", "streamable-http"):
+        raise ValueError(f"--transport is stdio or http, not {transport!r}")
+    bot = _assistant(corpus, server_host=host, mcp_port=port)
+    # stdout is the protocol on stdio: everything this command says goes to stderr.
+    _ensure_index(bot, out=err)
+    run_mcp(bot, "stdio" if transport == "stdio" else "http")
+
+
+@app.command("eval")
+def eval_(
+    split: Annotated[str, typer.Option(help="Which split: test (held out) or dev.")] = "test",
+    answerer: Annotated[
+        str | None,
+        typer.Option(help="offline (default), openai, or auto (a model when one is configured)."),
+    ] = None,
+    compare: Annotated[
+        Path | None, typer.Option("--compare", help="An earlier JSON report to compare with.")
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option(help="Where reports go (default: evals/reports/).")
+    ] = None,
+    limit: Annotated[
+        int | None, typer.Option(help="Only the first N questions (floors not checked).")
+    ] = None,
+) -> None:
+    """Ask the held-out questions, score the answers, write the reports; exit code 1 when the
+    offline eval of the test split breaks a floor in evals/floors.json, 2 on errors."""
+    from assistant.api import Assistant
+    from assistant.config import Settings
+    from assistant.index.store import IndexUnavailable
+    from evals.harness import evaluate  # lazy: a plain `ask` loads no eval code
+
+    console = Console(soft_wrap=True)
+    err = Console(stderr=True, soft_wrap=True)
+    try:
+        bot = Assistant(Settings(answerer=answerer or "offline"))
+        if bot.store.manifest() is None:
+            err.print("No index yet: building it from the corpus first.")
+            bot.index()
+        _, code = evaluate(
+            bot, split=split, compare_with=compare, out_dir=out_dir, limit=limit, console=console
+        )
+    except (IndexUnavailable, FileNotFoundError, ValueError) as exc:
+        err.print(f"[red]error:[/] {escape(str(exc))}")
+        raise typer.Exit(2) from exc
+    raise typer.Exit(code)
+
+
+@app.command()
+@_guarded
+def bench(
+    cold: Annotated[
+        bool, typer.Option(help="Also time a build with no embedding cache (minutes).")
+    ] = True,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            help="Where to write the figures as JSON (default evals/reports/bench.json, "
+            "or bench-scale.json with --scale)."
+        ),
+    ] = None,
+    scale: Annotated[
+        str | None,
+        typer.Option(
+            help="Benchmark synthetic corpora this many times the shipped one, e.g. 1,10,100: "
+            "build, size, RSS, latencies, 8 concurrent clients, a LlamaIndex baseline."
+        ),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic corpora.")] = 0,
+    clients: Annotated[int, typer.Option(help="Concurrent clients (with --scale).")] = 8,
+    ingest_only: Annotated[
+        bool,
+        typer.Option(
+            help="Only time cold ingestion of a synthetic one-hour episode in every format."
+        ),
+    ] = False,
+) -> None:
+    """Print build, re-index, search and ask figures for the shipped corpus.
+
+    With --scale, for synthetic corpora 1x, 10x, 100x its size."""
+    from assistant.config import Settings
+    from benchmarks.bench import run_bench
+
+    if ingest_only:
+        from benchmarks.ingestion import print_ingest, run_ingest_bench
+
+        print_ingest(console, run_ingest_bench(Settings(), seed=seed))
+        return
+
+    scales = None
+    if scale:
+        try:
+            scales = [int(part) for part in scale.split(",") if part.strip()]
+        except ValueError:
+            scales = []
+        if not scales or min(scales) < 1:
+            raise ValueError(f"--scale takes whole numbers from 1, e.g. 1,10,100, not {scale!r}")
+    default = "bench-scale.json" if scales else "bench.json"
+    out = out or Path("evals/reports") / default
+
+    run_bench(Settings(), cold=cold, out=out, scales=scales, seed=seed, clients=clients)
+
+
+def main() -> None:
+    """Entry point of the ``episode-assistant`` command (and of ``python -m assistant``)."""
+    try:
+        app(prog_name="episode-assistant")
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Benchmarks (``episode-assistant bench``): timings, synthetic corpora, ingestion."""

@@ -1,0 +1,1 @@
+"""The eval harness (``episode-assistant eval``): held-out Q&A, scoring, judges, reports."""

@@ -16,9 +16,10 @@ from assistant import offline  # noqa: F401  (first: keeps tiktoken, Chroma and 
 # need none of them, and `Assistant` brings Chroma (0.3 s of imports) with it.
 _HOMES = {
     "Assistant": "api",
-    "QuestionError": "api",
+    "AssistantError": "errors",
+    "QuestionError": "errors",
     "Settings": "config",
-    "FilterError": "retrieval.search",
+    "FilterError": "errors",
     "Answer": "schema",
     "Citation": "schema",
     "Episode": "schema",
@@ -26,14 +27,13 @@ _HOMES = {
     "Segment": "schema",
     "Turn": "schema",
     "Usage": "schema",
-    "IndexUnavailable": "index.store",
+    "IndexUnavailable": "errors",
 }
 
 if TYPE_CHECKING:
-    from assistant.api import Assistant, QuestionError
+    from assistant.api import Assistant
     from assistant.config import Settings
-    from assistant.index.store import IndexUnavailable
-    from assistant.retrieval.search import FilterError
+    from assistant.errors import AssistantError, FilterError, IndexUnavailable, QuestionError
     from assistant.schema import Answer, Citation, Episode, Hit, Segment, Turn, Usage
 
 
@@ -49,6 +49,7 @@ def __getattr__(name: str) -> Any:
 __all__ = [
     "Answer",
     "Assistant",
+    "AssistantError",
     "Citation",
     "Episode",
     "FilterError",

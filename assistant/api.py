@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 import unicodedata
@@ -11,17 +12,17 @@ from typing import TYPE_CHECKING, Any
 from chromadb.errors import ChromaError
 
 from assistant.config import Settings
+from assistant.errors import FilterError, IndexUnavailable, QuestionError
 from assistant.index.build import IndexReport, Progress, build_index, check_compatible
 from assistant.index.store import (
     EpisodeSummary,
-    IndexUnavailable,
     Manifest,
     Store,
     damaged_local_index,
     wipe_local_index,
 )
 from assistant.redact import Redactor, capped
-from assistant.retrieval.search import FilterError, Filters, Retriever, resolve_filters
+from assistant.retrieval.search import Filters, Retriever, resolve_filters
 from assistant.schema import Answer, Hit, Turn
 
 if TYPE_CHECKING:
@@ -34,12 +35,10 @@ if TYPE_CHECKING:
     from assistant.index.embeddings import LocalEmbedder
     from assistant.surfaces.llamaindex import EpisodeRetriever
 
+log = logging.getLogger(__name__)
+
 # How long a search trusts its view of which generation is active before checking again.
 FRESHNESS_SECONDS = 2.0
-
-
-class QuestionError(ValueError):
-    """The question cannot be asked as written; the message says why, for a person to read."""
 
 
 # The most passages one search returns (top_k's own upper bound in config.py).
@@ -108,6 +107,7 @@ class Assistant:
         self._retriever: Retriever | None = None
         self._checked_at = 0.0
         self._opening = False
+        self._unopened: int | None = None  # a generation that failed to open
         self._lock = threading.RLock()
         self._pipeline: AnswerPipeline | None = None
         self._pin = threading.local()
@@ -129,7 +129,7 @@ class Assistant:
     def crosslingual(self) -> LocalEmbedder | None:
         """The cross-lingual embedder, if settings name one (loaded once)."""
         with self._lock:
-            name = self.settings.crosslingual_embedder
+            name = self.settings.index.crosslingual_embedder
             if name and self._crosslingual is None:
                 from assistant.index.embeddings import get_embedder
 
@@ -159,7 +159,7 @@ class Assistant:
             try:
                 store = Store(self.settings)
             except IndexUnavailable as exc:
-                if not rebuild or self.settings.chroma_host:
+                if not rebuild or self.settings.index.chroma_host:
                     raise
                 wipe_local_index(self.settings)
                 reason = str(exc).split(". Rebuild it")[0]  # this is the rebuild
@@ -217,15 +217,34 @@ class Assistant:
                 return current
             check_compatible(manifest, self.settings, self.embedder, self.crosslingual)
             if current is None:  # nothing to answer with meanwhile: open it here
-                self._retriever = Retriever(self.store, manifest, self.embedder, self.crosslingual)
+                self._retriever = Retriever(
+                    self.store, manifest, self.embedder, self.crosslingual, self.settings.retrieval
+                )
                 return self._retriever
             self._opening = True
         try:
             # A new generation gets a new client: this process's client holds the collections'
             # vectors as they were when it opened them (see store.py).
             store = Store(self.settings)
-            fresh = Retriever(store, manifest, self.embedder, self.crosslingual)
-        except Exception:  # keep answering from the current one; look again in a moment
+            fresh = Retriever(
+                store, manifest, self.embedder, self.crosslingual, self.settings.retrieval
+            )
+        except Exception as exc:  # keep answering from the current one; look again in a moment
+            # Never silently: a generation that cannot be opened leaves every answer on the
+            # previous one until it can, and whoever runs the app should know why (once per
+            # generation: it is tried again every few seconds).
+            first = self._unopened != manifest.generation
+            self._unopened = manifest.generation
+            log.log(
+                logging.WARNING if first else logging.DEBUG,
+                "index generation %s could not be opened (%s: %s); still answering from "
+                "generation %s, and trying again in %.0f s",
+                manifest.generation,
+                type(exc).__name__,
+                exc,
+                current.manifest.generation,
+                FRESHNESS_SECONDS,
+            )
             with self._lock:
                 self._opening = False
             return current
@@ -268,7 +287,7 @@ class Assistant:
         speaker: str | list[str] | None = None,
     ) -> list[Hit]:
         """The top passages for ``query``: episode, chapter, timestamp, speaker, text, score."""
-        query = clean_question(query, self.settings.max_question_chars)
+        query = clean_question(query, self.settings.answer.max_question_chars)
         k = check_k(k)
         episode, speaker = check_filter(episode, "episode"), check_filter(speaker, "speaker")
         for attempt in range(2):
@@ -276,9 +295,9 @@ class Assistant:
             try:
                 return retriever.search(
                     query,
-                    k or self.settings.top_k,
+                    k or self.settings.retrieval.top_k,
                     resolve_filters(retriever.manifest, episode, speaker),
-                    candidates=self.settings.candidates,
+                    candidates=self.settings.retrieval.candidates,
                 )
             except ChromaError:
                 if attempt:
@@ -332,7 +351,7 @@ class Assistant:
         speaker: str | list[str] | None = None,
     ) -> Iterator[str | Answer]:
         """Incremental answer text, then the final ``Answer``."""
-        question = clean_question(question, self.settings.max_question_chars)
+        question = clean_question(question, self.settings.answer.max_question_chars)
         self.filters(episode, speaker)  # a bad filter fails here, before anything streams
         pieces = self._retrying(
             lambda retriever: self.pipeline.stream(
@@ -341,7 +360,7 @@ class Assistant:
         )
         # Secrets are replaced and length capped here, the one place every surface's answers
         # pass through.
-        yield from capped(self._redactor.stream(pieces), self.settings.max_answer_chars)
+        yield from capped(self._redactor.stream(pieces), self.settings.answer.max_answer_chars)
 
     def _retrying(
         self, start: Callable[[Retriever], Iterator[str | Answer]]

@@ -1,4 +1,4 @@
-"""Prompt templates: read from ``settings.prompts_dir`` (else the wheel's copy) and filled."""
+"""Prompt templates: read from ``settings.llm.prompts_dir`` (else the wheel's copy) and filled."""
 
 from __future__ import annotations
 
@@ -15,16 +15,16 @@ PLACEHOLDER_RE = re.compile(r"\{(\w+)\}")
 
 
 def load_prompt(settings: Settings, name: str) -> str:
-    """The template ``name`` from ``settings.prompts_dir``, else the copy packaged in the wheel.
+    """The template ``name`` from ``settings.llm.prompts_dir``, else the copy packaged in the wheel.
 
     Read on every call, so an edited prompt takes effect on the next question.
     """
-    for folder in (settings.prompts_dir, PACKAGED_PROMPTS):
+    for folder in (settings.llm.prompts_dir, PACKAGED_PROMPTS):
         path = Path(folder) / f"{name}.txt"
         if path.is_file():
             return path.read_text(encoding="utf-8").strip()
     raise FileNotFoundError(
-        f"prompt {name}.txt is missing from {settings.prompts_dir} (and no packaged copy exists)"
+        f"prompt {name}.txt is missing from {settings.llm.prompts_dir} (and no packaged copy exists)"
     )
 
 

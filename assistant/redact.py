@@ -25,11 +25,11 @@ class Redactor:
 
     def __init__(self, settings: Settings) -> None:
         values = (
-            settings.openai_api_key,
-            settings.slack_bot_token,
-            settings.slack_signing_secret,
-            settings.slack_app_token,
-            settings.ui_password,
+            settings.llm.api_key,
+            settings.slack.bot_token,
+            settings.slack.signing_secret,
+            settings.slack.app_token,
+            settings.ui.password,
         )
         found = {v.get_secret_value() for v in values if v is not None}
         # Longest first, so a secret that contains another is replaced whole.

@@ -220,3 +220,7 @@ class Answer(BaseModel):
     usage: Usage = Field(default_factory=Usage)
     history: list[Turn] = Field(default_factory=list)
     passages: list[Hit] = Field(default_factory=list)
+    # A short hash of the settings that produced it (Settings.answer_key), as an index
+    # manifest records what it was built with: two answers with the same key came from
+    # the same configuration.
+    settings_key: str = ""

@@ -202,14 +202,14 @@ def run_bench(
             settings, scales, out=out, seed=seed, clients=clients, embed_sample=embed_sample
         )
     console = Console()
-    figures: dict[str, object] = {"corpus": str(settings.corpus_dir)}
+    figures: dict[str, object] = {"corpus": str(settings.index.corpus_dir)}
     work = Path(tempfile.mkdtemp(prefix="ea-bench-"))
     try:
-        env = {"EPISODE_ASSISTANT_CORPUS_DIR": str(settings.corpus_dir)}
+        env = {"EPISODE_ASSISTANT_CORPUS_DIR": str(settings.index.corpus_dir)}
         if cold:
             # No cache at all: a corpus copy without its shipped vectors.
             corpus = work / "corpus"
-            shutil.copytree(settings.corpus_dir, corpus, ignore=shutil.ignore_patterns(".*"))
+            shutil.copytree(settings.index.corpus_dir, corpus, ignore=shutil.ignore_patterns(".*"))
             bot = Assistant(
                 settings.model_copy(update={"index_dir": work / "cold", "corpus_dir": corpus})
             )
@@ -233,7 +233,7 @@ def run_bench(
         )
 
         figures |= _child(
-            "first", {"corpus": str(settings.corpus_dir), "index": str(work / "fresh")}, {}
+            "first", {"corpus": str(settings.index.corpus_dir), "index": str(work / "fresh")}, {}
         )
         bot = Assistant(
             settings.model_copy(update={"index_dir": work / "fresh", "answerer": "offline"})
@@ -334,7 +334,9 @@ def run_scale_bench(
     try:
         console.print(f"embedding throughput on {embed_sample} real chunks…")
         figures["embedding"] = _child(
-            "embed", {"corpus": str(settings.corpus_dir), "sample": embed_sample, "seed": seed}, env
+            "embed",
+            {"corpus": str(settings.index.corpus_dir), "sample": embed_sample, "seed": seed},
+            env,
         )
         if env:  # the same question embeddings with the thread pools' defaults
             default = _child("query_embed", {}, {})
@@ -370,7 +372,7 @@ def _one_scale(
     from benchmarks.synthetic import write_corpus
 
     corpus, index = work / f"corpus-{scale}x", work / f"index-{scale}x"
-    synth = write_corpus(settings.corpus_dir, corpus, scale, seed)
+    synth = write_corpus(settings.index.corpus_dir, corpus, scale, seed)
     args = {"corpus": str(corpus), "index": str(index), "clients": clients, "seed": seed}
     console.print(f"{scale}x: {synth.files} files, {synth.bytes / 1e6:.1f} MB; building the index…")
     build = _child("build", args, env)
@@ -390,7 +392,7 @@ def _one_scale(
     if scale == 1:
         console.print("1x: building the shipped corpus with no embedding cache at all…")
         cold = _child(
-            "cold", {"corpus": str(settings.corpus_dir), "index": str(work / "cold")}, env
+            "cold", {"corpus": str(settings.index.corpus_dir), "index": str(work / "cold")}, env
         )
     console.print(f"{scale}x: adding one new episode…")
     incremental = _child("incremental", args, env)
@@ -472,12 +474,14 @@ def _task_embed(args: dict) -> dict:
 
     settings = Settings(corpus_dir=Path(args["corpus"]))
     nodes = chunk_corpus(
-        load_corpus(settings.corpus_dir).episodes, settings.chunk_tokens, settings.chunk_overlap
+        load_corpus(settings.index.corpus_dir).episodes,
+        settings.index.chunk_tokens,
+        settings.index.chunk_overlap,
     )
     sample = random.Random(args["seed"]).sample(nodes, min(args["sample"], len(nodes)))
     texts = [n.text for n in sample]
     figures: dict = {"sample_chunks": len(texts)}
-    for name in filter(None, (settings.embedder, settings.crosslingual_embedder)):
+    for name in filter(None, (settings.index.embedder, settings.index.crosslingual_embedder)):
         embedder = get_embedder(settings, name)
         embedder.embed_passages(["warm-up"])  # loads the model
         started = time.perf_counter()
@@ -500,7 +504,7 @@ def _task_query_embed(args: dict) -> dict:
     settings = Settings()
     questions = [p.question for p in load_pairs()][:30]
     figures = {}
-    for name in filter(None, (settings.embedder, settings.crosslingual_embedder)):
+    for name in filter(None, (settings.index.embedder, settings.index.crosslingual_embedder)):
         embedder = get_embedder(settings, name)
         embedder.embed_query(questions[0])
         samples = []
@@ -554,7 +558,7 @@ def _task_build(args: dict) -> dict:
     started = time.perf_counter()
     report = bot.index()
     seconds = time.perf_counter() - started
-    spaces = 2 if bot.settings.crosslingual_embedder else 1
+    spaces = 2 if bot.settings.index.crosslingual_embedder else 1
     return {
         "seconds": round(seconds, 1),
         "chunks": report.chunks,

@@ -183,7 +183,7 @@ def run_ingest_bench(settings: Settings, seed: int = 0) -> dict[str, dict[str, f
             # Ours alone, without the embedders: reading the format and cutting it in chunks.
             started = time.perf_counter()
             episodes = load_corpus(folder).episodes
-            chunk_corpus(episodes, settings.chunk_tokens, settings.chunk_overlap)
+            chunk_corpus(episodes, settings.index.chunk_tokens, settings.index.chunk_overlap)
             parse_seconds = time.perf_counter() - started
             turns = sum(len(e.segments) for e in episodes)
             figures[fmt] = {

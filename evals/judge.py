@@ -880,12 +880,12 @@ class LLMJudge:
         started = time.perf_counter()
         evidence = evidence if evidence is not None else evidence_from(answer)
         claims = [] if answer.abstained else split_claims(answer.text)
-        result = Judgement(judge=f"llm:{self.settings.llm_model}")
+        result = Judgement(judge=f"llm:{self.settings.llm.model}")
         if not claims:
             return result
         try:
             response = self.client.chat.completions.create(
-                model=self.settings.llm_model,
+                model=self.settings.llm.model,
                 messages=[
                     {
                         "role": "user",

@@ -586,7 +586,7 @@ def test_request_carries_the_passages_within_the_budget(
 
     request = server.requests[0]
     assert request.body["model"] == MODEL and request.body["stream"] is True
-    assert request.body["temperature"] == small.settings.llm_temperature
+    assert request.body["temperature"] == small.settings.llm.temperature
     section = passages_section(request.content("user"))
     assert count_tokens(section) <= 700
     blocks = PASSAGE_RE.findall(section)
@@ -731,7 +731,7 @@ def test_every_call_is_capped_and_a_looping_reply_is_cut(
     server.script(Reply(text=LOOP * 55, chunk_delay=0.002))
     pieces, answer = run(llm_bot)
 
-    assert server.requests[0].body["max_tokens"] == llm_bot.settings.llm_max_tokens
+    assert server.requests[0].body["max_tokens"] == llm_bot.settings.llm.max_tokens
     assert answer.notice == LOOP_NOTICE and not answer.abstained
     # The sentence once, not 55 times, in the stream and in the answer.
     assert answer.text.count("7 times better") == 1
@@ -792,9 +792,9 @@ def test_overlapping_passages_cited_twice_show_as_one_source() -> None:
 
 def test_a_local_server_gets_a_smaller_context_budget(make_bot) -> None:
     local = make_bot()
-    assert local.settings.local_llm and local.settings.passage_budget == LOCAL_CONTEXT_TOKENS
+    assert local.settings.llm.local and local.settings.llm.passage_budget == LOCAL_CONTEXT_TOKENS
     told = make_bot(context_tokens=2500)
-    assert told.settings.passage_budget == 2500
+    assert told.settings.llm.passage_budget == 2500
 
 
 def test_a_server_with_one_model_is_used_without_naming_it(
@@ -803,7 +803,7 @@ def test_a_server_with_one_model_is_used_without_naming_it(
     server.models = ["qwen2.5-0.5b-instruct-q4"]
     values = _settings(index_dir, server.base_url).model_dump(exclude={"llm_model"})
     unnamed = lend_models(Assistant(Settings(**values)), llm_bot)
-    assert "llm_model" not in unnamed.settings.model_fields_set
+    assert "model" not in unnamed.settings.llm.model_fields_set
     server.script(Reply(text="MoE stands for Mixture of Experts [1]."))
     _, answer = run(unnamed)
 

@@ -36,8 +36,8 @@ def test_the_installed_wheel_answers_with_no_checkout_around_it(tmp_path: Path) 
         "from evals.dataset import load_pairs\n"
         "bot = Assistant(answerer='offline')\n"
         'answer = bot.ask("What did Seonghyun say about MoE\'s compute multiplier?")\n'
-        "print(json.dumps({'file': assistant.__file__, 'index': str(bot.settings.index_dir),\n"
-        "    'prompts': sorted(p.name for p in bot.settings.prompts_dir.iterdir()),\n"
+        "print(json.dumps({'file': assistant.__file__, 'index': str(bot.settings.index.dir),\n"
+        "    'prompts': sorted(p.name for p in bot.settings.llm.prompts_dir.iterdir()),\n"
         "    'timestamp': answer.citations[0].timestamp, 'questions': len(load_pairs())}))\n"
     )
     # Run from an empty folder: nothing of the checkout (or a .env) is in reach.

@@ -195,7 +195,7 @@ def test_follow_ups_do_not_glue_every_earlier_question(bot: Assistant) -> None:
 
 @pytest.fixture
 def scripted(index_dir: Path, bot: Assistant) -> tuple[Assistant, ScriptedSynthesizer]:
-    own = Assistant(Settings(index_dir=index_dir, corpus_dir=bot.settings.corpus_dir))
+    own = Assistant(Settings(index_dir=index_dir, corpus_dir=bot.settings.index.corpus_dir))
     own._embedder, own._crosslingual = bot.embedder, bot.crosslingual
     synth = ScriptedSynthesizer()
     own.use_synthesizer(synth)

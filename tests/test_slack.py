@@ -603,7 +603,7 @@ def test_unsigned_requests_are_logged_in_one_short_line(
 
 
 def test_the_http_endpoint_binds_loopback_unless_told_otherwise(slack_bot: SlackBot) -> None:
-    assert Settings().slack_host == "127.0.0.1"
+    assert Settings().slack.host == "127.0.0.1"
     http = SlackHTTPServer(slack_bot.app, port=0)
     try:
         assert http._server.server_address[0] == "127.0.0.1"

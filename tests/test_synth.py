@@ -12,7 +12,6 @@ import pytest
 from conftest import EPISODES
 
 from assistant import Assistant, Settings
-from assistant.answering.pipeline import PASSAGES
 from assistant.index.embedcache import text_hash
 from assistant.ingestion.chunking import chunk_corpus
 from assistant.ingestion.corpus import list_files, load_corpus
@@ -142,7 +141,7 @@ def test_one_new_episode_in_a_3x_index_embeds_only_it(corpus3, tmp_path):
         bot.ask("What is the decisive bottleneck of AI progress?")
     finally:
         retriever.collection = counted._inner
-    assert hits and counted.rows and max(counted.rows) <= PASSAGES
+    assert hits and counted.rows and max(counted.rows) <= bot.settings.answer.passages
     texts = {h.text for h in hits}
     for holder in (retriever, retriever.lexical):
         for value in vars(holder).values():

@@ -13,7 +13,6 @@ import pytest
 from assistant import Answer, Assistant, Citation, QuestionError, Settings, Turn
 from assistant.surfaces.ui import (
     APOLOGY,
-    MAX_TURNS,
     THINKING,
     build_ui,
     describe_answerer,
@@ -176,7 +175,7 @@ def test_gradio_content_blocks_from_the_browser_are_kept(respond) -> None:
 def test_history_stays_bounded(respond) -> None:
     turns = [Turn(question=f"q{i}", answer=f"a{i}") for i in range(20)]
     *_, (_, history, _) = respond(LONDON, [], turns, [], [])
-    assert len(history) == MAX_TURNS and history[-1].question == LONDON
+    assert len(history) == Settings().answer.history_turns and history[-1].question == LONDON
 
 
 def test_new_chat_clears_everything() -> None:

@@ -18,8 +18,6 @@ if TYPE_CHECKING:
     from assistant.config import Settings
     from assistant.retrieval.search import Retriever
 
-# Abstain when at least this share of an English question's terms never occur in the corpus.
-UNKNOWN_SHARE = 0.5
 # Share of a name of three words or more (weighted by rarity) a passage must hold.
 ENTITY_SHARE = 2 / 3
 # Capitalised anyway, or shorthand the corpus spells out: never a name to look for.
@@ -48,12 +46,12 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
         named = [h for h in hits if h.episode in query.episodes]
         return Coverage(bool(named), "" if named else "the episode has no passages")
     english = query.language == "en"
-    floor = settings.abstain_below if english else settings.abstain_below_crosslingual
+    floor = settings.answer.abstain_below if english else settings.answer.abstain_below_crosslingual
     # The best by relevance, not by rank: a comparison interleaves the episodes' passages.
     closest = max(h.relevance for h in hits)
     if closest < floor:
         return Coverage(False, f"best passage too far ({closest:.3f} < {floor})")
-    if english and retriever.unknown_share(query.standalone) >= UNKNOWN_SHARE:
+    if english and retriever.unknown_share(query.standalone) >= settings.answer.unknown_share:
         return Coverage(False, "most of the question's words are not in the corpus")
     missing = unknown_names(query.text, retriever.vocabulary)
     if missing:

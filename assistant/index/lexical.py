@@ -275,7 +275,7 @@ def open_lexical(
 ) -> LexicalIndex:
     """The lexical index of the active generation: saved, or built from Chroma and saved.
     ``collections`` are the generation's main collection and its cross-lingual twin, if any."""
-    directory = snapshot_dir(store.settings.index_dir, collections[0].id, manifest.generation)
+    directory = snapshot_dir(store.settings.index.dir, collections[0].id, manifest.generation)
     if (directory / "rows.json").exists():
         try:
             index = LexicalIndex.load(directory)[0]
@@ -304,7 +304,7 @@ def save_update(
     rows of ``kept`` files plus the new chunks and their ``vectors`` (one matrix per space,
     in the order of ``collections``), or (no previous one) everything from Chroma."""
     collection = collections[0]
-    rows = _previous_rows(store.settings.index_dir, old, new, collection, kept)
+    rows = _previous_rows(store.settings.index.dir, old, new, collection, kept)
     if rows is None or (rows.ids and set(rows.vectors) != set(spaces(new))):
         index, rows = from_collection(collections, new.is_live)
     else:
@@ -314,7 +314,7 @@ def save_update(
         )
         index = LexicalIndex(rows)
     with contextlib.suppress(OSError):  # the first search builds it instead
-        index.save(snapshot_dir(store.settings.index_dir, collection.id, new.generation), rows)
+        index.save(snapshot_dir(store.settings.index.dir, collection.id, new.generation), rows)
 
 
 def _previous_rows(

@@ -43,6 +43,7 @@ from chromadb.config import Settings as ChromaSettings
 from pydantic import BaseModel, Field, ValidationError
 
 from assistant.config import Settings
+from assistant.errors import IndexUnavailable
 
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
@@ -53,10 +54,6 @@ POINTER_ID = "active"
 _CLIENTS = threading.Lock()
 CROSSLINGUAL_SUFFIX = "-x"
 BATCH = 1000
-
-
-class IndexUnavailable(RuntimeError):
-    """The index is missing, unreadable or built with other settings; the message says what to do."""
 
 
 class FileEntry(BaseModel):
@@ -135,11 +132,13 @@ def pages(collection: chromadb.Collection, include: list[str], size: int = 5000)
 def _client(settings: Settings) -> chromadb.ClientAPI:
     """A Chroma client that shares no in-memory state with any other (see the module doc)."""
     chroma_settings = ChromaSettings(anonymized_telemetry=False, allow_reset=False)
-    if settings.chroma_host:  # each HttpClient is its own already; the server is one process
+    if settings.index.chroma_host:  # each HttpClient is its own already; the server is one process
         return chromadb.HttpClient(
-            host=settings.chroma_host, port=settings.chroma_port, settings=chroma_settings
+            host=settings.index.chroma_host,
+            port=settings.index.chroma_port,
+            settings=chroma_settings,
         )
-    path = settings.index_dir / "chroma"
+    path = settings.index.dir / "chroma"
     path.mkdir(parents=True, exist_ok=True)
     with _CLIENTS, contextlib.ExitStack() as cleanup:
         cleanup.callback(_forget_system, str(path))
@@ -162,14 +161,14 @@ class Store:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.where = (
-            f"chroma server {settings.chroma_host}:{settings.chroma_port}"
-            if settings.chroma_host
-            else str(settings.index_dir / "chroma")
+            f"chroma server {settings.index.chroma_host}:{settings.index.chroma_port}"
+            if settings.index.chroma_host
+            else str(settings.index.dir / "chroma")
         )
         try:
             self.client = _client(settings)
             self._meta = self.client.get_or_create_collection(
-                f"{settings.collection}-meta", metadata={"hnsw:space": "cosine"}
+                f"{settings.index.collection}-meta", metadata={"hnsw:space": "cosine"}
             )
         except Exception as exc:  # chroma raises many kinds; all mean the same to a user
             raise IndexUnavailable(
@@ -207,7 +206,7 @@ class Store:
 
     def new_collection(self, generation: int, *, crosslingual: bool = False) -> chromadb.Collection:
         """An empty collection for a generation being built (not visible until committed)."""
-        name = f"{self.settings.collection}-g{generation}"
+        name = f"{self.settings.index.collection}-g{generation}"
         name += CROSSLINGUAL_SUFFIX if crosslingual else ""
         self._drop(name)  # a leftover of a killed run with the same number
         return self.client.create_collection(name, metadata={"hnsw:space": "cosine"})
@@ -288,7 +287,7 @@ class Store:
 
     def collect_garbage(self, *keep: str | None) -> None:
         """Drop generations other than ``keep`` (old ones, and those of killed runs)."""
-        prefix = f"{self.settings.collection}-g"
+        prefix = f"{self.settings.index.collection}-g"
         kept = {k + suffix for k in keep if k for suffix in ("", CROSSLINGUAL_SUFFIX)}
         for name in self.collection_names():
             if name.startswith(prefix) and name not in kept:
@@ -303,9 +302,9 @@ class Store:
         folder is Chroma's when its name is a UUID, and orphaned when no segment row of its
         database names it.
         """
-        if self.settings.chroma_host:
+        if self.settings.index.chroma_host:
             return 0
-        root = self.settings.index_dir / "chroma"
+        root = self.settings.index.dir / "chroma"
         try:
             uri = f"file:{root / 'chroma.sqlite3'}?mode=ro"
             with contextlib.closing(sqlite3.connect(uri, uri=True)) as db:
@@ -338,17 +337,17 @@ def _is_uuid(name: str) -> bool:
 
 def wipe_local_index(settings: Settings) -> None:
     """Remove an embedded index folder that cannot even be opened (for ``--rebuild``)."""
-    if not settings.chroma_host:
-        shutil.rmtree(settings.index_dir / "chroma", ignore_errors=True)
+    if not settings.index.chroma_host:
+        shutil.rmtree(settings.index.dir / "chroma", ignore_errors=True)
 
 
 def damaged_local_index(settings: Settings) -> str | None:
     """What is wrong with the embedded Chroma folder, if anything a rebuild must replace:
     a ``chroma.sqlite3`` that fails SQLite's own check (truncated, overwritten), or segment
     folders left without it (it was deleted: a new one would leave them on disk for ever)."""
-    if settings.chroma_host:
+    if settings.index.chroma_host:
         return None
-    folder = settings.index_dir / "chroma"
+    folder = settings.index.dir / "chroma"
     db = folder / "chroma.sqlite3"
     if not db.exists():
         left = [p for p in folder.iterdir()] if folder.is_dir() else []

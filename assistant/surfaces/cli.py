@@ -9,11 +9,15 @@ import logging
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 from rich.markup import escape
+
+# The options that mirror a setting take its description (assistant/config.py) as help.
+from assistant.config import describe
+from assistant.errors import AssistantError, InputError
 
 # Each command imports what it needs when it runs: `--help` should not load Chroma, and
 # `ask` should not load FastAPI, the MCP SDK or Gradio.
@@ -29,9 +33,7 @@ app = typer.Typer(
 console = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)
 
-CorpusOpt = Annotated[
-    Path | None, typer.Option("--corpus", help="Corpus folder (default: the shipped episodes).")
-]
+CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help=describe("index.corpus_dir"))]
 EpisodeOpt = Annotated[
     list[str] | None, typer.Option("--episode", "-e", help='Only this episode, e.g. "EP 81".')
 ]
@@ -43,20 +45,16 @@ SpeakerOpt = Annotated[
 
 FeedOpt = Annotated[
     Path | None,
-    typer.Option(
-        "--feed",
-        help="A podcast RSS file on disk: titles, numbers, dates, links and chapters "
-        "(default: a feed file in the corpus folder).",
-    ),
+    typer.Option("--feed", help=describe("index.feed_file")),
 ]
 
 
-HostOpt = Annotated[
-    str | None, typer.Option("--host", help="Address to listen on (default: settings).")
-]
-PortOpt = Annotated[
-    int | None, typer.Option("--port", help="Port to listen on (default: settings).")
-]
+def _host(setting: str) -> Any:
+    return typer.Option("--host", help=describe(setting))
+
+
+def _port(setting: str) -> Any:
+    return typer.Option("--port", help=describe(setting))
 
 
 def _version(value: bool) -> None:
@@ -187,14 +185,10 @@ def _guarded(fn: Callable[..., None]) -> Callable[..., None]:
     def wrapper(*args: object, **kwargs: object) -> None:
         try:
             fn(*args, **kwargs)
-        except (FileNotFoundError, ValueError) as exc:  # QuestionError, FilterError among them
+        # Our own errors (assistant/errors.py), a missing file, and bad settings (pydantic's
+        # ValidationError is a ValueError) are for the user to fix: one line each.
+        except (AssistantError, FileNotFoundError, ValueError) as exc:
             raise _fail(str(exc)) from None
-        except Exception as exc:
-            from assistant.index.store import IndexUnavailable
-
-            if isinstance(exc, IndexUnavailable):
-                raise _fail(str(exc)) from None
-            raise
 
     return wrapper
 
@@ -233,7 +227,7 @@ def _print_hit(i: int, hit: Hit) -> None:
 @_guarded
 def search(
     query: Annotated[str, typer.Argument(help="What to look for.")],
-    k: Annotated[int, typer.Option("-k", help="How many passages.")] = 5,
+    k: Annotated[int | None, typer.Option("-k", help=describe("retrieval.top_k"))] = None,
     episode: EpisodeOpt = None,
     speaker: SpeakerOpt = None,
     corpus: CorpusOpt = None,
@@ -422,13 +416,17 @@ def chat(
             final = _stream_answer(bot, question, history, episode, speaker)
             _print_answer(final, streamed=True)
             history = final.history
-        except ValueError as exc:  # QuestionError, FilterError: say why, keep the conversation
+        except InputError as exc:  # QuestionError, FilterError: say why, keep the conversation
             err.print(f"[red]{escape(str(exc))}[/]")
 
 
 @app.command()
 @_guarded
-def ui(corpus: CorpusOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+def ui(
+    corpus: CorpusOpt = None,
+    host: Annotated[str | None, _host("ui.host")] = None,
+    port: Annotated[int | None, _port("ui.port")] = None,
+) -> None:
     """Open the chat page (host, port and login from settings)."""
     from assistant.surfaces.ui import run_ui  # lazy: gradio takes seconds to import
 
@@ -441,11 +439,8 @@ def ui(corpus: CorpusOpt = None, host: HostOpt = None, port: PortOpt = None) -> 
 @_guarded
 def slack(
     corpus: CorpusOpt = None,
-    host: Annotated[
-        str | None,
-        typer.Option("--host", help="Address of the HTTP mode (default: SLACK_HOST, 127.0.0.1)."),
-    ] = None,
-    port: PortOpt = None,
+    host: Annotated[str | None, _host("slack.host")] = None,
+    port: Annotated[int | None, _port("slack.port")] = None,
 ) -> None:
     """Run the Slack bot: Socket Mode when SLACK_APP_TOKEN is set, else HTTP on slack_port."""
     from assistant.surfaces.bots.slack import (
@@ -464,7 +459,11 @@ def _uvicorn_level() -> str:
 
 @app.command()
 @_guarded
-def serve(corpus: CorpusOpt = None, host: HostOpt = None, port: PortOpt = None) -> None:
+def serve(
+    corpus: CorpusOpt = None,
+    host: Annotated[str | None, _host("server.host")] = None,
+    port: Annotated[int | None, _port("server.port")] = None,
+) -> None:
     """Serve the HTTP API: OpenAI-compatible chat completions, /search, /ask, /healthz.
 
     A host other than loopback needs EPISODE_ASSISTANT_API_KEY (clients send it as
@@ -475,13 +474,13 @@ def serve(corpus: CorpusOpt = None, host: HostOpt = None, port: PortOpt = None) 
     bot = _assistant(corpus, server_host=host, server_port=port)
     settings = bot.settings
     check_exposure(
-        settings.server_host,
-        settings.api_key.get_secret_value() if settings.api_key else None,
+        settings.server.host,
+        settings.server.api_key.get_secret_value() if settings.server.api_key else None,
         "HTTP API",
     )
     _ensure_index(bot, out=err)
-    err.print(f"HTTP API on http://{settings.server_host}:{settings.server_port}/v1")
-    run_server(bot, settings.server_host, settings.server_port, log_level=_uvicorn_level())
+    err.print(f"HTTP API on http://{settings.server.host}:{settings.server.port}/v1")
+    run_server(bot, settings.server.host, settings.server.port, log_level=_uvicorn_level())
 
 
 @app.command()
@@ -491,10 +490,8 @@ def mcp(
     transport: Annotated[
         str, typer.Option(help="stdio (an MCP client starts this command) or http.")
     ] = "stdio",
-    host: HostOpt = None,
-    port: Annotated[
-        int | None, typer.Option("--port", help="Port of the http transport (default: mcp_port).")
-    ] = None,
+    host: Annotated[str | None, _host("server.host")] = None,
+    port: Annotated[int | None, _port("server.mcp_port")] = None,
 ) -> None:
     """Serve the episodes to MCP clients (stdio, or streamable HTTP).
 
@@ -530,7 +527,6 @@ def eval_(
     offline eval of the test split breaks a floor in evals/floors.json, 2 on errors."""
     from assistant.api import Assistant
     from assistant.config import Settings
-    from assistant.index.store import IndexUnavailable
     from evals.harness import evaluate  # lazy: a plain `ask` loads no eval code
 
     console = Console(soft_wrap=True)
@@ -543,7 +539,7 @@ def eval_(
         _, code = evaluate(
             bot, split=split, compare_with=compare, out_dir=out_dir, limit=limit, console=console
         )
-    except (IndexUnavailable, FileNotFoundError, ValueError) as exc:
+    except (AssistantError, FileNotFoundError, ValueError) as exc:
         err.print(f"[red]error:[/] {escape(str(exc))}")
         raise typer.Exit(2) from exc
     raise typer.Exit(code)

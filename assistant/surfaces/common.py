@@ -12,6 +12,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping, Sequence
 from typing import Any
 
+from assistant.errors import ExposureError
 from assistant.schema import Turn
 
 Scope = MutableMapping[str, Any]
@@ -51,10 +52,6 @@ def package_version() -> str:
         return version("episode-assistant")
     except PackageNotFoundError:  # a source tree that was never installed
         return "0+unknown"
-
-
-class ExposureError(ValueError):
-    """A server would listen beyond this machine with no key: refused, with how to fix it."""
 
 
 def is_loopback(host: str) -> bool:

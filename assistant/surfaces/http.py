@@ -21,9 +21,9 @@ from pydantic import BaseModel, ConfigDict, Field
 from starlette.concurrency import iterate_in_threadpool, run_in_threadpool
 from starlette.exceptions import HTTPException
 
-from assistant.api import Assistant, QuestionError
-from assistant.index.store import EpisodeSummary, IndexUnavailable
-from assistant.retrieval.search import FilterError
+from assistant.api import Assistant
+from assistant.errors import AssistantError, IndexFailure, InputError
+from assistant.index.store import EpisodeSummary
 from assistant.schema import Answer, Citation, Hit, Turn
 from assistant.surfaces.common import (
     BearerAuth,
@@ -194,7 +194,7 @@ def _validation_message(exc: RequestValidationError) -> tuple[str, str]:
 def create_app(bot: Assistant) -> FastAPI | BearerAuth:
     """The FastAPI app over ``bot``; wrapped in the bearer check when a key is set."""
     settings = bot.settings
-    model_id = settings.server_model
+    model_id = settings.server.model
     app = FastAPI(
         title="episode-assistant",
         summary="Answers from podcast episodes, each claim citing episode, time and speaker.",
@@ -210,17 +210,16 @@ def create_app(bot: Assistant) -> FastAPI | BearerAuth:
     async def _http(_: Request, exc: HTTPException) -> JSONResponse:
         return _error(exc.status_code, str(exc.detail), "invalid_request_error")
 
-    @app.exception_handler(QuestionError)
-    async def _question(_: Request, exc: QuestionError) -> JSONResponse:
-        return _error(400, str(exc), "invalid_request_error", "invalid_question")
-
-    @app.exception_handler(FilterError)
-    async def _filter(_: Request, exc: FilterError) -> JSONResponse:
-        return _error(400, str(exc), "invalid_request_error", "unknown_filter")
-
-    @app.exception_handler(IndexUnavailable)
-    async def _unavailable(_: Request, exc: IndexUnavailable) -> JSONResponse:
-        return _error(503, str(exc), "server_error", "index_unavailable")
+    @app.exception_handler(AssistantError)
+    async def _refused(_: Request, exc: AssistantError) -> JSONResponse:
+        # The caller's mistake is a 400; an index that cannot be searched is this server's
+        # (503, it may come back); anything else of ours is logged and a 500.
+        if isinstance(exc, InputError):
+            return _error(400, str(exc), "invalid_request_error", exc.code)
+        if isinstance(exc, IndexFailure):
+            return _error(503, str(exc), "server_error", exc.code)
+        logger.error("the HTTP API could not answer: %s", exc)
+        return _error(500, str(exc), "server_error", exc.code)
 
     @app.exception_handler(Exception)
     async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
@@ -312,8 +311,8 @@ def create_app(bot: Assistant) -> FastAPI | BearerAuth:
             }
         )
 
-    if settings.api_key is not None and settings.api_key.get_secret_value():
-        return BearerAuth(app, settings.api_key.get_secret_value(), OPEN_PATHS)
+    if settings.server.api_key is not None and settings.server.api_key.get_secret_value():
+        return BearerAuth(app, settings.server.api_key.get_secret_value(), OPEN_PATHS)
     return app
 
 
@@ -395,7 +394,7 @@ def run_server(bot: Assistant, host: str, port: int, log_level: str = "info") ->
     """Serve the HTTP API on ``host:port`` until interrupted (refuses a bare public host)."""
     import uvicorn
 
-    key = bot.settings.api_key.get_secret_value() if bot.settings.api_key else None
+    key = bot.settings.server.api_key.get_secret_value() if bot.settings.server.api_key else None
     check_exposure(host, key, "HTTP API")
     bot.retriever()  # open the index first: when the port answers, the first question is quick
     uvicorn.run(create_app(bot), host=host, port=port, log_level=log_level)

@@ -15,6 +15,7 @@ from mcp.server import MCPServer
 from mcp.server.mcpserver.exceptions import ToolError
 
 from assistant.api import Assistant
+from assistant.errors import AssistantError
 from assistant.schema import Answer, Hit
 from assistant.surfaces.common import BearerAuth, check_exposure, package_version
 
@@ -27,8 +28,9 @@ INSTRUCTIONS = (
 )
 
 
-def _user_error(exc: ValueError) -> ToolError:
-    # QuestionError and FilterError say what to change, for the calling model to read.
+def _user_error(exc: AssistantError) -> ToolError:
+    # QuestionError and FilterError say what to change, IndexUnavailable what to run: for
+    # the calling model to read.
     return ToolError(str(exc))
 
 
@@ -53,7 +55,7 @@ def build_server(bot: Assistant) -> MCPServer:
         url when the episode has one. `episode` (e.g. "EP 81") and `speaker` narrow it."""
         try:
             return bot.search(query, max(1, min(k, 50)), episode=episode, speaker=speaker)
-        except ValueError as exc:
+        except AssistantError as exc:
             raise _user_error(exc) from None
 
     @server.tool()
@@ -67,7 +69,7 @@ def build_server(bot: Assistant) -> MCPServer:
         words. `abstained` is true when the episodes don't cover the question."""
         try:
             answer = bot.ask(question, episode=episode, speaker=speaker)
-        except ValueError as exc:
+        except AssistantError as exc:
             raise _user_error(exc) from None
         # The passages repeat what the citations quote, and history is for our own
         # follow-ups (an MCP client keeps its own conversation): leave both out.
@@ -97,11 +99,13 @@ def run_mcp(bot: Assistant, transport: Literal["stdio", "http"]) -> None:
     import uvicorn
 
     settings = bot.settings
-    key = settings.api_key.get_secret_value() if settings.api_key else None
-    check_exposure(settings.server_host, key, "MCP server")
-    app = server.streamable_http_app(host=settings.server_host)
+    key = settings.server.api_key.get_secret_value() if settings.server.api_key else None
+    check_exposure(settings.server.host, key, "MCP server")
+    app = server.streamable_http_app(host=settings.server.host)
     asgi = BearerAuth(app, key) if key else app
     logger.warning(
-        "MCP server (streamable HTTP) on http://%s:%d/mcp", settings.server_host, settings.mcp_port
+        "MCP server (streamable HTTP) on http://%s:%d/mcp",
+        settings.server.host,
+        settings.server.mcp_port,
     )
-    uvicorn.run(asgi, host=settings.server_host, port=settings.mcp_port, log_level="warning")
+    uvicorn.run(asgi, host=settings.server.host, port=settings.server.mcp_port, log_level="warning")

@@ -23,10 +23,9 @@ from typing import Any
 import gradio as gr
 from starlette.middleware import Middleware
 
-from assistant.api import Assistant, QuestionError, clean_question
+from assistant.api import Assistant, clean_question
 from assistant.config import Settings
-from assistant.index.store import IndexUnavailable
-from assistant.retrieval.search import FilterError
+from assistant.errors import FilterError, IndexFailure, InputError
 from assistant.schema import Answer, Citation, Turn
 
 logger = logging.getLogger(__name__)
@@ -43,7 +42,6 @@ CSS_PATH = Path(__file__).with_name("ui.css")
 
 # Follow-ups need the last few exchanges, not the whole evening: a bounded state keeps every
 # request small however long a tab stays open.
-MAX_TURNS = 8
 # A refused question is echoed this far, so a pasted essay does not flood the chat.
 ECHO_CHARS = 280
 # Answers stream while others are being answered; each one holds a worker thread.
@@ -286,11 +284,11 @@ def render_answer(answer: Answer, prefix: str) -> str:
 
 def friendly_error(exc: BaseException) -> str:
     """What a person is told when a question cannot be answered; never a stack trace."""
-    if isinstance(exc, QuestionError):
-        return str(exc)
     if isinstance(exc, FilterError):
         return f"That filter doesn't match the index ({exc}). Clear it or pick from the list."
-    if isinstance(exc, IndexUnavailable):
+    if isinstance(exc, InputError):
+        return str(exc)
+    if isinstance(exc, IndexFailure):
         return f"The episode index isn't available right now: {exc}"
     return APOLOGY
 
@@ -339,7 +337,7 @@ def make_respond(assistant: Assistant) -> Respond:
             chat.append({"role": "user", "content": _echo(text)})
         try:
             # Checked before anything streams, so a refusal shows at once, without a spinner.
-            clean_question(text, assistant.settings.max_question_chars)
+            clean_question(text, assistant.settings.answer.max_question_chars)
             assistant.filters(episode, speaker)
         except Exception as exc:
             yield _failed(chat, turns, text, exc)
@@ -364,13 +362,13 @@ def make_respond(assistant: Assistant) -> Respond:
             yield _failed(chat, turns, text, exc)
             return
         chat[-1] = {"role": "assistant", "content": render_answer(final, prefix)}
-        yield list(chat), list(final.history[-MAX_TURNS:]), ""
+        yield list(chat), list(final.history), ""
 
     return respond
 
 
 def _failed(chat: list[ChatMessage], turns: list[Turn], text: str, exc: Exception) -> Update:
-    if isinstance(exc, QuestionError | FilterError):
+    if isinstance(exc, InputError):
         logger.info("refused a question: %s", exc)
     else:
         logger.exception("answering failed")
@@ -559,20 +557,20 @@ def build_ui(assistant: Assistant) -> gr.Blocks:
 def launch_options(settings: Settings) -> dict[str, Any]:
     """The ``Blocks.launch`` arguments for ``settings``: host, port, auth, no share unless
     asked, quiet, and nothing that phones home (analytics, run history, MCP, monitoring)."""
-    if bool(settings.ui_username) != bool(settings.ui_password):
+    if bool(settings.ui.username) != bool(settings.ui.password):
         raise ValueError(
             "set both ui_username and ui_password (EPISODE_ASSISTANT_UI_USERNAME / "
             "_UI_PASSWORD) to protect the chat page, or neither"
         )
     auth = None
-    if settings.ui_username and settings.ui_password:
-        auth = (settings.ui_username, settings.ui_password.get_secret_value())
+    if settings.ui.username and settings.ui.password:
+        auth = (settings.ui.username, settings.ui.password.get_secret_value())
     return {
-        "server_name": settings.ui_host,
-        "server_port": settings.ui_port,
+        "server_name": settings.ui.host,
+        "server_port": settings.ui.port,
         "auth": auth,
         "auth_message": "Episode assistant: sign in to ask the episodes." if auth else None,
-        "share": bool(settings.ui_share),
+        "share": bool(settings.ui.share),
         "quiet": True,
         "show_error": False,
         "inbrowser": False,
@@ -594,7 +592,7 @@ def run_ui(
     *,
     prevent_thread_lock: bool = False,
 ) -> gr.Blocks:
-    """Serve the chat page on ``settings.ui_host:ui_port`` until interrupted.
+    """Serve the chat page on ``settings.ui.host:ui_port`` until interrupted.
 
     Builds the index first if there is none. With ``prevent_thread_lock`` it returns at once
     with the running app (call ``.close()`` to stop it), which is what tests use.

@@ -11,6 +11,7 @@ from typing import Protocol
 from pydantic import BaseModel, Field
 
 from assistant.answering.question import Query
+from assistant.errors import SynthesisError as SynthesisError  # its home before errors.py
 from assistant.schema import Citation, Hit, Turn, Usage
 
 NOTICE = "LLM unavailable: showing quoted passages"
@@ -41,19 +42,6 @@ class Draft(BaseModel):
     passages: list[Hit] | None = None
     notice: str | None = None
     usage: Usage = Field(default_factory=Usage)
-
-
-class SynthesisError(Exception):
-    """A synthesizer could not answer; the pipeline answers offline with ``notice``.
-
-    ``reason`` is safe to log and ``usage`` keeps the cost of the calls that failed.
-    """
-
-    def __init__(self, reason: str, notice: str, usage: Usage | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.notice = notice
-        self.usage = usage or Usage()
 
 
 class Synthesizer(Protocol):

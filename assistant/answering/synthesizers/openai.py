@@ -32,7 +32,8 @@ from assistant.answering.citations import (
     claim_sentences,
     is_claim,
 )
-from assistant.answering.synthesizers.base import NOTICE, Draft, Evidence, SynthesisError
+from assistant.answering.synthesizers.base import NOTICE, Draft, Evidence
+from assistant.errors import LLMFailure, SynthesisError
 from assistant.ingestion.chunking import count_tokens, split_sentences
 from assistant.openai_client import make_client
 from assistant.prompts import load_prompt, render_prompt
@@ -55,7 +56,6 @@ MAX_RETRY_AFTER = 20.0
 RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 # Parameters some servers or models reject; dropped once when an error names them.
 OPTIONAL_PARAMS = ("stream_options", "temperature", "max_tokens")
-HISTORY_TURNS = 3
 CONDENSE_TOKENS = 80  # a standalone question is one line
 # A sentence seen this many times in one reply means the model is looping: the stream stops.
 REPEATS = 3
@@ -76,16 +76,6 @@ PARTIAL_MARKER_RE = re.compile(
 PARTIAL_MAX = 40
 DELIMITER_RE = re.compile(r"<(\s*/?\s*)(passages?|conversation)\b", re.I)
 SECRET_RE = re.compile(r"\b(sk-|Bearer\s+)[\w\-*.]{4,}")
-
-
-class LLMFailure(Exception):
-    """A model call that did not produce a usable reply; ``reason`` is safe to log and show."""
-
-    def __init__(self, reason: str, *, retry: bool, wait: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.retry = retry
-        self.wait = wait
 
 
 # --- context packing --------------------------------------------------------------------------
@@ -407,7 +397,7 @@ class OpenAISynthesizer:
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.name = f"openai:{self.settings.llm_model}"
+        self.name = f"openai:{self.settings.llm.model}"
         self._client: openai.OpenAI | None = None
         self._lock = threading.Lock()
         self._dropped: set[str] = set()  # optional parameters this server turned down
@@ -434,8 +424,8 @@ class OpenAISynthesizer:
             return self._model
 
     def _pick_model(self) -> str:
-        configured = self.settings.llm_model
-        if "llm_model" in self.settings.model_fields_set or not self.settings.openai_base_url:
+        configured = self.settings.llm.model
+        if "model" in self.settings.llm.model_fields_set or not self.settings.llm.base_url:
             return configured
         try:
             names = [m.id for m in self.client.models.list()]
@@ -455,7 +445,7 @@ class OpenAISynthesizer:
 
     def redact(self, text: str) -> str:
         """``text`` with the API key (and anything shaped like a key) blanked out."""
-        key = self.settings.openai_api_key
+        key = self.settings.llm.api_key
         if key and len(key.get_secret_value()) >= 4:
             text = text.replace(key.get_secret_value(), "***")
         return SECRET_RE.sub(lambda m: m.group(1) + "***", text)
@@ -490,7 +480,7 @@ class OpenAISynthesizer:
     def _generate(self, evidence: Evidence, run: _Run) -> Generator[str, None, Draft | None]:
         """Stream the model's answer and check it; ``None`` when it cited nothing twice."""
         query = evidence.query
-        packed, section = pack_passages(evidence.hits, self.settings.passage_budget)
+        packed, section = pack_passages(evidence.hits, self.settings.llm.passage_budget)
         if not packed:
             raise LLMFailure("no passage fits the context budget", retry=False)
         asked = (
@@ -575,7 +565,7 @@ class OpenAISynthesizer:
         be reached, so the answer does not wait for it twice."""
         run = _Run()
         lines = []
-        for turn in history[-HISTORY_TURNS:]:
+        for turn in history:  # the pipeline keeps settings.answer.history_turns
             said = CLEAN_MARKER_RE.sub("", turn.answer)
             said = said if len(said) <= 600 else said[:600].rsplit(" ", 1)[0] + " …"
             lines += [f"User: {turn.question}", f"Assistant: {' '.join(said.split())}"]
@@ -617,7 +607,7 @@ class OpenAISynthesizer:
         ends the stream early when it says so. Attempts that fail before any text arrived
         are retried with backoff (never one that timed out waiting for the model: it would
         only read the same prompt again); ``LLMFailure`` when it is no use trying again."""
-        retries = self.settings.llm_max_retries
+        retries = self.settings.llm.max_retries
         attempt = 0
         while True:
             got_text = counted = False
@@ -630,9 +620,9 @@ class OpenAISynthesizer:
                         got_text = True
                         if stream:
                             run.first_token()
-                            if time.perf_counter() - run.started > self.settings.llm_timeout:
+                            if time.perf_counter() - run.started > self.settings.llm.timeout:
                                 raise LLMFailure(
-                                    f"no complete reply within {self.settings.llm_timeout:g} s",
+                                    f"no complete reply within {self.settings.llm.timeout:g} s",
                                     retry=False,
                                 )
                         yield delta
@@ -680,9 +670,9 @@ class OpenAISynthesizer:
         params: dict[str, Any] = {
             "model": self.model,
             "messages": messages,
-            "temperature": self.settings.llm_temperature,
+            "temperature": self.settings.llm.temperature,
             # Without a cap a looping model writes until its context is full (minutes on a CPU).
-            "max_tokens": limit or self.settings.llm_max_tokens,
+            "max_tokens": limit or self.settings.llm.max_tokens,
         }
         if stream:
             params["stream"] = True
@@ -737,7 +727,7 @@ class OpenAISynthesizer:
             # The server got the prompt and is still reading it (a 2,500-token prompt takes a
             # CPU model 25 s): sending it again only starts that over.
             return LLMFailure(
-                f"timed out after {self.settings.read_timeout:g} s waiting for the model",
+                f"timed out after {self.settings.llm.read_timeout:g} s waiting for the model",
                 retry=False,
             )
         if isinstance(exc, openai.APIConnectionError):

@@ -1,4 +1,4 @@
-"""Embedding backends, one file each, chosen by ``Settings.embedder``.
+"""Embedding backends, one file each, chosen by ``Settings.index.embedder``.
 
 Adding a backend is adding a file here that defines a ``LocalEmbedder`` subclass (or any
 LlamaIndex ``BaseEmbedding`` with ``model_name`` and ``dimension``) and a line in ``BACKENDS``.
@@ -20,8 +20,8 @@ BACKENDS = {
 
 
 def get_embedder(settings: Settings, name: str | None = None) -> LocalEmbedder:
-    """The embedder ``name`` (default ``settings.embedder``); a clear error for an unknown name."""
-    name = name or settings.embedder
+    """The embedder ``name`` (default ``settings.index.embedder``); a clear error for an unknown name."""
+    name = name or settings.index.embedder
     try:
         target = BACKENDS[name]
     except KeyError:

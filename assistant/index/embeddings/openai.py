@@ -22,7 +22,7 @@ class OpenAIEmbedder(LocalEmbedder):
     _client: object = PrivateAttr()
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:
-        model = settings.openai_embedding_model
+        model = settings.index.openai_embedding_model
         super().__init__(model_name=f"openai-{model}", embed_batch_size=64, **kwargs)
         self._client = make_client(settings)
         self._model_id = model

@@ -11,8 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
-from assistant.api import QuestionError
-from assistant.retrieval.search import FilterError
+from assistant.errors import InputError
 from assistant.schema import Answer, Citation, Turn
 
 logger = logging.getLogger(__name__)
@@ -52,7 +51,7 @@ class ConversationBook:
         self,
         *,
         max_threads: int = 2000,
-        max_turns: int = 8,
+        max_turns: int | None = None,
         max_age: float = 6 * 3600,
         clock: Clock = time.monotonic,
     ) -> None:
@@ -95,9 +94,11 @@ class ConversationBook:
             return list(thread.history)
 
     def record(self, key: ThreadKey, history: list[Turn]) -> None:
-        """Replace the thread's history with ``history`` (its newest ``max_turns`` turns)."""
+        """Replace the thread's history with ``history`` (its newest ``max_turns`` turns;
+        unset: as many as an answer keeps, ``settings.answer.history_turns``)."""
         with self._lock:
-            self._thread(key).history = list(history[-self.max_turns :])
+            kept = history if self.max_turns is None else history[-self.max_turns :]
+            self._thread(key).history = list(kept)
 
     def lock(self, key: ThreadKey) -> threading.Lock:
         """The lock that serialises answers within one thread."""
@@ -184,7 +185,7 @@ class BotCore:
                 history = self.book.history(thread_key)
                 answer = self.assistant.ask(question, history=history)
                 self.book.record(thread_key, answer.history)
-        except (QuestionError, FilterError) as exc:
+        except InputError as exc:
             return BotReply(text=str(exc), kind="refusal")
         except Exception:
             logger.exception("answering a question in thread %s failed", thread_key)

@@ -32,6 +32,7 @@ from slack_sdk.webhook import WebhookClient
 
 from assistant.api import Assistant
 from assistant.config import Settings
+from assistant.errors import SlackConfigError
 from assistant.schema import Citation
 from assistant.surfaces.bots.core import (
     Asker,
@@ -65,10 +66,6 @@ RETRYABLE_ERRORS = frozenset(
 )
 # Plain user messages; edits, joins, deletions and bot posts are not questions.
 QUESTION_SUBTYPES = frozenset({None, "file_share", "thread_broadcast"})
-
-
-class SlackConfigError(ValueError):
-    """The Slack settings cannot work; the message names the setting to fix (never its value)."""
 
 
 # --- mrkdwn -----------------------------------------------------------------------------------
@@ -236,18 +233,18 @@ class SlackBot:
         workers: int = ANSWER_WORKERS,
         web_sleep: Callable[[float], None] = time.sleep,
     ) -> None:
-        token = _secret(settings.slack_bot_token)
+        token = _secret(settings.slack.bot_token)
         if token is None:
             raise SlackConfigError(
                 "SLACK_BOT_TOKEN is not set: copy the Bot User OAuth Token (xoxb-…) from the "
                 "app's OAuth & Permissions page."
             )
         self.core = core or BotCore(assistant)
-        self.client = WebClient(token=token, base_url=_api_url(settings.slack_api_url))
+        self.client = WebClient(token=token, base_url=_api_url(settings.slack.api_url))
         self.web = SlackWeb(self.client, sleep=web_sleep)
         # Without a signing secret (Socket Mode needs none) no HTTP request may pass
         # verification, so verify against a secret nobody knows rather than an empty one.
-        signing_secret = _secret(settings.slack_signing_secret) or secrets.token_hex(32)
+        signing_secret = _secret(settings.slack.signing_secret) or secrets.token_hex(32)
         try:
             self.app = App(
                 name="episode-assistant",
@@ -262,11 +259,11 @@ class SlackBot:
             raise SlackConfigError(f"Slack did not accept SLACK_BOT_TOKEN: {exc}") from None
         except Exception as exc:
             raise SlackConfigError(
-                f"could not reach Slack's Web API at {settings.slack_api_url} "
+                f"could not reach Slack's Web API at {settings.slack.api_url} "
                 f"({type(exc).__name__}); check SLACK_API_URL and the network"
             ) from None
-        self.max_chars = settings.max_question_chars
-        self.teams = settings.slack_teams or self._own_team()
+        self.max_chars = settings.answer.max_question_chars
+        self.teams = settings.slack.teams or self._own_team()
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="slack-answer")
         self._pending = 0
         self._idle = threading.Condition()
@@ -502,16 +499,16 @@ def run_slack(
     """Run the Slack bot until interrupted.
 
     Socket Mode when ``SLACK_APP_TOKEN`` is set (no public URL needed); otherwise HTTP on
-    ``host:settings.slack_port`` at ``/slack/events`` (``host`` defaults to
-    ``settings.slack_host``, loopback), which needs ``SLACK_SIGNING_SECRET``. Pass
+    ``host:settings.slack.port`` at ``/slack/events`` (``host`` defaults to
+    ``settings.slack.host``, loopback), which needs ``SLACK_SIGNING_SECRET``. Pass
     ``assistant`` to reuse one whose index is already checked.
     """
-    host = host or settings.slack_host
+    host = host or settings.slack.host
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    app_token = _secret(settings.slack_app_token)
-    if app_token is None and _secret(settings.slack_signing_secret) is None:
+    app_token = _secret(settings.slack.app_token)
+    if app_token is None and _secret(settings.slack.signing_secret) is None:
         raise SlackConfigError(
             "SLACK_SIGNING_SECRET is not set: HTTP mode needs it to verify Slack's requests "
             "(Basic Information → Signing Secret), or set SLACK_APP_TOKEN for Socket Mode."
@@ -527,7 +524,7 @@ def run_slack(
             logger.info("Slack bot connecting in Socket Mode")
             SocketModeHandler(bot.app, app_token).start()
         else:
-            server = SlackHTTPServer(bot.app, host, settings.slack_port)
+            server = SlackHTTPServer(bot.app, host, settings.slack.port)
             logger.info("Slack bot listening on http://%s:%d%s", host, server.port, EVENTS_PATH)
             try:
                 server.serve_forever()

@@ -801,7 +801,7 @@ def test_a_server_with_one_model_is_used_without_naming_it(
     index_dir: Path, server: FakeOpenAI, llm_bot: Assistant
 ) -> None:
     server.models = ["qwen2.5-0.5b-instruct-q4"]
-    values = _settings(index_dir, server.base_url).model_dump(exclude={"llm_model"})
+    values = _settings(index_dir, server.base_url).model_dump(exclude={"llm": {"model"}})
     unnamed = lend_models(Assistant(Settings(**values)), llm_bot)
     assert "model" not in unnamed.settings.llm.model_fields_set
     server.script(Reply(text="MoE stands for Mixture of Experts [1]."))

@@ -386,7 +386,7 @@ class EpisodeReader(BaseReader):
 
 
 def _settings_default(name: str) -> int:
-    return int(getattr(Settings(), name))
+    return int(getattr(Settings().index, name))
 
 
 class SpeakerTurnParser(NodeParser):

@@ -13,14 +13,14 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.ingestion.chunking import CHUNKING_VERSION, chunk_corpus
 from assistant.config import Settings
-from assistant.ingestion.corpus import METADATA_FILE, parse_files, scan
 from assistant.index.embedcache import EmbeddingCache
 from assistant.index.lexical import save_update
-from assistant.schema import Episode, ParseIssue
 from assistant.index.store import EpisodeSummary, FileEntry, IndexUnavailable, Manifest, Store
+from assistant.ingestion.chunking import CHUNKING_VERSION, chunk_corpus
+from assistant.ingestion.corpus import METADATA_FILE, parse_files, scan
 from assistant.ingestion.transcripts import Metadata
+from assistant.schema import Episode, ParseIssue
 
 if TYPE_CHECKING:
     from assistant.index.embeddings import LocalEmbedder

@@ -6,8 +6,8 @@ import numpy as np
 from pydantic import PrivateAttr
 
 from assistant.config import Settings
-from assistant.openai_client import make_client
 from assistant.index.embeddings.base import LocalEmbedder
+from assistant.openai_client import make_client
 
 DIMENSIONS = {
     "text-embedding-3-small": 1536,

@@ -49,6 +49,30 @@ def cli(args: list[str], env: dict[str, str]) -> tuple[float, int]:
     return elapsed, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss // 1024
 
 
+# A fixed pure-Python loop (about 0.3 s on one idle core here): prints its own wall-clock time.
+_SPIN = (
+    "import time; t = time.perf_counter(); s = 0\n"
+    "for i in range(4_000_000): s += i\n"
+    "print(time.perf_counter() - t)"
+)
+
+
+def cores_available() -> float:
+    """How many cores' worth of CPU two busy processes get right now (2.0 on an idle 2-core
+    machine): the ceiling of any concurrency speedup measured at the same moment, which
+    other people's jobs on a shared machine lower."""
+
+    def spin(copies: int) -> list[float]:
+        procs = [
+            subprocess.Popen([sys.executable, "-c", _SPIN], stdout=subprocess.PIPE, text=True)
+            for _ in range(copies)
+        ]
+        return [float(p.communicate()[0]) for p in procs]
+
+    alone = spin(1)[0]
+    return round(sum(alone / t for t in spin(2)), 2)
+
+
 def percentiles(samples: list[float]) -> dict[str, float]:
     """p50, p95 and p99 of ``samples`` (at least two), and their number."""
     ordered = sorted(samples)

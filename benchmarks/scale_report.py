@@ -206,6 +206,8 @@ def _conc(f: dict, name: str) -> str:
     many = next(v for k, v in c.items() if k.endswith("_clients") and k != "one_client")
     errors = c["one_client"]["errors"] + many["errors"]
     cores = f"{c['one_client'].get('cores_busy', '?')} → {many.get('cores_busy', '?')} cores busy"
+    if "cores_available" in f["serve"]:
+        cores += f" of {f['serve']['cores_available']} available"
     return (
         f"{c['one_client']['per_s']} → {many['per_s']} ({c['speedup']}x, {errors} errors; {cores})"
     )

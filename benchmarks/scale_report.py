@@ -17,6 +17,8 @@ SCALE_TARGETS = {  # checked at the largest scale; the comparisons at every scal
     "ask_speedup_8_clients": (">=", 1.5),
     "ask_llm_speedup_8_clients": (">=", 1.5),
 }
+# Offline work bound by the CPU; the LLM path mostly waits on the model.
+CPU_BOUND_SPEEDUPS = ("search_speedup_8_clients", "ask_speedup_8_clients")
 # Checked on the shipped corpus (1x): a user's own podcast must index from nothing quickly.
 SHIPPED_TARGETS = {
     "search_p95_ms": ("<", 25.0),
@@ -62,6 +64,9 @@ def verdicts(figures: dict) -> dict:
     for scale, key, value, (op, want) in checks:
         ok = {"<": value < want, "==": value == want, ">=": value >= want}[op]
         out[f"{scale}x {key}"] = {"value": value, "target": f"{op} {want:g}", "met": ok}
+        if key in CPU_BOUND_SPEEDUPS and "cores_available" in f["serve"]:
+            # A speedup above what two busy processes got at that moment is out of reach.
+            out[f"{scale}x {key}"]["ceiling"] = f["serve"]["cores_available"]
     for scale, f in scales.items():
         ours = f["serve"]
         for name, base in f["baselines"].items():
@@ -190,7 +195,8 @@ def print_scales(console: Console, figures: dict) -> None:
     )
     for name, v in figures.get("verdicts", {}).items():
         mark = "[green]✓[/]" if v["met"] else "[red]✗[/]"
-        console.print(f"{mark} {name}: {v['value']} (target {v['target']})")
+        ceiling = f"; the machine allowed {v['ceiling']}x" if "ceiling" in v else ""
+        console.print(f"{mark} {name}: {v['value']} (target {v['target']}{ceiling})")
 
 
 def _side_by_side(b: dict) -> str:

@@ -12,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from fake_openai import FakeOpenAI, Reply
 from rich.console import Console
 
 from assistant import Assistant, Settings
 from assistant.schema import Answer, Citation, Hit
+from benchmarks.fake_openai import FakeOpenAI, Reply
 from evals.dataset import load_pairs
 from evals.harness import (
     FLOORS_PATH,

@@ -18,11 +18,11 @@ import openai
 import pytest
 import uvicorn
 from conftest import cli_env, free_port
-from fake_openai import FakeOpenAI, Reply
 from fastapi.testclient import TestClient
 
 from assistant import Answer, Assistant, Hit, Turn
 from assistant.surfaces.http import create_app
+from benchmarks.fake_openai import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.server
 

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import pytest
 from counts import COUNTS
-from fake_openai import FakeOpenAI, Reply
 
 import assistant.prompts as prompts_module
 from assistant import Answer, Assistant, Hit, Settings, Turn
@@ -38,6 +37,7 @@ from assistant.answering.synthesizers.openai import (
 from assistant.config import LOCAL_CONTEXT_TOKENS
 from assistant.ingestion.chunking import count_tokens, split_sentences
 from assistant.prompts import load_prompt, render_prompt
+from benchmarks.fake_openai import FakeOpenAI, Reply
 
 ROOT = Path(__file__).resolve().parent.parent
 EPISODES = ROOT / "episodes"

@@ -16,7 +16,8 @@ from assistant.index.embedcache import text_hash
 from assistant.ingestion.chunking import chunk_corpus
 from assistant.ingestion.corpus import list_files, load_corpus
 from assistant.schema import Hit
-from benchmarks.bench import _Counted, _recall
+from benchmarks.recall import recall_at_5
+from benchmarks.steps import Counted
 from benchmarks.synthetic import load_origins, new_article, write_corpus
 from evals.dataset import load_pairs
 
@@ -99,9 +100,11 @@ def test_recall_counts_copies_of_the_gold_file(corpus3):
         return Hit(id="x", episode="EP 1", episode_title="", text=text, source_file=file)
 
     copy = hit("syn001_000_ffc5dd2c9992a3bc.txt", f"… {source.quote} …")
-    assert _recall([pair], [[copy]], origins) == (1.0, 0.0)
-    assert _recall([pair], [[hit(source.file, source.quote)]], origins) == (1.0, 1.0)
-    assert _recall([pair], [[hit("syn001_002_f53cec6422cb45fe.txt", source.quote)]], origins) == (
+    assert recall_at_5([pair], [[copy]], origins) == (1.0, 0.0)
+    assert recall_at_5([pair], [[hit(source.file, source.quote)]], origins) == (1.0, 1.0)
+    assert recall_at_5(
+        [pair], [[hit("syn001_002_f53cec6422cb45fe.txt", source.quote)]], origins
+    ) == (
         0.0,
         0.0,
     )
@@ -134,7 +137,7 @@ def test_one_new_episode_in_a_3x_index_embeds_only_it(corpus3, tmp_path):
 
     # A question reads its few hits from Chroma, never the corpus; BM25 keeps no text.
     retriever = bot.retriever()
-    counted = _Counted(retriever.collection)
+    counted = Counted(retriever.collection)
     retriever.collection = counted
     try:
         hits = bot.search("Notes on episode 9001: environment scaling", k=5)

@@ -309,9 +309,8 @@ class _ImageHost:
 def test_no_remote_image_loads_from_answers_quotes_or_messages(
     browser, corpus_copy, private_index
 ) -> None:
-    from fake_openai import FakeOpenAI, Reply
-
     from assistant import Settings
+    from benchmarks.fake_openai import FakeOpenAI, Reply
 
     host = _ImageHost()
     model = FakeOpenAI().start()

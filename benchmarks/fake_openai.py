@@ -1,10 +1,12 @@
-"""A scripted OpenAI-compatible chat server for tests: a small Starlette app served by uvicorn
-in a thread on a free loopback port.
+"""A scripted OpenAI-compatible chat server for tests and the bench: a small Starlette app
+served by uvicorn in a thread on a free loopback port.
 
 It speaks ``GET /v1/models`` and ``POST /v1/chat/completions`` with and without ``stream=true`` (SSE ``data: {...}``
 chunks, a final chunk with ``finish_reason``, a usage chunk when ``stream_options`` asks for
 one, then ``data: [DONE]``). Each test queues ``Reply`` objects; every request body and its
-headers are recorded in ``requests``.
+headers are recorded in ``requests``. The bench gives it a ``default`` reply instead, sent to
+every request nothing is queued for. It lives beside the bench rather than in ``tests/`` because
+the bench cannot import the tests, and the tests can import the bench's tools.
 """
 
 from __future__ import annotations
@@ -89,8 +91,10 @@ class Recorded:
 class FakeOpenAI:
     """The server; ``script`` queues replies, ``requests`` records what arrived."""
 
-    def __init__(self) -> None:
+    def __init__(self, default: Reply | None = None) -> None:
         self.replies: deque[Reply] = deque()
+        # Sent when nothing is queued; without one an unscripted request is a 500.
+        self.default = default
         self.requests: list[Recorded] = []
         self.gates_opened: list[bool] = []
         self.port = 0
@@ -160,7 +164,10 @@ class FakeOpenAI:
     async def _completions(self, request: Request) -> Response:
         body = await request.json()
         self.requests.append(Recorded(body, dict(request.headers), time.monotonic()))
-        reply = self.replies.popleft() if self.replies else Reply(status=500, error="unscripted")
+        if self.replies:
+            reply = self.replies.popleft()
+        else:
+            reply = self.default or Reply(status=500, error="unscripted")
         if reply.delay:
             await asyncio.sleep(reply.delay)
         if reply.status >= 400:

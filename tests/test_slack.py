@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import http.client
 import itertools
 import json
 import logging
@@ -300,8 +301,13 @@ def sleeps() -> Sleeps:
 
 @pytest.fixture(scope="module")
 def slack_bot(assistant: Assistant, fake_slack: FakeSlack, sleeps: Sleeps) -> Iterator[SlackBot]:
+    # Answers are edited in as they are written only when a test asks (stream_interval): an
+    # offline answer is ready at once, and most tests count the calls Slack receives.
     slack = SlackBot(
-        assistant, slack_settings(assistant.settings, fake_slack.api_url), web_sleep=sleeps
+        assistant,
+        slack_settings(assistant.settings, fake_slack.api_url),
+        web_sleep=sleeps,
+        stream_interval=3600,
     )
     yield slack
     slack.close()
@@ -604,12 +610,32 @@ def test_unsigned_requests_are_logged_in_one_short_line(
 
 def test_the_http_endpoint_binds_loopback_unless_told_otherwise(slack_bot: SlackBot) -> None:
     assert Settings().slack.host == "127.0.0.1"
-    http = SlackHTTPServer(slack_bot.app, port=0)
+    http = SlackHTTPServer(slack_bot.app, port=0).start()
     try:
-        assert http._server.server_address[0] == "127.0.0.1"
+        assert http.address[0] == "127.0.0.1"
     finally:
         http.stop()
     COUNTS["leak cases blocked"] += 1
+
+
+def test_the_endpoint_has_a_health_check_and_refuses_oversized_bodies(
+    server: SlackHTTPServer,
+) -> None:
+    health = server.url.replace("/slack/events", "/healthz")
+    with urllib.request.urlopen(health, timeout=10) as response:
+        assert (response.status, response.read()) == (200, b"ok")
+    # Refused on its Content-Length, before a byte of it is read (sending it all would race
+    # the refusal and end in a broken pipe).
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    try:
+        connection.putrequest("POST", "/slack/events")
+        connection.putheader("Content-Type", "application/json")
+        connection.putheader("Content-Length", "5000000")
+        connection.endheaders()
+        response = connection.getresponse()
+        assert response.status == 413 and b"Traceback" not in response.read()
+    finally:
+        connection.close()
 
 
 def test_url_verification_challenge_is_echoed(server: SlackHTTPServer) -> None:
@@ -644,10 +670,10 @@ def test_answerer_failure_is_an_apology_in_thread(
     assistant: Assistant,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def broken(*args: object, **kwargs: object) -> Answer:
+    def broken(*args: object, **kwargs: object) -> Iterator[str | Answer]:
         raise RuntimeError("model server fell over")
 
-    monkeypatch.setattr(assistant, "ask", broken)
+    monkeypatch.setattr(assistant, "stream", broken)
     ts = new_ts()
     post(server.url, event_body(mention("C0BROKEN", "What do they say about MoE?", ts)))
     assert answer_in(fake_slack, "C0BROKEN", ts) == APOLOGY
@@ -728,7 +754,7 @@ def test_long_answers_are_split_within_slack_limits(
 ) -> None:
     paragraph = "Scaling laws keep coming up across the episodes. " * 40  # ~2,000 characters
     long = Answer(question="q", text="\n\n".join([paragraph] * 4), citations=[citation(1)])
-    monkeypatch.setattr(assistant, "ask", lambda *a, **k: long)
+    monkeypatch.setattr(assistant, "stream", lambda *a, **k: iter([long]))
     ts = new_ts()
     post(server.url, event_body(mention("C0LONG", "Tell me everything", ts)))
     assert slack_bot.drain(DEADLINE)
@@ -835,3 +861,95 @@ def test_core_reply_never_raises() -> None:
     assert (refusal.kind, refusal.text) == ("refusal", "Please type a question.")
     apology = BotCore(Flaky(KeyError("boom"))).reply("q", ("C", "1"))
     assert (apology.kind, apology.text, apology.citations) == ("apology", APOLOGY, [])
+
+
+# --- Slack's AI-app features: assistant threads, status, the answer as it is written ---------
+
+
+def thread_started(channel: str, thread_ts: str) -> dict[str, Any]:
+    return {
+        "type": "assistant_thread_started",
+        "assistant_thread": {
+            "user_id": "U0ASKER",
+            "context": {"channel_id": "C0FROM", "team_id": "T0001", "enterprise_id": None},
+            "channel_id": channel,
+            "thread_ts": thread_ts,
+        },
+        "event_ts": thread_ts,
+    }
+
+
+def test_a_new_assistant_thread_gets_a_greeting_and_prompts_from_the_episodes(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack, assistant: Assistant
+) -> None:
+    thread = new_ts()
+    assert post(server.url, event_body(thread_started("D0AITHREAD", thread)))[0] == 200
+    assert slack_bot.drain(DEADLINE)
+    greeting = fake_slack.of("chat.postMessage", channel="D0AITHREAD", thread_ts=thread)
+    assert len(greeting) == 1 and "every answer cites" in greeting[0].params["text"]
+    prompts = fake_slack.of("assistant.threads.setSuggestedPrompts", channel_id="D0AITHREAD")
+    assert len(prompts) == 1 and prompts[0].params["thread_ts"] == thread
+    offered = prompts[0].params["prompts"]
+    latest = assistant.episodes()[-1]
+    assert 1 <= len(offered) <= 4
+    assert offered[0]["message"] == f"What is {latest.label} about?"
+    assert all(len(p["title"]) <= 75 for p in offered)
+
+
+def test_a_question_in_an_assistant_thread_shows_a_status_then_the_answer(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack, assistant: Assistant
+) -> None:
+    thread, ts = new_ts(), new_ts()
+    event = dm("D0AIASK", "What do they say about MoE?", ts, thread_ts=thread)
+    assert post(server.url, event_body(event))[0] == 200
+    assert slack_bot.drain(DEADLINE)
+    calls = fake_slack.in_channel("D0AIASK") + fake_slack.of(
+        "assistant.threads.setStatus", channel_id="D0AIASK"
+    )
+    calls.sort(key=lambda c: c.at)
+    assert [c.method for c in calls] == ["assistant.threads.setStatus", "chat.postMessage"]
+    assert calls[0].params["thread_ts"] == thread and "searching" in calls[0].params["status"]
+    answer = calls[1].params
+    assert answer["thread_ts"] == thread and answer["unfurl_links"] is False
+    assert expected_first_source(assistant, "What do they say about MoE?") in answer["text"]
+
+    # The thread keeps its history like any other.
+    follow_up = dm("D0AIASK", "and what did Chester say?", new_ts(), thread_ts=thread)
+    post(server.url, event_body(follow_up))
+    assert slack_bot.drain(DEADLINE)
+    later = fake_slack.of("chat.postMessage", channel="D0AIASK", thread_ts=thread)[-1]
+    assert "MoE" in later.params["text"] and "Chester Roh" in later.params["text"]
+
+
+def test_the_answer_is_edited_in_as_it_is_written_then_replaced_by_the_checked_reply(
+    server: SlackHTTPServer,
+    slack_bot: SlackBot,
+    fake_slack: FakeSlack,
+    assistant: Assistant,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    final = Answer(
+        question="q", text="MoE models were rare [1] until 2024.", citations=[citation(1)]
+    )
+
+    def writing(*args: object, **kwargs: object) -> Iterator[str | Answer]:
+        # A model writing slowly, with a marker the passages turn out not to support.
+        for piece in ["MoE models ", "were rare [1] ", "until 2024 [7]."]:
+            time.sleep(0.05)
+            yield piece
+        yield final
+
+    monkeypatch.setattr(assistant, "stream", writing)
+    monkeypatch.setattr(slack_bot.delivery, "stream_interval", 0.0)
+    ts = new_ts()
+    post(server.url, event_body(mention("C0STREAM", "What do they say about MoE?", ts)))
+    assert slack_bot.drain(DEADLINE)
+    edits = [c.params["text"] for c in fake_slack.of("chat.update", channel="C0STREAM")]
+    assert edits[:3] == [
+        "MoE models …",
+        "MoE models were rare [1] …",
+        "MoE models were rare [1] until 2024 [7]. …",
+    ]
+    assert edits[-1].startswith("MoE models were rare [1] until 2024.\n\n*Sources*")
+    assert "[7]" not in edits[-1]
+    assert len(fake_slack.of("chat.postMessage", channel="C0STREAM")) == 1  # "Thinking…" only

@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
@@ -25,7 +25,11 @@ Clock = Callable[[], float]
 
 
 class Asker(Protocol):
-    """What a bot needs from ``Assistant``: one question, with the thread's history."""
+    """What a bot needs from ``Assistant``: one question, with the thread's history.
+
+    An asker that also has ``Assistant.stream``'s ``stream(question, history=…)`` (pieces of
+    text, then the ``Answer``) gets its answer shown as it is written.
+    """
 
     def ask(self, question: str, *, history: list[Turn] | None = None) -> Answer:
         """Answer ``question`` in the light of ``history``."""
@@ -175,22 +179,46 @@ class BotCore:
         self.seen = seen or SeenEvents()
 
     def reply(self, question: str, thread_key: ThreadKey) -> BotReply:
-        """Answer ``question`` with the thread's history; never raises.
+        """Answer ``question`` with the thread's history; never raises (see ``stream``)."""
+        for piece in self.stream(question, thread_key):
+            if isinstance(piece, BotReply):
+                return piece
+        raise AssertionError("stream() always ends with a BotReply")
 
-        Questions the assistant refuses (empty, too long, unknown filter) get its own
-        message, written for people; any other failure is logged and gets a short apology.
+    def stream(self, question: str, thread_key: ThreadKey) -> Iterator[str | BotReply]:
+        """Pieces of answer text as they are written, then the ``BotReply``; never raises.
+
+        The reply's text is the one to show: it may differ from the pieces (a marker the
+        passages do not support is dropped, a failed model is replaced by quoting). Questions
+        the assistant refuses (empty, too long, unknown filter) get its own message, written
+        for people; any other failure is logged and gets a short apology.
         """
         try:
             with self.book.lock(thread_key):
                 history = self.book.history(thread_key)
-                answer = self.assistant.ask(question, history=history)
+                streaming = getattr(self.assistant, "stream", None)
+                pieces = (
+                    streaming(question, history=history)
+                    if callable(streaming)
+                    else iter([self.assistant.ask(question, history=history)])
+                )
+                answer: Answer | None = None
+                for piece in pieces:
+                    if isinstance(piece, Answer):
+                        answer = piece
+                    elif piece:
+                        yield piece
+                if answer is None:
+                    raise RuntimeError("the answer stream ended without an answer")
                 self.book.record(thread_key, answer.history)
         except InputError as exc:
-            return BotReply(text=str(exc), kind="refusal")
+            yield BotReply(text=str(exc), kind="refusal")
+            return
         except Exception:
             logger.exception("answering a question in thread %s failed", thread_key)
-            return BotReply(text=APOLOGY, kind="apology")
-        return BotReply(text=answer.text, kind="answer", answer=answer)
+            yield BotReply(text=APOLOGY, kind="apology")
+            return
+        yield BotReply(text=answer.text, kind="answer", answer=answer)
 
 
 # --- text helpers that no platform owns ------------------------------------------------------

@@ -1,85 +1,71 @@
-"""The Events API endpoint: a threaded WSGI server in front of Bolt's WSGI adapter.
+"""The Events API endpoint: a Starlette app in front of Bolt, served by uvicorn.
 
 Bolt verifies signatures, answers ``url_verification`` and dispatches; this module only
-serves HTTP: bounded bodies, a health check, no request thread held forever, and a
-start/stop pair so tests (and embedders) can run it in the background. To run under a
-production WSGI server instead, serve ``slack_bolt.adapter.wsgi.SlackRequestHandler(app)``.
+serves HTTP: bounded bodies, bodies Bolt could not parse refused with a 400, a health check,
+and a start/stop pair so tests (and embedders) can run it in the background. To mount the
+endpoint in an ASGI app of your own, use ``create_asgi_app(app)``.
 """
 
 from __future__ import annotations
 
-import io
 import json
-import logging
 import threading
-from collections.abc import Callable, Iterable
-from socketserver import ThreadingMixIn
-from typing import Any
+import time
 from urllib.parse import parse_qsl
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 
+import uvicorn
 from slack_bolt import App
-from slack_bolt.adapter.wsgi import SlackRequestHandler
-
-logger = logging.getLogger(__name__)
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
 # Slack's payloads are a few kilobytes; anything near this is not from Slack.
 MAX_BODY = 1_000_000
-
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
-
-
-class _Handler(WSGIRequestHandler):
-    # A client that stalls mid-request must not hold a thread for ever.
-    timeout = 15
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Access lines go to logging, not stderr; they carry no headers, so no secrets.
-        logger.debug("%s %s", self.address_string(), format % args)
+# Connections served at once; more get a 503 rather than memory.
+MAX_CONNECTIONS = 200
 
 
-class _ThreadingWSGIServer(ThreadingMixIn, WSGIServer):
-    daemon_threads = True
-    allow_reuse_address = True
+def create_asgi_app(app: App, *, path: str = EVENTS_PATH, max_body: int = MAX_BODY) -> Starlette:
+    """An ASGI app serving Bolt ``app`` at ``POST path``, and ``GET /healthz`` (``ok``).
 
+    Oversized, non-UTF-8 and unparseable bodies are refused before Bolt sees them.
+    """
 
-def _plain(start_response: Callable[..., Any], status: str, text: str) -> list[bytes]:
-    body = text.encode()
-    start_response(
-        status, [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(body)))]
-    )
-    return [body]
-
-
-def guarded(app: WSGIApp, max_body: int = MAX_BODY) -> WSGIApp:
-    """Wrap a WSGI app: ``GET /healthz`` answers ``ok``; oversized or non-UTF-8 bodies are
-    refused before the app reads them."""
-
-    def wsgi(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        if environ.get("PATH_INFO") == HEALTH_PATH and environ.get("REQUEST_METHOD") == "GET":
-            return _plain(start_response, "200 OK", "ok")
+    async def events(request: Request) -> Response:
         try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
+            length = int(request.headers.get("content-length") or 0)
         except ValueError:
-            return _plain(start_response, "400 Bad Request", "bad Content-Length")
+            return PlainTextResponse("bad Content-Length", status_code=400)
         if length < 0 or length > max_body:
-            return _plain(start_response, "413 Payload Too Large", "body too large")
-        body = environ["wsgi.input"].read(length) if length else b""
+            return PlainTextResponse("body too large", status_code=413)
+        body = bytearray()
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > max_body:  # a chunked body has no Content-Length to check
+                return PlainTextResponse("body too large", status_code=413)
         try:
-            body.decode("utf-8")
+            text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return _plain(start_response, "400 Bad Request", "body is not UTF-8")
-        if not _parseable(body.decode("utf-8"), environ.get("CONTENT_TYPE") or ""):
+            return PlainTextResponse("body is not UTF-8", status_code=400)
+        if not _parseable(text, request.headers.get("content-type") or ""):
             # Bolt parses the body before it checks the signature, and a body it cannot parse
             # raised inside it: a 500 with a traceback, signed or not.
-            return _plain(start_response, "400 Bad Request", "body is not a Slack payload")
-        # The adapter reads the body again; hand it a fresh stream of exactly these bytes.
-        environ["wsgi.input"] = io.BytesIO(body)
-        return app(environ, start_response)
+            return PlainTextResponse("body is not a Slack payload", status_code=400)
+        # Bolt's dispatch blocks (up to 3 s, waiting for a listener's ack): not on the loop.
+        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, bytes(body)))
+        return to_starlette_response(bolt_response)
 
-    return wsgi
+    async def health(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(
+        routes=[Route(path, events, methods=["POST"]), Route(HEALTH_PATH, health, methods=["GET"])]
+    )
 
 
 def _parseable(body: str, content_type: str) -> bool:
@@ -104,7 +90,7 @@ def _json_object(text: str) -> bool:
 
 
 class SlackHTTPServer:
-    """Serves a Bolt ``App`` at ``path`` over HTTP, in the foreground or a background thread.
+    """Serves a Bolt ``App`` at ``path`` with uvicorn, in the foreground or a background thread.
 
     >>> server = SlackHTTPServer(app, "127.0.0.1", 0).start()   # port 0: any free port
     >>> server.url                                              # http://127.0.0.1:PORT/slack/events
@@ -122,16 +108,36 @@ class SlackHTTPServer:
     ) -> None:
         self.host = host
         self.path = path
-        wsgi_app = guarded(SlackRequestHandler(app, path=path), max_body)
-        self._server = make_server(
-            host, port, wsgi_app, server_class=_ThreadingWSGIServer, handler_class=_Handler
+        config = uvicorn.Config(
+            create_asgi_app(app, path=path, max_body=max_body),
+            host=host,
+            port=port,
+            # Our logging, not uvicorn's own configuration; no access lines (they would
+            # only repeat Slack's IP addresses).
+            log_config=None,
+            access_log=False,
+            lifespan="off",
+            limit_concurrency=MAX_CONNECTIONS,
+            timeout_keep_alive=15,
         )
+        self._server = uvicorn.Server(config)
         self._thread: threading.Thread | None = None
 
     @property
+    def address(self) -> tuple[str, int]:
+        """The bound host and port once serving (the real port when 0 was asked for), else
+        the configured ones."""
+        servers = getattr(self._server, "servers", None) or []
+        for server in servers:
+            for sock in server.sockets:
+                host, port = sock.getsockname()[:2]
+                return str(host), int(port)
+        return self.host, self._server.config.port
+
+    @property
     def port(self) -> int:
-        """The bound port (the real one when 0 was asked for)."""
-        return int(self._server.server_address[1])
+        """The bound port (the configured one until serving starts)."""
+        return self.address[1]
 
     @property
     def url(self) -> str:
@@ -140,22 +146,27 @@ class SlackHTTPServer:
 
     def serve_forever(self) -> None:
         """Serve in this thread until ``stop()`` (from another thread) or an interrupt."""
-        self._server.serve_forever(poll_interval=0.2)
+        self._server.run()
 
-    def start(self) -> SlackHTTPServer:
-        """Serve in a daemon thread; returns ``self``."""
+    def start(self, timeout: float = 10.0) -> SlackHTTPServer:
+        """Serve in a daemon thread, once the port is bound; returns ``self``."""
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self.serve_forever, name=f"slack-http-{self.port}", daemon=True
+                target=self.serve_forever, name="slack-http", daemon=True
             )
             self._thread.start()
+            deadline = time.monotonic() + timeout
+            while not self._server.started and self._thread.is_alive():
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.02)
+            if not self._server.started:
+                raise OSError(f"could not serve Slack events on {self.host}:{self.address[1]}")
         return self
 
     def stop(self) -> None:
         """Stop serving and release the port."""
+        self._server.should_exit = True
         if self._thread is not None:
-            # shutdown() waits for serve_forever to notice, so only call it when one runs.
-            self._server.shutdown()
             self._thread.join(timeout=5)
             self._thread = None
-        self._server.server_close()

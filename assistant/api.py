@@ -13,7 +13,7 @@ from chromadb.errors import ChromaError
 
 from assistant.config import Settings
 from assistant.errors import FilterError, IndexUnavailable, QuestionError
-from assistant.index.build import IndexReport, Progress, build_index, check_compatible
+from assistant.index.build import IndexReport, Notice, Progress, build_index, check_compatible
 from assistant.index.store import (
     EpisodeSummary,
     Manifest,
@@ -146,8 +146,19 @@ class Assistant:
 
     # --- indexing --------------------------------------------------------------------------
 
-    def index(self, *, rebuild: bool = False, progress: Progress | None = None) -> IndexReport:
-        """Build or update the index from the corpus folder."""
+    def index(
+        self,
+        *,
+        rebuild: bool = False,
+        progress: Progress | None = None,
+        notice: Notice | None = None,
+    ) -> IndexReport:
+        """Build or update the index from the corpus folder.
+
+        ``progress(stage, done, total)`` follows the work; ``notice(issue)`` hears at once of
+        files large enough to take minutes (by default they are logged); ``report.issues``
+        has every warning.
+        """
         with self._lock:
             replaced = []
             damage = damaged_local_index(self.settings) if rebuild else None
@@ -171,6 +182,7 @@ class Assistant:
                 lambda: (self.embedder, self.crosslingual),
                 rebuild=rebuild,
                 progress=progress,
+                notice=notice,
             )
             report.replaced[:0] = replaced
             self._store = store

@@ -157,6 +157,20 @@ class IndexSettings(Group):
         gt=0,
         description="a corpus file larger than this is skipped, with a warning naming it",
     )
+    # Legitimate but large: said before the minutes they take, not after.
+    warn_file_mb: float = setting(
+        5,
+        flat="warn_file_mb",
+        gt=0,
+        description="a corpus file larger than this is indexed with a warning, before the "
+        "work starts, that it takes a while",
+    )
+    warn_chapters: int = setting(
+        2000,
+        flat="warn_chapters",
+        gt=0,
+        description="an episode with more chapters than this is indexed with the same warning",
+    )
 
 
 class RetrievalSettings(Group):

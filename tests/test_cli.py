@@ -16,9 +16,13 @@ VENV_BIN = Path(sys.executable).parent
 
 
 def _run(
-    args: list[str], index_dir: Path, stdin: str | None = None, module: bool = False
+    args: list[str],
+    index_dir: Path,
+    stdin: str | None = None,
+    module: bool = False,
+    **settings: str,
 ) -> subprocess.CompletedProcess[str]:
-    env = cli_env(index_dir)
+    env = cli_env(index_dir, **settings)
     command = (
         [sys.executable, "-m", "assistant"] if module else [str(VENV_BIN / "episode-assistant")]
     )
@@ -39,6 +43,30 @@ def test_index_json_reports_what_it_did(private_index: Path) -> None:
     report = json.loads(result.stdout)
     assert result.returncode == 0
     assert report["changed"] is False and report["chunks"] > 400 and len(report["unchanged"]) == 5
+
+
+def test_index_warns_of_a_large_file_before_it_starts_and_shows_its_progress(
+    private_index: Path, corpus_copy: Path
+) -> None:
+    # Thresholds lowered to an episode's size: a real 10 MB file takes a minute to index.
+    episode = (corpus_copy / "000_ffc5dd2c9992a3bc.txt").read_text(encoding="utf-8")
+    (corpus_copy / "big.txt").write_text(episode.replace("EP 81", "EP 181", 1), "utf-8")
+    result = _run(
+        ["index", "--corpus", str(corpus_copy)],
+        private_index,
+        module=True,  # this checkout's code, not the installed one's
+        EPISODE_ASSISTANT_WARN_FILE_MB="0.02",
+        EPISODE_ASSISTANT_WARN_CHAPTERS="10",
+    )
+    assert result.returncode == 0, result.stderr
+    size = f"warning: big.txt: {len(episode.encode()) / 1e6:.1f} MB: indexing it takes a while"
+    chapters = "warning: big.txt: 14 chapters: indexing it takes a while"
+    # Said once each (at once, not again in the summary), and only of the file being indexed.
+    assert result.stderr.count(size) == 1 and result.stderr.count(chapters) == 1
+    assert "000_ffc5dd2c9992a3bc.txt: " not in result.stderr
+    # Then a bar for each stage, storing included.
+    assert "reading episodes" in result.stderr and "storing (" in result.stderr
+    assert "1 added" in result.stdout
 
 
 def test_chat_help_small_talk_and_quit(index_dir: Path) -> None:

@@ -1,5 +1,6 @@
 """Reliability: an app keeps answering while another process updates and rebuilds its index,
-and one ``index --rebuild`` recovers from each kind of damage, naming what it replaced.
+a build killed with ``kill -9`` at any of several moments leaves an index that answers, and
+one ``index --rebuild`` recovers from each kind of damage, naming what it replaced.
 
 Each test adds to ``tests/counts.py``; the run's terminal summary prints the counts (the leak
 tests in test_ui_browser, test_llm and test_slack add theirs), as the README quotes them.
@@ -9,10 +10,12 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -161,6 +164,74 @@ def test_questions_during_an_update_in_another_process_server(tmp_path, corpus_c
         "EPISODE_ASSISTANT_CHROMA_PORT": str(chroma_server),
     }
     _update_while_asking(app, env, corpus_copy)
+
+
+# --- kill -9 -----------------------------------------------------------------------------------
+
+
+def _kill_when(command: list[str], env: dict[str, str], moment: Callable[[], bool]) -> bool:
+    """Start ``command`` and kill -9 it (its whole group) once ``moment()`` holds; False if it
+    finished first."""
+    build = subprocess.Popen(
+        command,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    deadline = time.monotonic() + 120
+    while build.poll() is None and not moment():
+        assert time.monotonic() < deadline, "the moment to kill the build never came"
+        time.sleep(0.005)
+    if build.poll() is not None:
+        return False
+    os.killpg(build.pid, signal.SIGKILL)
+    build.wait()
+    return True
+
+
+@pytest.mark.timeout(300)
+def test_kill_9_at_several_moments_of_a_rebuild_leaves_an_index_that_answers(
+    private_index: Path, bot
+) -> None:
+    env = {
+        **os.environ,
+        "EPISODE_ASSISTANT_INDEX_DIR": str(private_index),
+        "EPISODE_ASSISTANT_CORPUS_DIR": str(EPISODES),
+        "EPISODE_ASSISTANT_ANSWERER": "offline",
+    }
+    config = _settings(index_dir=private_index, corpus_dir=EPISODES)
+    expected = signature(bot.ask(PROBE))
+    # python -m: this checkout's code, as the rest of the run tests it.
+    command = [sys.executable, "-m", "assistant", "index", "--rebuild"]
+
+    def listing(folder: str) -> set[str]:
+        return {p.name for p in (private_index / folder).iterdir()}
+
+    def changed(folder: str) -> Callable[[], bool]:
+        before = listing(folder)
+        return lambda: listing(folder) != before
+
+    def after(seconds: float) -> Callable[[], bool]:
+        started = time.monotonic()
+        return lambda: time.monotonic() - started > seconds
+
+    moments = {
+        "loading the embedders": lambda: after(1.5),
+        "writing the new generation to Chroma": lambda: changed("chroma"),
+        "saving the keyword index": lambda: changed("lexical"),
+    }
+    killed = []
+    for _ in range(2):  # each moment twice: the second run cleans up after the first
+        for name, moment in moments.items():
+            if _kill_when(command, env, moment()):
+                killed.append(name)
+                assert signature(Assistant(config).ask(PROBE)) == expected, f"killed {name}"
+                COUNTS["kills survived"] += 1
+    assert len(killed) >= 4, f"only {killed} caught the build still running"
+    # The next run finishes what the killed ones left.
+    report = Assistant(config).index()
+    assert report.chunks > 400 and signature(Assistant(config).ask(PROBE)) == expected
 
 
 # --- damage ----------------------------------------------------------------------------------

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import sqlite3
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -18,15 +20,21 @@ from assistant.index.embedcache import EmbeddingCache
 from assistant.index.lexical import save_update
 from assistant.index.store import EpisodeSummary, FileEntry, IndexUnavailable, Manifest, Store
 from assistant.ingestion.chunking import CHUNKING_VERSION, chunk_corpus
-from assistant.ingestion.corpus import METADATA_FILE, parse_files, scan
+from assistant.ingestion.corpus import METADATA_FILE, CorpusFile, parse_files, scan
 from assistant.ingestion.transcripts import Metadata
 from assistant.schema import Episode, ParseIssue
 
 if TYPE_CHECKING:
     from assistant.index.embeddings import LocalEmbedder
 
-# progress(stage, done, total): "reading episodes" counts files, "embedding (…)" chunks.
+log = logging.getLogger(__name__)
+
+# progress(stage, done, total): "reading episodes" counts files, "embedding (…)" and
+# "storing (…)" chunks.
 Progress = Callable[[str, int, int], None]
+# notice(issue): a warning to say now, before the work it is about (the report has it too).
+Notice = Callable[[ParseIssue], None]
+SLOW = "indexing it takes a while; the progress bar shows the time left"
 # What a build retires (see store.py) is deleted by the next build, but no sooner than this
 # after the commit that retired it: apps check for a new generation every 2 s
 # (api.FRESHNESS_SECONDS) and open it in well under a second once their embedders are loaded.
@@ -179,8 +187,13 @@ def build_index(
     *,
     rebuild: bool = False,
     progress: Progress | None = None,
+    notice: Notice | None = None,
 ) -> IndexReport:
-    """Bring the index up to date with the corpus folder; returns what changed."""
+    """Bring the index up to date with the corpus folder; returns what changed.
+
+    Files and episodes large enough to take minutes are warned about through ``notice``
+    (default: the log) as soon as they are found, and are in ``report.issues``.
+    """
     started = time.perf_counter()
     report = IndexReport()
     old = None if rebuild else store.manifest()
@@ -221,8 +234,15 @@ def build_index(
         return report
 
     to_parse = [f for f in files if f.name in set(report.added) | set(report.updated)]
+    say = notice or _log_notice
+    large = [*_large_files(to_parse, settings)]
+    for issue in large:
+        say(issue)
     corpus = parse_files(scanned, to_parse, progress)
-    report.issues = corpus.issues
+    crowded = [*_many_chapters(corpus.episodes, settings)]
+    for issue in crowded:
+        say(issue)
+    report.issues = [*large, *corpus.issues, *crowded]
     nodes = chunk_corpus(corpus.episodes, settings.index.chunk_tokens, settings.index.chunk_overlap)
 
     spaces = [embedder, crosslingual] if crosslingual else [embedder]
@@ -258,7 +278,8 @@ def build_index(
         node.metadata["build"] = generation
         node.id_ = f"{node.id_}@{generation}"  # never the id of a chunk it replaces
     for space, (target, space_vectors) in enumerate(zip(targets, vectors, strict=True)):
-        store.add(target, nodes, space_vectors, documents=space == 0)
+        stored = partial(progress, f"storing ({spaces[space].model_name})") if progress else None
+        store.add(target, nodes, space_vectors, documents=space == 0, progress=stored)
 
     summaries = {e.source_file: _summary(e) for e in corpus.episodes}
     old_summaries = {e.source_file: e for e in (old.episodes if old else [])}
@@ -307,6 +328,30 @@ def build_index(
     report.chunks, report.episodes = manifest.chunks, len(manifest.episodes)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _log_notice(issue: ParseIssue) -> None:
+    log.warning("%s", issue)
+
+
+def _large_files(files: list[CorpusFile], settings: Settings) -> Iterator[ParseIssue]:
+    """A warning for each file over ``warn_file_mb`` (the cap, ``max_file_mb``, is the scan's)."""
+    for f in files:
+        try:
+            size = f.path.stat().st_size
+        except OSError:  # gone since the scan: parsing it will say so
+            continue
+        if size > settings.index.warn_file_mb * 1e6:
+            yield ParseIssue(file=f.name, message=f"{size / 1e6:.1f} MB: {SLOW}")
+
+
+def _many_chapters(episodes: list[Episode], settings: Settings) -> Iterator[ParseIssue]:
+    """A warning for each episode with more than ``warn_chapters`` chapters."""
+    for episode in episodes:
+        if len(episode.chapters) > settings.index.warn_chapters:
+            yield ParseIssue(
+                file=episode.source_file, message=f"{len(episode.chapters):,} chapters: {SLOW}"
+            )
 
 
 def _embed(

@@ -32,7 +32,7 @@ import shutil
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -218,10 +218,13 @@ class Store:
         vectors: np.ndarray,
         *,
         documents: bool = True,
+        progress: Callable[[int, int], None] | None = None,
     ) -> None:
         """Add nodes with their vectors (always given: Chroma must never embed on its own).
 
         The cross-lingual twin stores no documents: text lives once, in the main collection.
+        ``progress(done, total)`` follows each batch: Chroma takes longer than the embedder
+        over a large file's chunks.
         """
         for start in range(0, len(nodes), BATCH):
             part = nodes[start : start + BATCH]
@@ -231,6 +234,8 @@ class Store:
                 metadatas=[n.metadata for n in part],
                 embeddings=vectors[start : start + BATCH],
             )
+            if progress:
+                progress(min(start + BATCH, len(nodes)), len(nodes))
 
     def delete_replaced(
         self, collection: chromadb.Collection, files: list[str], generation: int

@@ -23,7 +23,7 @@ from assistant.errors import AssistantError, InputError
 # `ask` should not load FastAPI, the MCP SDK or Gradio.
 if TYPE_CHECKING:
     from assistant import Assistant
-    from assistant.schema import Answer, Citation, Hit, Turn
+    from assistant.schema import Answer, Citation, Hit, ParseIssue, Turn
 
 app = typer.Typer(
     help="Ask podcast episodes questions and get answers that cite episode, chapter, "
@@ -123,6 +123,7 @@ class IndexProgress:
 
         self.bar = progress_bar(err, "rate")
         self.tasks: dict[str, int] = {}
+        self.said: set[str] = set()
 
     def __call__(self, stage: str, done: int, total: int) -> None:
         if not self.tasks:
@@ -135,6 +136,12 @@ class IndexProgress:
         rate = f"{done / elapsed:.1f} {unit}/s" if elapsed > 0.5 else ""
         self.bar.update(task, completed=done, total=total, rate=rate)
 
+    def notice(self, issue: ParseIssue) -> None:
+        """Say a warning now, above the bar, and not again in the summary."""
+        self.said.add(str(issue))
+        # The bar's console prints above a live bar, and like err when none is live.
+        self.bar.console.print(f"[yellow]{escape(str(issue))}[/]")
+
     def stop(self) -> None:
         if self.tasks:
             self.bar.stop()
@@ -146,7 +153,7 @@ def _run_index(
     out = out or console
     progress = IndexProgress()
     try:
-        report = bot.index(rebuild=rebuild, progress=progress)
+        report = bot.index(rebuild=rebuild, progress=progress, notice=progress.notice)
     finally:
         progress.stop()
     if as_json:
@@ -155,7 +162,8 @@ def _run_index(
         print(json.dumps(data, ensure_ascii=False, indent=2))
         return
     for issue in report.issues:
-        err.print(f"[yellow]{escape(str(issue))}[/]")
+        if str(issue) not in progress.said:
+            err.print(f"[yellow]{escape(str(issue))}[/]")
     for note in report.replaced:
         err.print(f"[yellow]Replaced {escape(note)}[/]")
     if not report.changed:

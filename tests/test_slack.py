@@ -921,6 +921,18 @@ def test_a_question_in_an_assistant_thread_shows_a_status_then_the_answer(
     assert "MoE" in later.params["text"] and "Chester Roh" in later.params["text"]
 
 
+def test_a_dm_thread_without_the_assistant_view_gets_thinking_instead_of_a_status(
+    server: SlackHTTPServer, slack_bot: SlackBot, fake_slack: FakeSlack
+) -> None:
+    fake_slack.script(
+        "assistant.threads.setStatus", (200, {"ok": False, "error": "not_allowed"}, {})
+    )
+    thread = new_ts()
+    event = dm("D0NOVIEW", "What do they say about MoE?", new_ts(), thread_ts=thread)
+    assert post(server.url, event_body(event))[0] == 200
+    assert "*Sources*" in answer_in(fake_slack, "D0NOVIEW", thread)
+
+
 def test_the_answer_is_edited_in_as_it_is_written_then_replaced_by_the_checked_reply(
     server: SlackHTTPServer,
     slack_bot: SlackBot,

@@ -264,9 +264,13 @@ class SlackBot:
         if question is None:
             return
         channel, thread_ts = payload["channel"], payload["thread_ts"]
-        # The status shows until the bot's first message in the thread replaces it.
-        attempt("assistant.threads.setStatus", set_status, status=SEARCHING)
-        self.delivery.stream(self.core.stream(question, (channel, thread_ts)), channel, thread_ts)
+        # The status shows until the bot's first message in the thread replaces it. A reply
+        # in a DM thread of an app without the AI-app view gets no status: "Thinking…" then.
+        if attempt("assistant.threads.setStatus", set_status, status=SEARCHING):
+            pieces = self.core.stream(question, (channel, thread_ts))
+            self.delivery.stream(pieces, channel, thread_ts)
+        else:
+            self._answer_in_thread(channel, thread_ts, question)
 
     def _on_mention(self, event: dict[str, Any], context: BoltContext) -> None:
         self._answer_event(event, context.bot_user_id)

@@ -147,6 +147,32 @@ def test_not_covered_when_what_is_asked_is_absent(bot: Assistant, question: str)
     assert answer.see_also  # the closest passages are still offered
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "GPT-5.2는 파라미터가 몇 개인가요?",  # how many parameters does GPT-5.2 have?
+        "Claude Opus 5의 가격은 얼마인가요?",  # what does Claude Opus 5 cost?
+        "EP 88에서 Apple Vision Pro에 대해 뭐라고 했나요?",  # what about the Apple Vision Pro?
+    ],
+)
+def test_korean_questions_abstain_when_what_is_asked_is_absent(
+    bot: Assistant, question: str
+) -> None:
+    answer = bot.ask(question)
+    assert answer.abstained and not answer.citations
+    assert answer.text.startswith("에피소드에서 그 내용을 다루지 않는")
+
+
+def test_korean_questions_asking_for_a_figure_the_episodes_give_are_answered(
+    bot: Assistant,
+) -> None:
+    for question in (
+        "체스터 님은 프런티어 모델의 파라미터 규모를 얼마로 봤나요?",  # parameter range
+        "EP 79에서 GPT-5.2가 사람에게 맡길 때와 비교해 비용과 속도가 어땠다고 했나요?",
+    ):
+        assert not bot.ask(question).abstained, question
+
+
 @pytest.mark.parametrize("message", ["🙂🙂🙂", "/help", "?!", "..."])
 def test_a_message_with_nothing_to_ask_gets_asked_for_a_question(
     bot: Assistant, message: str

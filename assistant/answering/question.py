@@ -80,6 +80,22 @@ HOW_MANY_RE = re.compile(
     r"(?:a|an|the|their|his|her|its)?\s*)?([a-z][a-z\-]+)",
     re.I,
 )
+# The same asks in Korean: "GPT-5.2의 파라미터 수는 몇 개인가요?", "티켓 가격은 얼마였나요?".
+# Korean words cannot be matched against English passages, so the attribute nouns listeners
+# ask figures of are listed with the English stem a passage giving that figure holds.
+KOREAN_ASK_RE = re.compile(r"몇|얼마|무엇|무슨|어디|어느|뭐")
+KOREAN_ATTRIBUTES = {
+    "파라미터": "paramet",
+    "매개변수": "paramet",
+    "가격": "price",
+    "요금": "price",
+    "연봉": "salari",
+    "월급": "salari",
+    "나이": "age",
+    "고향": "hometown",
+    "인구": "popul",
+    "키는": "height",
+}
 DEFINITION_RE = re.compile(
     r"^\s*what(?:'s| is| are| does| do)\s+(?:an?\s+|the\s+)?(?P<term>[\w\-.]+(?:\s+[\w\-.]+){0,3}?)"
     r"(?:\s+(?:mean|stand for|refer to))?\s*\??\s*$",
@@ -177,7 +193,7 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
             re.search(r"\bwho (asked|asks)\b|\basked (whether|if|about)\b|질문한", question, re.I)
         ),
         entities=tuple(entities_named(question, [*named_episodes, *named_speakers])),
-        attribute=attribute_asked(question),
+        attribute=attribute_asked(question, language),
         defines=(m.group("term") if (m := DEFINITION_RE.match(question)) else None),
     )
 
@@ -225,7 +241,9 @@ def entities_named(question: str, naming: Sequence[str]) -> list[Name]:
     are capitalised only because they open it."""
     known = set(content_terms(" ".join(naming))) | {"ep", "episod"}
     # Korean particles stick to the names they follow ("Anthropic의"): they are not part of it.
-    question = HANGUL_RE.sub(" ", question)
+    # Korean words between two names also end the first ("EP 88에서 Apple Vision Pro에"):
+    # a comma stands in for them.
+    question = HANGUL_RE.sub(" , ", question)
     runs: list[list[tuple[str, int]]] = [[]]
     for m in NAME_WORD_RE.finditer(question):
         # A capital that only opens the question ("Roughly, …") is no name; an acronym or a
@@ -259,8 +277,11 @@ def _looks_like_name(word: str) -> bool:
     return any(ch.isdigit() for ch in word) or sum(ch.isupper() for ch in word) >= 2
 
 
-def attribute_asked(question: str) -> str | None:
-    """The attribute a "how many / how much" question asks for, stemmed ("paramet")."""
+def attribute_asked(question: str, language: str = "en") -> str | None:
+    """The attribute a "how many / how much" question asks for, stemmed ("paramet"); for a
+    Korean question, the English stem of the attribute noun it asks a figure of."""
+    if language == "ko" and KOREAN_ASK_RE.search(question):
+        return next((stem for word, stem in KOREAN_ATTRIBUTES.items() if word in question), None)
     m = HOW_MANY_RE.search(question)
     if not m:
         return None

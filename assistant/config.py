@@ -213,6 +213,13 @@ class AnswerSettings(Group):
         description="passages retrieved per question: enough for the offline answerer to "
         "pick sentences from and for a model's context budget to be filled best first",
     )
+    rerank_pool: int = setting(
+        12,
+        ge=1,
+        le=50,
+        description="passages searched per answer: the one holding the best answer sentence "
+        "goes first and the best `passages` are kept (two compared episodes get half each)",
+    )
     # Each embedder has its own scale, so unset means that embedder's value in ABSTAIN_BELOW;
     # tuned on the dev split of evals/qa.jsonl (see README).
     abstain_below: float | None = setting(

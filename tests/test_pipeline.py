@@ -57,7 +57,10 @@ def test_comparison_quotes_each_named_episode(bot: Assistant) -> None:
     assert_cited(answer)
     assert {c.episode for c in answer.citations} == {"EP 81", "EP 88"}
     lines = answer.text.splitlines()
-    assert lines[0].startswith("EP 81") and lines[1].startswith("EP 88")
+    assert lines[0].startswith("EP 81") and lines[-1].startswith("EP 88")
+    # The best quote of each side, and its runner-up at most: a comparison, not a pile.
+    for episode in ("EP 81", "EP 88"):
+        assert 1 <= sum(line.startswith(episode) for line in lines) <= 2
 
 
 def test_when_question_lists_places_in_episode_order(bot: Assistant) -> None:
@@ -77,6 +80,27 @@ def test_factoid_leads_with_the_answer_and_stays_short(bot: Assistant) -> None:
     assert_cited(answer)
     assert "1,326" in answer.citations[0].quote
     assert len(answer.text.split()) <= 70
+
+
+def test_the_passage_that_states_the_answer_is_ranked_first(bot: Assistant) -> None:
+    # Fusion put two EP 88 turns about environments above the article's one sentence that
+    # says it; the passage holding the best answer sentence now comes first.
+    answer = bot.ask("Which bottleneck is the only one left now that RL has become mainstream?")
+    assert_cited(answer)
+    first = answer.passages[0]
+    assert (first.episode, first.kind) == ("EP 88", "article")
+    assert "only remaining technical bottleneck" in first.text
+
+
+def test_a_question_asking_for_a_figure_gets_the_figure(bot: Assistant) -> None:
+    # The sentence that matches the question's words ("convinced … signs of life") has no
+    # year; the one just before it in Noam's turn does.
+    answer = bot.ask(
+        "In what year did Noam become convinced that reasoning showed conclusive signs of life?"
+    )
+    assert_cited(answer)
+    assert "2023" in answer.text
+    assert len(answer.text.split()) <= 90
 
 
 def test_a_host_question_does_not_lead_an_answer(bot: Assistant) -> None:

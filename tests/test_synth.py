@@ -144,7 +144,8 @@ def test_one_new_episode_in_a_3x_index_embeds_only_it(corpus3, tmp_path):
         bot.ask("What is the decisive bottleneck of AI progress?")
     finally:
         retriever.collection = counted._inner
-    assert hits and counted.rows and max(counted.rows) <= bot.settings.answer.passages
+    # The passages an answer chooses from: a dozen rows, never the collection.
+    assert hits and counted.rows and max(counted.rows) <= bot.settings.answer.rerank_pool
     texts = {h.text for h in hits}
     for holder in (retriever, retriever.lexical):
         for value in vars(holder).values():

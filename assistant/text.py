@@ -169,3 +169,27 @@ def content_terms(text: str) -> list[str]:
 def stopword_stems() -> frozenset[str]:
     """``STOPWORDS`` stemmed, to drop them from already-stemmed tokens."""
     return frozenset(stem(w) for w in STOPWORDS)
+
+
+# Revised Romanization of Korean, letter by letter: how a Korean question writes a name the
+# episodes spell in Latin letters ("성현" is "seonghyeon", the transcripts' "Seonghyun").
+_INITIALS = ("g", "kk", "n", "d", "tt", "r", "m", "b", "pp", "s", "ss", "", "j", "jj", "ch", "k")
+_INITIALS += ("t", "p", "h")
+_MEDIALS = ("a", "ae", "ya", "yae", "eo", "e", "yeo", "ye", "o", "wa", "wae", "oe", "yo", "u")
+_MEDIALS += ("wo", "we", "wi", "yu", "eu", "ui", "i")
+_FINALS = ("", "g", "kk", "gs", "n", "nj", "nh", "d", "l", "lg", "lm", "lb", "ls", "lt", "lp", "lh")
+_FINALS += ("m", "b", "bs", "s", "ss", "ng", "j", "ch", "k", "t", "p", "h")
+
+
+def romanize(text: str) -> str:
+    """``text`` with each Hangul syllable spelled in Latin letters (others kept)."""
+    out = []
+    for ch in text:
+        code = ord(ch) - 0xAC00
+        if 0 <= code < 11172:
+            initial, rest = divmod(code, 588)
+            medial, final = divmod(rest, 28)
+            out.append(_INITIALS[initial] + _MEDIALS[medial] + _FINALS[final])
+        else:
+            out.append(ch)
+    return "".join(out)

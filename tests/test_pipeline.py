@@ -12,6 +12,7 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.answering.citations import speaker_changes, verbatim_quotes
 from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
+from assistant.answering.question import speakers_named
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
 from assistant.answering.synthesizers.base import NOTICE
 from assistant.ingestion.chunking import split_sentences
@@ -101,6 +102,44 @@ def test_a_question_asking_for_a_figure_gets_the_figure(bot: Assistant) -> None:
     assert_cited(answer)
     assert "2023" in answer.text
     assert len(answer.text.split()) <= 90
+
+
+def test_a_figure_agreed_to_is_quoted_as_its_speakers(bot: Assistant) -> None:
+    # Seungjoon puts the figure ("about a 50% chance"); Seonghyun's turn opens "Yes, I think
+    # …". The figure is quoted too, as Seungjoon's, never inside Seonghyun's quote.
+    answer = bot.ask("성현 님은 2026년에 continual learning이 일어날 확률을 몇 퍼센트로 봤나요?")
+    assert_cited(answer)
+    figure = next(c for c in answer.citations if "50%" in c.quote)
+    assert figure.speaker == "Seungjoon Choi"
+    assert all("50%" not in c.quote for c in answer.citations if c.speaker == "Seonghyun Kim")
+
+
+def test_a_question_about_the_write_up_is_answered_from_it(bot: Assistant) -> None:
+    answer = bot.ask("EP 88 기사에서는 AI 혁신이 어디로 수렴했다고 하나요?")
+    assert_cited(answer)
+    assert answer.citations[0].kind == "article" and answer.citations[0].episode == "EP 88"
+
+
+def test_speakers_named_in_hangul_narrow_the_answer(bot: Assistant) -> None:
+    answer = bot.ask("체스터 님은 GPT-5.2 업데이트에 대해 뭐라고 했나요?")
+    assert_cited(answer)
+    assert {c.speaker for c in answer.citations} == {"Chester Roh"}
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("성현 님이 런던으로 간 이유는?", ["Seonghyun Kim"]),
+        ("노암이 월드 모델에 대해 뭐라고 했나요?", ["Noam"]),
+        ("체스터가 소개한 선언문은?", ["Chester Roh"]),
+        ("승준 님은 밋업을 어떻게 준비했나요?", ["Seungjoon Choi"]),
+        ("지금 런던에서 모델을 만드는 회사는?", []),  # no name, however Latin it sounds
+    ],
+)
+def test_hangul_names_are_read_as_the_speakers_they_spell(
+    bot: Assistant, question: str, named: list[str]
+) -> None:
+    assert speakers_named(question, bot.speakers()) == named
 
 
 def test_a_host_question_does_not_lead_an_answer(bot: Assistant) -> None:

@@ -210,11 +210,27 @@ class AnswerPipeline:
         if not hits:
             narrowed = filters
             hits = retriever.search(query.standalone, pool, filters, candidates=candidates)
+        if query.wants_article:
+            hits = self._articles_first(query, hits, narrowed, retriever)
         hits = self._promote(query, hits, filters)[:passages]
         # A name can sit in an article or another speaker's turn: look for it in the episodes
         # searched, among the speakers the caller asked for.
         where = Filters(episodes=narrowed.episodes, speakers=filters.speakers)
         return self._with_names(query, hits, where, retriever)
+
+    def _articles_first(
+        self, query: Query, hits: list[Hit], filters: Filters, retriever: Retriever
+    ) -> list[Hit]:
+        """For a question that asks the write-up: the article passages among the best
+        ``candidates`` first, in their order, then the other hits. A write-up has few
+        passages and a Korean question's words match none of the English turns, so they
+        rank low among many turns (dev: "EP 88 요약 기사에 따르면 …" found its passage at
+        rank 16 of EP 88's; first among the articles, it is 4th)."""
+        wide = retriever.search(
+            query.standalone, self.settings.candidates, filters, candidates=self.settings.candidates
+        )
+        articles = [h for h in wide if h.kind == "article"]
+        return [*articles, *(h for h in hits if h not in articles)] if articles else hits
 
     def _promote(self, query: Query, hits: list[Hit], filters: Filters) -> list[Hit]:
         """``hits`` with the passage that holds the question's best answer sentence first.

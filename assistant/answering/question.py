@@ -7,6 +7,7 @@ working the question out again.
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -14,7 +15,7 @@ from typing import Literal, Protocol
 
 from assistant.ingestion.transcripts import detect_language
 from assistant.schema import Turn
-from assistant.text import WORD_RE, content_terms
+from assistant.text import WORD_RE, content_terms, romanize
 
 QuestionKind = Literal["factoid", "who", "when", "summary", "comparison", "empty"]
 
@@ -62,6 +63,9 @@ EPISODE_NUMBER_RE = re.compile(
     r"\b(?:ep|episode)\.?\s*#?\s*(\d{1,4})(?!\d)|(\d{1,4})\s*(?:화|회|편)|에피소드\s*(\d{1,4})",
     re.I,
 )
+# A question that says it is asking the episode's write-up ("according to the EP 88 write-up",
+# "요약 기사에 따르면"), not what was said in the episode.
+ARTICLE_RE = re.compile(r"\b(write-?ups?|articles?|show notes)\b|기사|요약문", re.I)
 COMMAND_RE = re.compile(r"^\s*/\w+")
 # A word that can be part of a name: capitalised, an acronym, or a version ("GPT-5.2").
 NAME_WORD_RE = re.compile(r"[A-Za-z0-9][\w'’.\-]*")
@@ -74,6 +78,8 @@ DESCRIPTORS = frozenset(
     )
 )
 HANGUL_RE = re.compile(r"[\uac00-\ud7a3]+")
+# How close a romanized Hangul word must come to a speaker's first name to name them.
+HANGUL_NAME_MATCH = 0.75
 # "how many parameters", "how much did a ticket cost": the thing counted or priced.
 HOW_MANY_RE = re.compile(
     r"\bhow (?:many|much)\s+(?:(?:did|does|do|is|was|were|are|would|will|can)\s+"
@@ -142,6 +148,7 @@ class Query:
     attribute: str | None = None
     # "What is RLVR?": the term a definition is asked for.
     defines: str | None = None
+    wants_article: bool = False  # "according to the write-up …"
 
     @property
     def checkable_focus(self) -> tuple[str, ...]:
@@ -184,7 +191,8 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         focus=focus,
         asks_for_number=bool(
             re.search(
-                r"how (many|much|long|large|big|old|often)|\bnumber\b|\bwhen\b|what year|몇|얼마|언제",
+                r"how (many|much|long|large|big|old|often|likely)|\bnumber\b|\bwhen\b|what year"
+                r"|percent|what (share|fraction|proportion)|몇|얼마|언제|확률",
                 question,
                 re.I,
             )
@@ -195,6 +203,7 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         entities=tuple(entities_named(question, [*named_episodes, *named_speakers])),
         attribute=attribute_asked(question, language),
         defines=(m.group("term") if (m := DEFINITION_RE.match(question)) else None),
+        wants_article=bool(ARTICLE_RE.search(question)),
     )
 
 
@@ -331,13 +340,33 @@ def episodes_named(question: str, labels: Sequence[str]) -> list[str]:
 
 
 def speakers_named(question: str, speakers: Sequence[str]) -> list[str]:
-    """Speakers a question names, by full or first name."""
+    """Speakers a question names, by full or first name, in Latin letters or in Hangul
+    ("성현 님", "노암이")."""
     q = question.lower()
+    spelled = _hangul_words(question)
     named = []
     for name in speakers:
         first = name.lower().split()[:1]
-        if name.lower() in q or any(
-            len(p) > 2 and re.search(rf"\b{re.escape(p)}\b", q) for p in first
+        if (
+            name.lower() in q
+            or any(len(p) > 2 and re.search(rf"\b{re.escape(p)}\b", q) for p in first)
+            or any(_sounds_like(w, p) for w in spelled for p in first if len(p) > 2)
         ):
             named.append(name)
     return named
+
+
+def _hangul_words(question: str) -> list[str]:
+    """Each Hangul word of the question romanized, also without one or two trailing
+    syllables (particles and honorifics stick to names: "성현이", "체스터가")."""
+    out = []
+    for word in HANGUL_RE.findall(question):
+        for cut in range(len(word), max(len(word) - 3, 1), -1):
+            out.append(romanize(word[:cut]))
+    return out
+
+
+def _sounds_like(romanized: str, name: str) -> bool:
+    # Measured on the transcripts' names: 성현 / Seonghyun .84, 승준 / Seungjoon .82,
+    # 체스터 / Chester .75, 노암 / Noam 1.0; unrelated words and other names stay under .5.
+    return difflib.SequenceMatcher(None, romanized, name).ratio() >= HANGUL_NAME_MATCH

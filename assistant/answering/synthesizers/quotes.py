@@ -38,6 +38,7 @@ SPEAKER_MATCH = 1.5
 SPEAKER_MISMATCH = 0.6
 # A figure in the sentence, for "how many / how long / when" questions.
 NUMBER_FACTOR = 1.3
+AGREEING_RE = re.compile(r"^(yes|yeah|right|exactly|that['’]s right|correct|indeed)\b", re.I)
 # How many sentences before or after the lead, in its turn, a missing figure is looked for.
 FIGURE_REACH = 2
 TAG_QUESTION_RE = re.compile(
@@ -97,6 +98,9 @@ class _Candidate:
     context: frozenset[str] = frozenset()
     reply: bool = False  # it opens a turn that answers the question before it
     # Sentences of the same turn around it, nearest first: where a figure the lead lacks is.
+    # The last sentence of the turn before, when this one opens a turn agreeing with it
+    # ("50%, so about a 50% chance …" — "Yes, I think …"): what was agreed to.
+    agrees_with: tuple[str, str | None] | None = None
     nearby: tuple[str, ...] = ()
 
 
@@ -188,6 +192,9 @@ class QuoteSynthesizer:
                         context=frozenset(content_terms(before)) - terms,
                         reply=reply,
                         nearby=_same_turn_around(sentences, speakers, i, FIGURE_REACH),
+                        agrees_with=(sentences[i - 1], speakers[i - 1])
+                        if i and speakers[i - 1] != speaker and AGREEING_RE.match(sentence)
+                        else None,
                     )
                 )
         if not out:
@@ -339,13 +346,18 @@ class QuoteSynthesizer:
     def _figure(lead: _Candidate, chosen: list[_Candidate]) -> list[_Candidate]:
         """For a question that asks how many, how long or when: the nearest sentence of the
         lead's turn that gives a figure, when the lead and its context give none ("When I
-        was convinced … signs of life" follows "I think it was around November 2023")."""
+        was convinced … signs of life" follows "I think it was around November 2023"), or
+        else the figure the lead agrees to ("50%, so about a 50% chance …" — "Yes, I
+        think …"), quoted as its own speaker's."""
         if any(NUMBER_RE.search(c.sentence) for c in chosen):
             return []
         taken = {c.sentence for c in chosen}
         for sentence in lead.nearby:
             if NUMBER_RE.search(sentence) and sentence not in taken and len(sentence.split()) >= 3:
                 return [_Candidate(lead.hit, lead.rank, sentence, frozenset(), lead.speaker)]
+        if lead.agrees_with and NUMBER_RE.search(lead.agrees_with[0]):
+            sentence, speaker = lead.agrees_with
+            return [_Candidate(lead.hit, lead.rank, sentence, frozenset(), speaker)]
         return []
 
     # --- writing --------------------------------------------------------------------------

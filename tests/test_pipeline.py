@@ -114,6 +114,15 @@ def test_a_figure_agreed_to_is_quoted_as_its_speakers(bot: Assistant) -> None:
     assert all("50%" not in c.quote for c in answer.citations if c.speaker == "Seonghyun Kim")
 
 
+def test_a_korean_question_gets_room_for_the_quote_that_answers_it(bot: Assistant) -> None:
+    # Its Korean words cannot pick the English sentence, so a second quote may run longer:
+    # the pigeon that cannot think its way to better chess is the animal asked about.
+    answer = bot.ask("노암은 시스템 1과 시스템 2를 설명하면서 어떤 동물을 예로 들었나요?")
+    assert_cited(answer)
+    assert "pigeon" in answer.text
+    assert len(answer.text.split()) <= 130
+
+
 def test_a_question_about_the_write_up_is_answered_from_it(bot: Assistant) -> None:
     answer = bot.ask("EP 88 기사에서는 AI 혁신이 어디로 수렴했다고 하나요?")
     assert_cited(answer)

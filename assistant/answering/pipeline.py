@@ -187,7 +187,9 @@ class AnswerPipeline:
             and not filters.episodes
             and 2 <= len(query.episodes) <= MAX_OUTLINED
         ):
-            per = max(2, passages // len(query.episodes))
+            # The pool, shared out: 6 passages each for two episodes gave the dev split's
+            # comparisons one more key fact than 4 (8 each, none more).
+            per = max(2, max(passages, self.settings.answer.rerank_pool) // len(query.episodes))
             lists = [
                 retriever.search(
                     query.standalone,
@@ -226,9 +228,8 @@ class AnswerPipeline:
         passages and a Korean question's words match none of the English turns, so they
         rank low among many turns (dev: "EP 88 요약 기사에 따르면 …" found its passage at
         rank 16 of EP 88's; first among the articles, it is 4th)."""
-        wide = retriever.search(
-            query.standalone, self.settings.candidates, filters, candidates=self.settings.candidates
-        )
+        candidates = self.settings.retrieval.candidates
+        wide = retriever.search(query.standalone, candidates, filters, candidates=candidates)
         articles = [h for h in wide if h.kind == "article"]
         return [*articles, *(h for h in hits if h not in articles)] if articles else hits
 

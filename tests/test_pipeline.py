@@ -211,6 +211,8 @@ def test_no_quote_spans_two_speakers_anywhere_in_the_corpus(bot: Assistant) -> N
         "What did they say about the Apple Vision Pro?",
         "How many parameters does GPT-5.2 have?",
         "How much did a ticket to the Runaways' Alliance meetup cost?",
+        # Seonghyun says "the new company required relocation", never which company.
+        "What is the name of the company Seonghyun is joining in London?",
     ],
 )
 def test_not_covered_when_what_is_asked_is_absent(bot: Assistant, question: str) -> None:
@@ -225,6 +227,7 @@ def test_not_covered_when_what_is_asked_is_absent(bot: Assistant, question: str)
         "GPT-5.2는 파라미터가 몇 개인가요?",  # how many parameters does GPT-5.2 have?
         "Claude Opus 5의 가격은 얼마인가요?",  # what does Claude Opus 5 cost?
         "EP 88에서 Apple Vision Pro에 대해 뭐라고 했나요?",  # what about the Apple Vision Pro?
+        "성현 님이 이직한 회사의 이름은 무엇인가요?",  # the name of Seonghyun's new company?
     ],
 )
 def test_korean_questions_abstain_when_what_is_asked_is_absent(
@@ -241,6 +244,18 @@ def test_korean_questions_asking_for_a_figure_the_episodes_give_are_answered(
     for question in (
         "체스터 님은 프런티어 모델의 파라미터 규모를 얼마로 봤나요?",  # parameter range
         "EP 79에서 GPT-5.2가 사람에게 맡길 때와 비교해 비용과 속도가 어땠다고 했나요?",
+    ):
+        assert not bot.ask(question).abstained, question
+
+
+def test_names_asked_of_things_other_than_companies_are_still_answered(bot: Assistant) -> None:
+    # A format, a post or a metaphor is named without the word "name"; a city is named
+    # without "city".
+    for question in (
+        "What is the name of the conference format the Runaways' Alliance used?",
+        "What's the name of the blog post Andy Jones wrote?",
+        "What's the name of the metaphor Hinton used about predicting AI?",
+        "Which city is Seonghyun moving to?",
     ):
         assert not bot.ask(question).abstained, question
 

@@ -22,6 +22,12 @@ if TYPE_CHECKING:
 ENTITY_SHARE = 2 / 3
 # Capitalised anyway, or shorthand the corpus spells out: never a name to look for.
 GENERIC_WORDS = STOPWORDS | {"ep", "ai", "tell", "give"}
+# How a passage that gives an attribute may say it: a price is what something costs. A
+# company's name stays "name" only: "called" is too common a word in a passage about it.
+ATTRIBUTE_WORDS = {
+    "price": frozenset(content_terms("price cost costs paid")),
+    "cost": frozenset(content_terms("cost costs price paid spent")),
+}
 NAME_RE = re.compile(r"[A-Za-z][A-Za-z0-9'’.\-]*")
 
 
@@ -60,9 +66,9 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
     for entity in query.entities:
         if not any(names(entity.terms, terms, retriever) for terms in held):
             return Coverage(False, f"no passage names {entity.surface!r}")
+    said = ATTRIBUTE_WORDS.get(query.attribute or "", frozenset({query.attribute}))
     if query.attribute and not any(
-        query.attribute in terms and all(set(e.terms) <= terms for e in query.entities[:1])
-        for terms in held
+        said & terms and all(set(e.terms) <= terms for e in query.entities[:1]) for terms in held
     ):
         return Coverage(False, f"no passage gives the {query.attribute!r} asked for")
     return Coverage(True, support=focus_support(query, hits, retriever))

@@ -86,6 +86,17 @@ HOW_MANY_RE = re.compile(
     r"(?:a|an|the|their|his|her|its)?\s*)?([a-z][a-z\-]+)",
     re.I,
 )
+# "What was the ticket price …", "what is the name of the company …": the attribute asked of
+# something, which a passage that answers must hold. A name only for a company: where the
+# episodes leave it unsaid they say so ("the new company required relocation"), while a
+# metaphor or a format is named without the word, so asking its name must not abstain.
+# "Which city / company …" asks for a name too, but the answer ("the UK") never says "city".
+ATTRIBUTE_RE = re.compile(
+    r"\bwhat(?:'s|’s| is| was| were| are)\s+(?:the|his|her|their|its|an?)\s+(?:[\w'’-]+\s+){0,2}?"
+    r"(price|cost|age|salary|budget|valuation|revenue|population|height)\b"
+    r"|\b(name)\s+of\s+(?:the|his|her|their|that)\s+(?:new\s+)?(?:company|startup|firm|employer|lab)\b",
+    re.I,
+)
 # The same asks in Korean: "GPT-5.2의 파라미터 수는 몇 개인가요?", "티켓 가격은 얼마였나요?".
 # Korean words cannot be matched against English passages, so the attribute nouns listeners
 # ask figures of are listed with the English stem a passage giving that figure holds.
@@ -102,6 +113,8 @@ KOREAN_ATTRIBUTES = {
     "인구": "popul",
     "키는": "height",
 }
+# "회사 이름", "회사명": the name of a company, in Korean.
+KOREAN_COMPANY_NAME_RE = re.compile(r"(회사|기업|스타트업|직장)(의)?\s*(이름|명)")
 DEFINITION_RE = re.compile(
     r"^\s*what(?:'s| is| are| does| do)\s+(?:an?\s+|the\s+)?(?P<term>[\w\-.]+(?:\s+[\w\-.]+){0,3}?)"
     r"(?:\s+(?:mean|stand for|refer to))?\s*\??\s*$",
@@ -290,11 +303,13 @@ def attribute_asked(question: str, language: str = "en") -> str | None:
     """The attribute a "how many / how much" question asks for, stemmed ("paramet"); for a
     Korean question, the English stem of the attribute noun it asks a figure of."""
     if language == "ko" and KOREAN_ASK_RE.search(question):
+        if KOREAN_COMPANY_NAME_RE.search(question):
+            return "name"
         return next((stem for word, stem in KOREAN_ATTRIBUTES.items() if word in question), None)
-    m = HOW_MANY_RE.search(question)
+    m = HOW_MANY_RE.search(question) or ATTRIBUTE_RE.search(question)
     if not m:
         return None
-    terms = content_terms(m.group(1))
+    terms = content_terms(next(g for g in m.groups() if g))
     return terms[0] if terms and terms[0] not in ASKING_WORDS else None
 
 

@@ -416,8 +416,9 @@ class _Line:
 
 
 def pieces(text: str) -> Iterator[str]:
-    """An answer's text in the pieces a stream shows: one quote and its marker at a time."""
-    for part in re.split(r"(?<=\])[ \t]+", text):
+    """An answer's text in the pieces a stream shows: a sentence or a quote's marker at a
+    time (an answer of one long quote still arrives in pieces)."""
+    for part in re.split(r"(?<=[\].!?])[ \t]+", text):
         yield part + " "
 
 

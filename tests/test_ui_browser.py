@@ -151,7 +151,7 @@ def test_question_streams_an_answer_with_sources(open_page) -> None:
     )
     answer = ask(page, MOE)
 
-    expect(answer).to_contain_text("compute multiplier")
+    expect(answer).to_contain_text("this multiplier gets bigger")
     states = page.evaluate("window.__states")
     assert any("Searching the episodes" in s for s in states), "no progress was shown"
     assert any("SOURCES" not in s.upper() and s.strip() for s in states)

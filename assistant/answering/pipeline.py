@@ -238,7 +238,7 @@ class AnswerPipeline:
 
         Fusion ranks whole passages; the sentence scorer of the offline answerer sees which
         one holds a sentence with the question's rare words. Only rank 1 moves, the rest
-        keep their fused order, so nothing falls out of the top 5 for it. On the dev split
+        keep their fused order (each moves down one place at most). On the dev split
         (pool of 12, the sentence score weighted 3 against 1 / (1 + fused rank)): hit@1
         .706 -> .784, MRR .798 -> .845, hit@5 unchanged at .941; promoting the best 2 or 3,
         or reordering them all, cost hit@5 a question.

@@ -93,15 +93,30 @@ def test_the_passage_that_states_the_answer_is_ranked_first(bot: Assistant) -> N
     assert "only remaining technical bottleneck" in first.text
 
 
-def test_a_question_asking_for_a_figure_gets_the_figure(bot: Assistant) -> None:
-    # The sentence that matches the question's words ("convinced … signs of life") has no
-    # year; the one just before it in Noam's turn does.
-    answer = bot.ask(
-        "In what year did Noam become convinced that reasoning showed conclusive signs of life?"
-    )
+@pytest.mark.parametrize(
+    ("question", "said", "max_words"),
+    [
+        # The sentence that matches the question's words ("convinced … signs of life") has
+        # no year; the one just before it in Noam's turn does.
+        (
+            "In what year did Noam become convinced that reasoning showed conclusive signs "
+            "of life?",
+            "2023",
+            90,
+        ),
+        # Korean words cannot pick the English sentence, so a second quote may run longer:
+        # the pigeon that cannot think its way to better chess is the animal asked about.
+        ("노암은 시스템 1과 시스템 2를 설명하면서 어떤 동물을 예로 들었나요?", "pigeon", 130),
+    ],
+    ids=["a figure the lead lacks", "room for a Korean question"],
+)
+def test_the_answer_quotes_what_was_asked(
+    bot: Assistant, question: str, said: str, max_words: int
+) -> None:
+    answer = bot.ask(question)
     assert_cited(answer)
-    assert "2023" in answer.text
-    assert len(answer.text.split()) <= 90
+    assert said in answer.text
+    assert len(answer.text.split()) <= max_words
 
 
 def test_a_figure_agreed_to_is_quoted_as_its_speakers(bot: Assistant) -> None:
@@ -112,15 +127,6 @@ def test_a_figure_agreed_to_is_quoted_as_its_speakers(bot: Assistant) -> None:
     figure = next(c for c in answer.citations if "50%" in c.quote)
     assert figure.speaker == "Seungjoon Choi"
     assert all("50%" not in c.quote for c in answer.citations if c.speaker == "Seonghyun Kim")
-
-
-def test_a_korean_question_gets_room_for_the_quote_that_answers_it(bot: Assistant) -> None:
-    # Its Korean words cannot pick the English sentence, so a second quote may run longer:
-    # the pigeon that cannot think its way to better chess is the animal asked about.
-    answer = bot.ask("노암은 시스템 1과 시스템 2를 설명하면서 어떤 동물을 예로 들었나요?")
-    assert_cited(answer)
-    assert "pigeon" in answer.text
-    assert len(answer.text.split()) <= 130
 
 
 def test_a_question_about_the_write_up_is_answered_from_it(bot: Assistant) -> None:

@@ -23,16 +23,16 @@ from assistant import Answer, Assistant, Hit, Settings, Turn
 from assistant.answering.citations import cite_markers
 from assistant.answering.pipeline import DECLINED_NOTICE
 from assistant.answering.question import standalone_question as offline_standalone
-from assistant.answering.synthesizers import openai as llm_module
 from assistant.answering.synthesizers.base import NOTICE
-from assistant.answering.synthesizers.openai import (
+from assistant.answering.synthesizers.openai import calls as llm_module
+from assistant.answering.synthesizers.openai.calls import retry_after
+from assistant.answering.synthesizers.openai.packing import pack_passages
+from assistant.answering.synthesizers.openai.reply import MarkerRewriter
+from assistant.answering.synthesizers.openai.synthesizer import (
     LOOP_NOTICE,
     UNCITED_NOTICE,
     UNSUPPORTED_NOTICE,
-    MarkerRewriter,
     OpenAISynthesizer,
-    pack_passages,
-    retry_after,
 )
 from assistant.config import LOCAL_CONTEXT_TOKENS
 from assistant.ingestion.chunking import count_tokens, split_sentences

@@ -106,8 +106,7 @@ class LLMFailure(ModelError):
 
     code = "model_call_failed"
 
-    def __init__(self, reason: str, *, retry: bool, wait: float | None = None) -> None:
+    def __init__(self, reason: str, *, retry: bool) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.retry = retry
-        self.wait = wait
+        self.retry = retry  # worth asking again (the reply broke after it started)

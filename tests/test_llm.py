@@ -24,8 +24,6 @@ from assistant.answering.citations import cite_markers
 from assistant.answering.pipeline import DECLINED_NOTICE
 from assistant.answering.question import standalone_question as offline_standalone
 from assistant.answering.synthesizers.base import NOTICE
-from assistant.answering.synthesizers.openai import calls as llm_module
-from assistant.answering.synthesizers.openai.calls import retry_after
 from assistant.answering.synthesizers.openai.packing import pack_passages
 from assistant.answering.synthesizers.openai.reply import MarkerRewriter
 from assistant.answering.synthesizers.openai.synthesizer import (
@@ -36,6 +34,7 @@ from assistant.answering.synthesizers.openai.synthesizer import (
 )
 from assistant.config import LOCAL_CONTEXT_TOKENS
 from assistant.ingestion.chunking import count_tokens, split_sentences
+from assistant.openai_client import retry_after
 from assistant.prompts import load_prompt, render_prompt
 from benchmarks.fake_openai import FakeOpenAI, Reply
 
@@ -61,9 +60,8 @@ def server() -> Iterator[FakeOpenAI]:
 
 @pytest.fixture(autouse=True)
 def fresh(server: FakeOpenAI, monkeypatch: pytest.MonkeyPatch) -> None:
-    """An empty script, fast backoff, and no proxy or OpenAI variables from the environment."""
+    """An empty script, and no proxy or OpenAI variables from the environment."""
     server.reset()
-    monkeypatch.setattr(llm_module, "BACKOFF_BASE", 0.01)
     for name in list(os.environ):
         if name.upper() in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY") or name.startswith(
             ("OPENAI_", "EPISODE_ASSISTANT_")
@@ -393,6 +391,8 @@ FAILURES = {
         Reply(text="MoE stands for Mixture of Experts [1].", no_finish=True)
     ],
     "429 asks for an hour": [Reply(status=429, headers={"Retry-After": "3600"})],
+    # The client itself would wait up to a minute; someone waiting for an answer gets quotes.
+    "429 asks for half a minute": [Reply(status=429, headers={"Retry-After": "30"})],
     "content filtered": [Reply(pieces=["MoE"], finish_reason="content_filter")],
 }
 REQUESTS = {
@@ -402,6 +402,7 @@ REQUESTS = {
     "cut before [DONE]": 1,
     "ends without finishing": 1,
     "429 asks for an hour": 1,
+    "429 asks for half a minute": 1,
     "content filtered": 1,
 }
 

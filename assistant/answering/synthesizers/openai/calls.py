@@ -1,16 +1,19 @@
 """One call to an OpenAI-compatible chat model: the client, the model it names, the request,
-its retries, and every failure classified in words safe to log and show."""
+what is asked again, and every failure classified in words safe to log and show.
+
+Retries are the ``openai`` client's own (see ``assistant.openai_client``); what is added here
+is what it lacks: a refused optional parameter is dropped and the request sent again at once,
+and a streamed reply that broke before any text arrived is asked for again.
+"""
 
 from __future__ import annotations
 
 import logging
-import random
 import re
 import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from typing import TYPE_CHECKING, Any
 
 import httpx
@@ -18,7 +21,7 @@ import openai
 
 from assistant.errors import LLMFailure
 from assistant.ingestion.chunking import count_tokens
-from assistant.openai_client import make_client
+from assistant.openai_client import MAX_RETRY_AFTER, make_client, requests_made, retry_after
 from assistant.schema import Usage
 
 if TYPE_CHECKING:
@@ -26,13 +29,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Backoff between attempts: BASE * 2**attempt seconds, jittered, at most MAX.
-BACKOFF_BASE = 0.25
-BACKOFF_MAX = 4.0
-# A server asking us to wait longer than this gets the offline answer instead: nobody waits
-# a minute for a chat reply.
-MAX_RETRY_AFTER = 20.0
-RETRY_STATUS = frozenset({408, 409, 429, 500, 502, 503, 504})
 # Parameters some servers or models reject; dropped once when an error names them.
 OPTIONAL_PARAMS = ("stream_options", "temperature", "max_tokens")
 SECRET_RE = re.compile(r"\b(sk-|Bearer\s+)[\w\-*.]{4,}")
@@ -44,6 +40,7 @@ class Reply:
     finish_reason: str | None = None
     prompt_tokens: int | None = None
     completion_tokens: int | None = None
+    requests: int = 1  # sent for it, the client's own retries included
 
 
 @dataclass
@@ -85,7 +82,7 @@ class ChatClient:
         """The ``openai`` client (made once; it is thread-safe and pools connections)."""
         with self._lock:
             if self._client is None:
-                self._client = make_client(self.settings, max_retries=0)
+                self._client = make_client(self.settings, waiting=True)
             return self._client
 
     @property
@@ -138,17 +135,24 @@ class ChatClient:
         stop: Callable[[], bool] | None = None,
     ) -> Iterator[str]:
         """Yield the reply's text (deltas when streaming), at most ``limit`` tokens; ``stop``
-        ends the stream early when it says so. Attempts that fail before any text arrived
-        are retried with backoff (never one that timed out waiting for the model: it would
-        only read the same prompt again); ``LLMFailure`` when it is no use trying again."""
-        retries = self.settings.llm.max_retries
-        attempt = 0
+        ends the stream early when it says so. ``LLMFailure`` when it is no use trying again.
+
+        The client retries what fails before a reply starts. What it cannot retry is a reply
+        that broke after it started: one that broke before any text arrived is asked for
+        again here, within the same ``llm_max_retries``.
+        """
+        sent = 0  # requests so far, the client's own retries included
         while True:
             got_text = counted = False
+            reply = Reply()
             try:
-                run.usage.calls += 1
-                reply = Reply()
-                deltas = self._request(messages, reply, stream=stream, limit=limit)
+                deltas = self._request(
+                    messages,
+                    reply,
+                    stream=stream,
+                    limit=limit,
+                    retries=max(0, self.settings.llm.max_retries - sent),
+                )
                 try:
                     for delta in deltas:
                         got_text = True
@@ -165,6 +169,8 @@ class ChatClient:
                             break
                 finally:
                     deltas.close()
+                    sent += reply.requests
+                    run.usage.calls += reply.requests
                 counted = True
                 run.add(messages, reply)
                 if reply.finish_reason is None:
@@ -179,27 +185,26 @@ class ChatClient:
                     run.add(messages, reply)  # the server did the work; count it
                 failure = self._classify(exc)
                 if failure.reason == "parameter dropped":
-                    continue  # retried at once without the parameter the server refused
-                last = attempt >= retries or got_text or not failure.retry
+                    continue  # asked again at once without the parameter the server refused
+                last = sent > self.settings.llm.max_retries or got_text or not failure.retry
                 log.warning(
-                    "LLM call failed: %s (attempt %d of %d)%s",
+                    "LLM call failed: %s (%d of at most %d requests)%s",
                     failure.reason,
-                    attempt + 1,
-                    retries + 1,
-                    "" if last else "; retrying",
+                    sent,
+                    self.settings.llm.max_retries + 1,
+                    "" if last else "; asking again",
                 )
                 if last:
                     raise failure from None
-                delay = failure.wait
-                if delay is None:
-                    delay = min(BACKOFF_MAX, BACKOFF_BASE * 2**attempt) * (
-                        0.5 + random.random() / 2
-                    )
-                time.sleep(delay)
-                attempt += 1
 
     def _request(
-        self, messages: list[dict], reply: Reply, *, stream: bool, limit: int | None = None
+        self,
+        messages: list[dict],
+        reply: Reply,
+        *,
+        stream: bool,
+        limit: int | None = None,
+        retries: int,
     ) -> Iterator[str]:
         params: dict[str, Any] = {
             "model": self.model,
@@ -213,8 +218,15 @@ class ChatClient:
             params["stream_options"] = {"include_usage": True}
         for name in tuple(self._dropped):  # another thread may add to it
             params.pop(name, None)
+        completions = self.client.with_options(max_retries=retries).chat.completions
+        try:
+            raw = completions.with_raw_response.create(**params)
+        except openai.APIError as exc:  # the request of the client's last attempt
+            reply.requests = requests_made(exc.request)
+            raise
+        reply.requests = raw.retries_taken + 1
         if not stream:
-            completion = self.client.chat.completions.create(**params)
+            completion = raw.parse()
             if not completion.choices:
                 raise ValueError("reply without choices")
             choice = completion.choices[0]
@@ -225,7 +237,7 @@ class ChatClient:
                 reply.completion_tokens = completion.usage.completion_tokens
             yield reply.text
             return
-        chunks = self.client.chat.completions.create(**params)
+        chunks = raw.parse()
         try:
             for chunk in chunks:
                 if chunk.usage:
@@ -244,7 +256,8 @@ class ChatClient:
             chunks.close()
 
     def _classify(self, exc: Exception) -> LLMFailure:
-        """What went wrong, in words safe to log, and whether trying again may help."""
+        """What went wrong, in words safe to log, and whether asking again may help: only
+        for a reply that broke after it started (the client has retried everything else)."""
         if isinstance(exc, LLMFailure):
             return exc
         if isinstance(exc, openai.BadRequestError):
@@ -253,20 +266,18 @@ class ChatClient:
                 if name in message and name not in self._dropped:
                     log.info("the server refused %s; sending requests without it", name)
                     self._dropped.add(name)
-                    return LLMFailure("parameter dropped", retry=True, wait=0)
+                    return LLMFailure("parameter dropped", retry=True)
         if isinstance(exc, openai.APITimeoutError | httpx.TimeoutException):
             cause = exc.__cause__ if isinstance(exc, openai.APITimeoutError) else exc
             if isinstance(cause, httpx.ConnectTimeout | httpx.PoolTimeout):
-                return LLMFailure("timed out connecting to the server", retry=True)
-            # The server got the prompt and is still reading it (a 2,500-token prompt takes a
-            # CPU model 25 s): sending it again only starts that over.
+                return LLMFailure("timed out connecting to the server", retry=False)
             return LLMFailure(
                 f"timed out after {self.settings.llm.read_timeout:g} s waiting for the model",
                 retry=False,
             )
         if isinstance(exc, openai.APIConnectionError):
             cause = exc.__cause__ or exc
-            return LLMFailure(f"cannot reach the server ({type(cause).__name__})", retry=True)
+            return LLMFailure(f"cannot reach the server ({type(cause).__name__})", retry=False)
         if isinstance(exc, openai.APIStatusError):
             status = exc.status_code
             detail = self.redact(_error_message(exc))[:200]
@@ -274,15 +285,13 @@ class ChatClient:
                 wait = retry_after(exc.response)
                 if wait is not None and wait > MAX_RETRY_AFTER:
                     return LLMFailure(f"rate limited (429), asked to wait {wait:g} s", retry=False)
-                return LLMFailure(f"rate limited (429): {detail}", retry=True, wait=wait)
+                return LLMFailure(f"rate limited (429): {detail}", retry=False)
             hint = {
                 401: " (check the API key)",
                 403: " (check the API key)",
                 404: " (check the model name and base URL)",
             }
-            return LLMFailure(
-                f"HTTP {status}{hint.get(status, '')}: {detail}", retry=status in RETRY_STATUS
-            )
+            return LLMFailure(f"HTTP {status}{hint.get(status, '')}: {detail}", retry=False)
         if isinstance(exc, openai.APIError):
             return LLMFailure(f"server error in stream: {self.redact(str(exc))[:200]}", retry=True)
         if isinstance(exc, httpx.TransportError):
@@ -303,22 +312,3 @@ def _error_message(exc: openai.APIStatusError) -> str:
         if isinstance(inner, str):
             return inner
     return exc.message or ""
-
-
-def retry_after(response: httpx.Response) -> float | None:
-    """Seconds a 429 asks us to wait: ``retry-after-ms``, or ``Retry-After`` in seconds or
-    as an HTTP date."""
-    headers = response.headers
-    try:
-        if "retry-after-ms" in headers:
-            return max(0.0, float(headers["retry-after-ms"]) / 1000)
-        value = headers.get("retry-after")
-        if value is None:
-            return None
-        try:
-            return max(0.0, float(value))
-        except ValueError:
-            when = parsedate_to_datetime(value)
-            return max(0.0, when.timestamp() - time.time())
-    except (TypeError, ValueError):
-        return None

@@ -119,6 +119,23 @@ class ParseIssue(BaseModel):
         return f"{self.level}: {where}: {self.message}"
 
 
+class TurnStart(BaseModel):
+    """Where a speaker turn starts inside a passage's text (and where a later cue of the same
+    turn starts, so a quoted sentence gets the time of its own cue)."""
+
+    offset: int  # character offset in ``Hit.text``
+    speaker: str | None = None
+    seconds: int | None = None
+    exact: bool = False  # the source stamps this very turn (not its chapter's start)
+
+
+class TimeEstimate(BaseModel):
+    """Where a sentence is likely said, from its word position, where only chapters are timed."""
+
+    offset: int  # character offset in ``Hit.text``
+    seconds: int
+
+
 class Hit(BaseModel):
     """A retrieved passage with everything a citation needs."""
 
@@ -139,10 +156,30 @@ class Hit(BaseModel):
     url: str | None = None
     score: float = 0.0  # fused rank score: orders hits, means nothing across queries
     relevance: float = 0.0  # cosine similarity of passage and question
-    # Where each speaker turn starts inside ``text`` (JSON), to attribute quoted sentences.
-    turns: str = Field("[]", exclude=True, repr=False)
-    # Estimated times of its sentences (JSON [offset, seconds]) where only chapters are timed.
-    estimates: str = Field("[]", exclude=True, repr=False)
+    # Where each speaker turn starts inside ``text``, to attribute quoted sentences.
+    turns: list[TurnStart] = Field(default_factory=list, exclude=True, repr=False)
+    # Estimated times of its sentences where only chapters are timed.
+    estimates: list[TimeEstimate] = Field(default_factory=list, exclude=True, repr=False)
+
+    def turn_at(self, offset: int) -> TurnStart:
+        """The turn that holds character ``offset`` (the passage's own speaker and time
+        before its first recorded turn)."""
+        current = TurnStart(offset=0, speaker=self.speaker, seconds=self.seconds)
+        for turn in self.turns:
+            if turn.offset > offset:
+                break
+            current = turn
+        return current
+
+    def estimate_at(self, offset: int) -> int | None:
+        """The estimated time of the sentence that holds character ``offset`` (``None`` where
+        the passage has exact times or no estimate)."""
+        found = None
+        for estimate in self.estimates:
+            if estimate.offset > offset:
+                break
+            found = estimate.seconds
+        return found
 
 
 class Citation(BaseModel):

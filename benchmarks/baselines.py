@@ -19,7 +19,7 @@ def llamaindex_baseline(args: dict) -> dict:
     from llama_index.core.schema import TextNode
 
     from assistant.index.embeddings import get_embedder
-    from assistant.index.store import Store, pages
+    from assistant.index.store import COSINE, Store, pages
     from assistant.retrieval.search import hit_from
     from benchmarks.synthetic import load_origins
 
@@ -31,6 +31,8 @@ def llamaindex_baseline(args: dict) -> dict:
         for pid, doc, meta, emb in zip(
             page["ids"], page["documents"], page["metadatas"], page["embeddings"], strict=True
         ):
+            # LlamaIndex's vector stores take flat metadata only: no speakers list.
+            meta = {k: v for k, v in meta.items() if not isinstance(v, list)}
             keys = list(meta)
             nodes.append(
                 TextNode(
@@ -67,7 +69,7 @@ def llamaindex_baseline(args: dict) -> dict:
         client = chromadb.PersistentClient(
             path=str(path), settings=ChromaSettings(anonymized_telemetry=False)
         )
-        target = client.create_collection("baseline", metadata={"hnsw:space": "cosine"})
+        target = client.create_collection("baseline", configuration=COSINE)
         context = StorageContext.from_defaults(
             vector_store=ChromaVectorStore(chroma_collection=target)
         )

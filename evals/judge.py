@@ -342,15 +342,11 @@ class Evidence:
     @classmethod
     def from_hit(cls, hit: Hit) -> Evidence:
         """Evidence from a retrieved passage (``turns`` locate each speaker's words)."""
-        try:
-            raw = json.loads(hit.turns or "[]")
-        except ValueError:
-            raw = []
-        turns = [(int(t[0]), t[1] or None) for t in raw if isinstance(t, list) and len(t) >= 2]
+        turns = [(t.offset, t.speaker) for t in hit.turns]
         labels = [hit.episode, hit.episode_title, hit.chapter, hit.timestamp, hit.speaker]
         labels += [s for _, s in turns]
         # An answer may say where in the chapter a quote likely is ("04:34 (≈05:47)").
-        labels += [f"≈{format_timestamp(sec)}" for _, sec in json.loads(hit.estimates or "[]")]
+        labels += [f"≈{format_timestamp(e.seconds)}" for e in hit.estimates]
         if hit.kind == "article":
             labels.append("article")
         return cls(

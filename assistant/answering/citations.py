@@ -4,12 +4,11 @@ speaker's turn."""
 
 from __future__ import annotations
 
-import json
 import math
 import re
 from collections.abc import Iterable
 
-from assistant.ingestion.chunking import estimate_at, quote_context, split_sentences
+from assistant.ingestion.chunking import split_sentences
 from assistant.schema import Citation, Hit, format_timestamp
 from assistant.text import WORD_RE, content_terms
 
@@ -21,31 +20,21 @@ META_RE = re.compile(
 )
 
 
-def turn_starts(hit: Hit) -> list[tuple[int, str | None]]:
-    """Where each speaker turn starts inside ``hit.text``, with its speaker."""
-    try:
-        turns = json.loads(hit.turns or "[]")
-    except ValueError:
-        return []
-    return [(int(t[0]), t[1]) for t in turns]
-
-
 def speaker_changes(hit: Hit) -> list[int]:
     """Offsets in ``hit.text`` where another speaker takes over (a caption's next cue by the
     same speaker is not one)."""
-    starts = turn_starts(hit)
-    return [s for (s, who), (_, before) in zip(starts[1:], starts, strict=False) if who != before]
+    turns = hit.turns
+    return [
+        t.offset for t, before in zip(turns[1:], turns, strict=False) if t.speaker != before.speaker
+    ]
 
 
 def cite(hit: Hit, quote: str, n: int) -> Citation:
     """A citation for ``quote`` inside ``hit``: speaker and time of the turn that holds it."""
     offset = max(hit.text.find(quote), 0)
-    speaker, seconds, _exact = quote_context(
-        {"turns": hit.turns, "speaker": hit.speaker or "", "seconds": hit.seconds}, offset
-    )
-    if hit.kind != "transcript":
-        seconds = None
-    estimated = estimate_at(hit.estimates, offset) if seconds is not None else None
+    turn = hit.turn_at(offset)
+    speaker, seconds = turn.speaker, turn.seconds if hit.kind == "transcript" else None
+    estimated = hit.estimate_at(offset) if seconds is not None else None
     return Citation(
         n=n,
         episode=hit.episode,

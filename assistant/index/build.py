@@ -18,7 +18,14 @@ import numpy as np
 from assistant.config import Settings
 from assistant.index.embedcache import EmbeddingCache
 from assistant.index.lexical import save_update
-from assistant.index.store import EpisodeSummary, FileEntry, IndexUnavailable, Manifest, Store
+from assistant.index.store import (
+    INDEX_FORMAT,
+    EpisodeSummary,
+    FileEntry,
+    IndexUnavailable,
+    Manifest,
+    Store,
+)
 from assistant.ingestion.chunking import CHUNKING_VERSION, chunk_corpus
 from assistant.ingestion.corpus import METADATA_FILE, CorpusFile, parse_files, scan
 from assistant.ingestion.transcripts import Metadata
@@ -100,7 +107,9 @@ def check_compatible(
     embedder: LocalEmbedder,
     crosslingual: LocalEmbedder | None = None,
 ) -> None:
-    """Refuse to mix vectors or chunks built with other settings."""
+    """Refuse to mix vectors or chunks built with other settings, or read an index stored
+    in another format."""
+    check_format(manifest)
     wanted = (
         embedder.model_name,
         embedder.dimension,
@@ -125,6 +134,16 @@ def check_compatible(
             f"{settings.index.chunk_tokens} tokens with {settings.index.chunk_overlap} overlap "
             f"(chunking v{CHUNKING_VERSION}). Rebuild it with `episode-assistant index --rebuild`"
             f"{_keep_hint(manifest, settings)}."
+        )
+
+
+def check_format(manifest: Manifest) -> None:
+    """Refuse an index stored in another format than this version's (``INDEX_FORMAT``)."""
+    if manifest.index_format != INDEX_FORMAT:
+        raise IndexUnavailable(
+            f"the index was stored in format {manifest.index_format} by an older version; this "
+            f"version reads format {INDEX_FORMAT}. Rebuild it with `episode-assistant index "
+            "--rebuild` (the embedding cache keeps the vectors: nothing is embedded again)."
         )
 
 
@@ -197,6 +216,8 @@ def build_index(
     started = time.perf_counter()
     report = IndexReport()
     old = None if rebuild else store.manifest()
+    if old is not None:
+        check_format(old)  # before anything is read into it or loaded for it
 
     scanned = scan(
         settings.index.corpus_dir,
@@ -306,6 +327,7 @@ def build_index(
         chunk_tokens=settings.index.chunk_tokens,
         chunk_overlap=settings.index.chunk_overlap,
         chunking_version=CHUNKING_VERSION,
+        index_format=INDEX_FORMAT,
         files=entries,
         episodes=[e for e in episodes if e is not None],
         chunks=sum(e.chunks for e in entries.values()),

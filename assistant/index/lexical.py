@@ -1,5 +1,5 @@
 """The lexical side of one index generation: BM25 over every live chunk, the few per-chunk
-fields that filters need (episode, speakers, language) and the corpus's vocabulary.
+fields that filters need (episode, language) and the corpus's vocabulary.
 
 Tokenising 50,000 passages read back from Chroma took 20 s at 100x the shipped corpus, so
 each generation's lexical index is saved once under ``<index_dir>/lexical/`` and later
@@ -41,7 +41,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 3  # 2: vectors saved beside BM25; 3: with checksums.json
+FORMAT = 4  # 2: vectors saved beside BM25; 3: with checksums.json; 4: speakers left to Chroma
 CHECKSUMS = "checksums.json"
 MAIN = "main"  # vector spaces: the main embedder's, and the optional cross-lingual one's
 CROSSLINGUAL = "crosslingual"
@@ -70,7 +70,6 @@ class Rows:
 
     ids: list[str] = field(default_factory=list)
     episodes: list[str] = field(default_factory=list)
-    speakers: list[str] = field(default_factory=list)
     english: list[bool] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     tokens: list[list[str]] = field(default_factory=list)
@@ -83,7 +82,6 @@ class Rows:
         """Append one chunk."""
         self.ids.append(pid)
         self.episodes.append(meta["episode"])
-        self.speakers.append(meta.get("speakers", ""))
         self.english.append(meta.get("language", "en") == "en")
         self.files.append(meta["source_file"])
         # One string object per distinct term: 50,000 chunks hold 5 million term occurrences.
@@ -118,7 +116,6 @@ class Rows:
         for i in keep:
             out.ids.append(self.ids[i])
             out.episodes.append(self.episodes[i])
-            out.speakers.append(self.speakers[i])
             out.english.append(self.english[i])
             out.files.append(self.files[i])
             out.tokens.append(self.tokens[i])
@@ -133,7 +130,6 @@ class LexicalIndex:
         self.ids = rows.ids
         self.vectors = rows.vectors
         self.episodes = rows.episodes
-        self.speakers = rows.speakers
         self.english = np.array(rows.english, dtype=bool)
         self.vocabulary: set[str] = {w for words in rows.words.values() for w in words}
         if bm25 is None:
@@ -184,7 +180,6 @@ class LexicalIndex:
                 "format": FORMAT,
                 "ids": self.ids,
                 "episodes": self.episodes,
-                "speakers": self.speakers,
                 "english": self.english.tolist(),
                 "files": rows.files,
                 "words": {f: sorted(w) for f, w in rows.words.items()},
@@ -222,7 +217,6 @@ class LexicalIndex:
         rows = Rows(
             ids=record["ids"],
             episodes=record["episodes"],
-            speakers=record["speakers"],
             english=record["english"],
             files=record["files"],
             words={f: set(w) for f, w in record["words"].items()},

@@ -1,8 +1,10 @@
 """Owns Chroma: an embedded ``PersistentClient`` under ``index/`` or a ``chroma run`` server.
 
 The pointer and the manifest (embedder, chunking, files, their hashes and *generations*)
-sit in one record of a small ``<prefix>-meta`` collection, written in one upsert. Every
-build is a new generation, and only the pointer's move makes it visible:
+are the metadata of a small, empty ``<prefix>-meta`` collection, replaced in one write (a
+single row of Chroma's own database, embedded or on a ``chroma run`` server, so readers see
+the old manifest or the new one). Every build is a new generation, and only the pointer's
+move makes it visible:
 
 - a first build (or ``--rebuild``) writes new collections;
 - an update writes the chunks of new and changed files into the same collections, tagged
@@ -23,11 +25,17 @@ update elsewhere, ``get(ids=…, include=["embeddings"])`` for the new chunks fa
 until the process restarts, and a writer on a stale client would persist its outdated index
 over the fresh one. So every ``Store`` opens a client of its own (``_client``), and an app
 opens a new ``Store`` for each generation it moves to and for each build.
+
+How a chunk's metadata is stored is decided here too (``encode_metadata`` /
+``decode_metadata``): Chroma takes scalars and non-empty lists of one scalar type, so
+speakers are a list (a speaker filter asks ``$contains``) and the turn and estimate tables
+are compact JSON; the rest of the code sees only ``TurnStart`` and ``TimeEstimate``.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import shutil
 import sqlite3
 import threading
@@ -44,11 +52,18 @@ from pydantic import BaseModel, Field, ValidationError
 
 from assistant.config import Settings
 from assistant.errors import IndexUnavailable
+from assistant.schema import TimeEstimate, TurnStart
 
 if TYPE_CHECKING:
     from llama_index.core.schema import TextNode
 
-POINTER_ID = "active"
+# 2: the manifest in collection metadata, speakers as list metadata, the collection's
+# distance in ``configuration`` (1: a fake-vector record, "a|b" speakers and flag keys).
+INDEX_FORMAT = 2
+MANIFEST_KEY = "manifest"
+LEGACY_POINTER_ID = "active"  # where format 1 kept its manifest, to recognise such an index
+# Cosine, as the embedders' vectors are compared (search itself is exact, in numpy).
+COSINE = {"hnsw": {"space": "cosine"}}
 # Held while a client is made: another thread making one at the same moment would be handed
 # this one's System before it has started.
 _CLIENTS = threading.Lock()
@@ -90,6 +105,7 @@ class Manifest(BaseModel):
     chunk_tokens: int
     chunk_overlap: int
     chunking_version: int
+    index_format: int = 1  # how the store encodes it all (INDEX_FORMAT); 1 before it was kept
     files: dict[str, FileEntry] = Field(default_factory=dict)
     episodes: list[EpisodeSummary] = Field(default_factory=list)
     chunks: int = 0
@@ -165,11 +181,10 @@ class Store:
             if settings.index.chroma_host
             else str(settings.index.dir / "chroma")
         )
+        self._meta_name = f"{settings.index.collection}-meta"
         try:
             self.client = _client(settings)
-            self._meta = self.client.get_or_create_collection(
-                f"{settings.index.collection}-meta", metadata={"hnsw:space": "cosine"}
-            )
+            self._meta = self.client.get_or_create_collection(self._meta_name)
         except Exception as exc:  # chroma raises many kinds; all mean the same to a user
             raise IndexUnavailable(
                 f"cannot open the index at {self.where}: {exc}. "
@@ -180,11 +195,20 @@ class Store:
 
     def manifest(self) -> Manifest | None:
         """The active generation's manifest, or ``None`` when nothing was indexed yet."""
-        got = self._meta.get(ids=[POINTER_ID], include=["documents"])
-        if not got["ids"]:
-            return None
+        try:  # read afresh: a Collection object keeps the metadata it was opened with
+            text = (self.client.get_collection(self._meta_name).metadata or {}).get(MANIFEST_KEY)
+        except Exception as exc:
+            raise IndexUnavailable(
+                f"cannot read the index at {self.where}: {exc}. "
+                "Rebuild it with `episode-assistant index --rebuild`."
+            ) from exc
+        if text is None:
+            got = self._meta.get(ids=[LEGACY_POINTER_ID], include=["documents"])
+            if not got["ids"]:
+                return None
+            text = got["documents"][0]  # format 1: check_compatible says to rebuild it
         try:
-            return Manifest.model_validate_json(got["documents"][0])
+            return Manifest.model_validate_json(text)
         except ValidationError as exc:
             raise IndexUnavailable(
                 f"the index at {self.where} has an unreadable manifest ({exc.error_count()} "
@@ -209,7 +233,7 @@ class Store:
         name = f"{self.settings.index.collection}-g{generation}"
         name += CROSSLINGUAL_SUFFIX if crosslingual else ""
         self._drop(name)  # a leftover of a killed run with the same number
-        return self.client.create_collection(name, metadata={"hnsw:space": "cosine"})
+        return self.client.create_collection(name, configuration=COSINE)
 
     def add(
         self,
@@ -231,7 +255,7 @@ class Store:
             collection.add(
                 ids=[n.node_id for n in part],
                 documents=[n.text for n in part] if documents else None,
-                metadatas=[n.metadata for n in part],
+                metadatas=[encode_metadata(n.metadata) for n in part],
                 embeddings=vectors[start : start + BATCH],
             )
             if progress:
@@ -282,13 +306,10 @@ class Store:
         self.collect_garbage(manifest.collection, manifest.retired_collection)
 
     def write_manifest(self, manifest: Manifest) -> None:
-        """Replace the pointer record (one upsert: readers see the old one or this one)."""
-        self._meta.upsert(
-            ids=[POINTER_ID],
-            documents=[manifest.model_dump_json()],
-            embeddings=[[1.0]],
-            metadatas=[{"collection": manifest.collection}],
-        )
+        """Replace the manifest (one write: readers see the old one or this one)."""
+        self._meta.modify(metadata={MANIFEST_KEY: manifest.model_dump_json()})
+        # A format-1 index rebuilt in place: its pointer record would only mislead.
+        self._meta.delete(ids=[LEGACY_POINTER_ID])
 
     def collect_garbage(self, *keep: str | None) -> None:
         """Drop generations other than ``keep`` (old ones, and those of killed runs)."""
@@ -331,6 +352,46 @@ class Store:
     def _drop(self, name: str) -> None:
         with contextlib.suppress(Exception):  # not there: nothing to drop
             self.client.delete_collection(name)
+
+
+def encode_metadata(meta: dict) -> dict:
+    """A chunk's metadata as Chroma stores it (see the module doc)."""
+    out = dict(meta)
+    turns: list[TurnStart] = meta.get("turns", [])
+    estimates: list[TimeEstimate] = meta.get("estimates", [])
+    out["turns"] = json.dumps(
+        [[t.offset, t.speaker, t.seconds, t.exact] for t in turns], ensure_ascii=False
+    )
+    out["estimates"] = json.dumps([[e.offset, e.seconds] for e in estimates])
+    if not meta.get("speakers"):
+        out.pop("speakers", None)  # Chroma refuses an empty list
+    return out
+
+
+def decode_metadata(stored: dict) -> dict:
+    """A chunk's metadata as Chroma gave it, with typed turns, estimates and speakers."""
+    meta = dict(stored)
+    try:
+        meta["turns"] = [
+            TurnStart(
+                offset=offset,
+                speaker=speaker or None,
+                seconds=None if seconds is None or seconds < 0 else seconds,
+                exact=bool(exact),
+            )
+            for offset, speaker, seconds, exact in json.loads(stored.get("turns") or "[]")
+        ]
+        meta["estimates"] = [
+            TimeEstimate(offset=offset, seconds=seconds)
+            for offset, seconds in json.loads(stored.get("estimates") or "[]")
+        ]
+    except (ValueError, TypeError) as exc:  # unpacking a short entry is a ValueError too
+        raise IndexUnavailable(
+            f"chunk {stored.get('source_file', '?')}#{stored.get('position', '?')} has "
+            f"unreadable turns ({exc}). Rebuild it with `episode-assistant index --rebuild`."
+        ) from exc
+    meta["speakers"] = list(stored.get("speakers") or [])
+    return meta
 
 
 def _is_uuid(name: str) -> bool:

@@ -2,15 +2,15 @@
 
 A chunk never crosses a chapter boundary, is at most ``chunk_tokens`` tiktoken tokens
 (``cl100k_base``, loaded offline) and may hold several speaker turns; ``turns`` in its
-metadata records where each turn starts inside the chunk text, so a sentence quoted from
-the chunk is attributed to the right speaker and time.
+metadata records where each turn starts inside the chunk text (``TurnStart``), so a sentence
+quoted from the chunk is attributed to the right speaker and time. The metadata holds typed
+values; how Chroma stores them is the store's business (``assistant.index.store``).
 """
 
 from __future__ import annotations
 
 import hashlib
 import itertools
-import json
 import re
 from dataclasses import dataclass
 from functools import lru_cache
@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 import tiktoken
 
-from assistant.schema import Episode, Segment
+from assistant.schema import Episode, Segment, TimeEstimate, TurnStart
 
 if TYPE_CHECKING:  # llama-index-core takes seconds to import: only building nodes needs it
     from llama_index.core.schema import TextNode
@@ -162,12 +162,11 @@ def _windows(pieces: list[_Piece], limit: int, overlap: int) -> list[list[_Piece
 
 def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
     text_parts: list[str] = []
-    # [char offset, speaker, seconds, exact]: one entry per turn, and one more at each
-    # sentence of a turn that starts in a later cue, so quote_context gives a quoted
-    # sentence the time of its own cue. Entries sit at sentence starts only: a reader that
-    # breaks the text at entries (the LLM prompt) never breaks a sentence.
-    turns: list[list] = []
-    estimates: list[list[int]] = []  # [char offset, estimated seconds] at each sentence
+    # One entry per turn, and one more at each sentence of a turn that starts in a later
+    # cue, so a quoted sentence gets the time of its own cue. Entries sit at sentence starts
+    # only: a reader that breaks the text at entries (the LLM prompt) never breaks a sentence.
+    turns: list[TurnStart] = []
+    estimates: list[TimeEstimate] = []  # at each sentence, where only chapters are timed
     offset = 0
     previous: Segment | None = None
     last_seconds: int | None = None
@@ -179,10 +178,14 @@ def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
             offset += len(sep)
         at_start = seg.seconds_at(piece.start)
         if seg is not previous or at_start != last_seconds:
-            turns.append([offset, seg.speaker, at_start, seg.exact_time])
+            turns.append(
+                TurnStart(
+                    offset=offset, speaker=seg.speaker, seconds=at_start, exact=seg.exact_time
+                )
+            )
         last_seconds = at_start
         if piece.estimate is not None:
-            estimates.append([offset, piece.estimate])
+            estimates.append(TimeEstimate(offset=offset, seconds=piece.estimate))
         text_parts.append(piece.text)
         offset += len(piece.text)
         previous = seg
@@ -207,17 +210,15 @@ def _node(episode: Episode, window: list[_Piece], index: int) -> TextNode:
         "exact_time": bool(first.exact_time),
         "end_seconds": -1,
         "speaker": main_speaker or "",
-        "speakers": "|".join(speakers),
-        "turns": json.dumps(turns, ensure_ascii=False),
-        "estimates": json.dumps(estimates),
+        "speakers": speakers,
+        "turns": turns,
+        "estimates": estimates,
         "source_file": episode.source_file,
         "url": episode.url or "",
         "line_start": window[0].segment.line_start,
         "line_end": window[-1].segment.line_end,
         "position": index,
     }
-    for name in speakers:
-        metadata[speaker_key(name)] = True
     from llama_index.core.schema import TextNode
 
     return TextNode(
@@ -237,36 +238,6 @@ def _link_end_times(nodes: list[TextNode]) -> None:
             node.metadata["end_seconds"] = after
 
 
-def speaker_key(name: str) -> str:
-    """Metadata key that flags a speaker in a chunk (Chroma filters need scalar values)."""
-    return "sp_" + re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-
-
 def chunk_corpus(episodes: list[Episode], chunk_tokens: int, overlap: int) -> list[TextNode]:
     """Chunks of every episode, in corpus order."""
     return [n for e in episodes for n in chunk_episode(e, chunk_tokens, overlap)]
-
-
-def estimate_at(estimates: str, offset: int) -> int | None:
-    """The estimated time of the sentence that holds character ``offset`` (``None`` where
-    the passage has exact times or no estimate)."""
-    found = None
-    for start, seconds in json.loads(estimates or "[]"):
-        if start > offset:
-            break
-        found = seconds
-    return found
-
-
-def quote_context(node_meta: dict, offset: int) -> tuple[str | None, int | None, bool]:
-    """Speaker, start seconds and exactness of the turn that holds character ``offset``."""
-    turns = json.loads(node_meta.get("turns") or "[]")
-    current = (node_meta.get("speaker") or None, node_meta.get("seconds"), False)
-    for start, speaker, seconds, exact in turns:
-        if start > offset:
-            break
-        current = (speaker, seconds, bool(exact))
-    speaker, seconds, exact = current
-    if seconds is not None and seconds < 0:
-        seconds = None
-    return speaker, seconds, exact

@@ -3,7 +3,7 @@ rank, filtered by episode and speaker.
 
 Only ids, vectors (memory-mapped) and a few small fields per chunk stay in memory for
 search and filters; passage text is fetched from Chroma for the handful of hits returned,
-never held twice.
+never held twice, and a speaker filter asks Chroma which chunks list that speaker.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ import numpy as np
 from assistant.config import RetrievalSettings
 from assistant.errors import FilterError
 from assistant.index.lexical import CROSSLINGUAL, MAIN, open_lexical, tokenize
-from assistant.index.store import Manifest, Store
+from assistant.index.store import Manifest, Store, decode_metadata
 from assistant.ingestion.transcripts import detect_language
 from assistant.schema import Hit, format_timestamp
 from assistant.text import WORD_RE, stopword_stems
@@ -118,7 +118,7 @@ class Retriever:
             ],
             dtype=np.int32,
         )
-        self._speakers = self.lexical.speakers
+        self._rows: dict[str, int] | None = None  # chunk id -> row, made for a speaker filter
         self._english = self.lexical.english
         self._speaker_masks: dict[str, np.ndarray] = {}
         # Chroma's first read of a collection in a process took 0.11 s (loading its
@@ -167,11 +167,17 @@ class Retriever:
         return mask
 
     def _speaker_mask(self, speaker: str) -> np.ndarray:
-        """Chunks where ``speaker`` speaks (computed once per speaker and generation)."""
+        """Chunks where ``speaker`` speaks (asked of Chroma once per speaker and generation;
+        ids of chunks this generation does not count are ignored)."""
         with self._lock:
             mask = self._speaker_masks.get(speaker)
         if mask is None:
-            mask = np.array([speaker in s.split("|") for s in self._speakers], dtype=bool)
+            got = self.collection.get(where={"speakers": {"$contains": speaker}}, include=[])
+            if self._rows is None:
+                self._rows = {pid: row for row, pid in enumerate(self.ids)}
+            rows = [self._rows[pid] for pid in got["ids"] if pid in self._rows]
+            mask = np.zeros(len(self.ids), dtype=bool)
+            mask[rows] = True
             with self._lock:
                 self._speaker_masks[speaker] = mask
         return mask
@@ -297,9 +303,10 @@ def _top(
 
 
 def hit_from(
-    pid: str, text: str, meta: dict, relevance: float, scores: dict[str, float] | None
+    pid: str, text: str, stored: dict, relevance: float, scores: dict[str, float] | None
 ) -> Hit:
-    """A ``Hit`` from a chunk's stored metadata."""
+    """A ``Hit`` from a chunk's metadata as Chroma stores it."""
+    meta = decode_metadata(stored)
     seconds = meta.get("seconds", -1)
     seconds = None if seconds is None or seconds < 0 else int(seconds)
     end = meta.get("end_seconds", -1)
@@ -313,7 +320,7 @@ def hit_from(
         end_seconds=None if end is None or end < 0 else int(end),
         exact_time=bool(meta.get("exact_time")),
         speaker=meta.get("speaker") or None,
-        speakers=[s for s in (meta.get("speakers") or "").split("|") if s],
+        speakers=meta["speakers"],
         text=text,
         source_file=meta["source_file"],
         kind=meta.get("kind", "transcript"),
@@ -321,6 +328,6 @@ def hit_from(
         url=meta.get("url") or None,
         score=(scores or {}).get(pid, 0.0),
         relevance=relevance,
-        turns=meta.get("turns") or "[]",
-        estimates=meta.get("estimates") or "[]",
+        turns=meta["turns"],
+        estimates=meta["estimates"],
     )

@@ -3,12 +3,11 @@ a passage's own text cannot close, with speaker labels where the speaker changes
 
 from __future__ import annotations
 
-import json
 import re
 from dataclasses import dataclass
 
 from assistant.ingestion.chunking import count_tokens, split_sentences
-from assistant.schema import Hit, format_timestamp
+from assistant.schema import Hit, TurnStart, format_timestamp
 
 MIN_TRIMMED_TOKENS = 40  # a trimmed passage shorter than this is not worth its header
 DELIMITER_RE = re.compile(r"<(\s*/?\s*)(passages?|conversation)\b", re.I)
@@ -34,8 +33,8 @@ def _attr(value: str) -> str:
 
 def format_passage(n: int, hit: Hit, text: str) -> str:
     """One passage inside its delimiters, with episode, chapter, timestamp and speakers."""
-    turns = _turns(hit)
-    speakers = list(dict.fromkeys(s for start, s, *_ in turns if s and start < len(text)))
+    turns = hit.turns if hit.kind == "transcript" else []
+    speakers = list(dict.fromkeys(t.speaker for t in turns if t.speaker and t.offset < len(text)))
     if not speakers and hit.speaker:
         speakers = [hit.speaker]
     attrs = [("n", str(n)), ("episode", hit.episode), ("title", hit.episode_title)]
@@ -51,36 +50,22 @@ def format_passage(n: int, hit: Hit, text: str) -> str:
     return f"<passage {head}>\n{neutral(_body(hit, text, turns))}\n</passage>"
 
 
-def _turns(hit: Hit) -> list[list]:
-    try:
-        turns = json.loads(hit.turns or "[]")
-    except ValueError:
-        return []
-    return turns if hit.kind == "transcript" else []
-
-
-def _body(hit: Hit, text: str, turns: list[list]) -> str:
+def _body(hit: Hit, text: str, turns: list[TurnStart]) -> str:
     """The passage text with a speaker label wherever the speaker changes (so the model can
     tell who said what inside a passage that holds several turns)."""
     if not turns:
         return text
-    starts = [min(int(t[0]), len(text)) for t in turns]
+    starts = [min(t.offset, len(text)) for t in turns]
     parts = [text[: starts[0]].strip()] if starts[0] > 0 else []
     previous = None
-    for (_, speaker, seconds, exact), start, end in zip(
-        turns, starts, [*starts[1:], len(text)], strict=True
-    ):
+    for turn, start, end in zip(turns, starts, [*starts[1:], len(text)], strict=True):
         piece = text[start:end].strip()
         if not piece:
             continue
-        if speaker and speaker != previous:
-            when = (
-                format_timestamp(seconds)
-                if exact and seconds is not None and seconds >= 0
-                else None
-            )
-            piece = f"{speaker}{f' ({when})' if when else ''}: {piece}"
-        previous = speaker
+        if turn.speaker and turn.speaker != previous:
+            when = format_timestamp(turn.seconds) if turn.exact else None
+            piece = f"{turn.speaker}{f' ({when})' if when else ''}: {piece}"
+        previous = turn.speaker
         parts.append(piece)
     return "\n".join(p for p in parts if p)
 

@@ -6,7 +6,6 @@ got better and worse."""
 from __future__ import annotations
 
 import io
-import json
 import random
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from rich.console import Console
 
 from assistant import Assistant, Settings
-from assistant.schema import Answer, Citation, Hit
+from assistant.schema import Answer, Citation, Hit, TurnStart
 from benchmarks.fake_openai import FakeOpenAI, Reply
 from evals.dataset import load_pairs
 from evals.harness import (
@@ -197,9 +196,10 @@ PASSAGE = (
     "multiplier gets bigger.\n"
     "But why are there three different MoE models shown here? Why are they separated?"
 )
-TURNS = json.dumps(
-    [[0, "Seonghyun Kim", 274, False], [PASSAGE.index("But why"), "Seungjoon Choi", 274, False]]
-)
+TURNS = [
+    TurnStart(offset=0, speaker="Seonghyun Kim", seconds=274),
+    TurnStart(offset=PASSAGE.index("But why"), speaker="Seungjoon Choi", seconds=274),
+]
 QUOTE = "At this compute scale, the performance of an MoE model is more than 7 times better than a dense model."
 SPEAKERS = ["Chester Roh", "Seonghyun Kim", "Seungjoon Choi"]
 

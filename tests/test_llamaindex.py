@@ -11,7 +11,8 @@ from conftest import EPISODES
 from llama_index.core.ingestion import IngestionPipeline
 from llama_index.core.llms import MockLLM
 from llama_index.core.postprocessor import SimilarityPostprocessor
-from llama_index.core.schema import MetadataMode
+from llama_index.core.schema import MetadataMode, TextNode
+from llama_index.core.vector_stores.utils import node_to_metadata_dict
 
 from assistant import Assistant
 from assistant.surfaces.llamaindex import EpisodeReader, SpeakerTurnParser
@@ -135,3 +136,7 @@ def test_reader_and_parser_make_the_index_chunks_in_an_ingestion_pipeline(
         assert node.metadata["chapter"] == (hit.chapter or "")
         assert node.metadata["speaker"] == (hit.speaker or "")
         assert node.ref_doc_id == hit.source_file
+    # Any LlamaIndex vector store can take them: flat metadata, JSON all through.
+    for node in nodes:
+        node_to_metadata_dict(node, flat_metadata=True)
+        assert TextNode.from_json(node.to_json()).metadata == node.metadata

@@ -44,6 +44,7 @@ from llama_index.core.schema import (
 from pydantic import ConfigDict, Field
 
 from assistant.config import Settings
+from assistant.index.store import encode_metadata
 from assistant.ingestion.chunking import chunk_episode
 from assistant.ingestion.corpus import list_files, load_metadata
 from assistant.ingestion.transcripts import Metadata, decode, parse_text
@@ -389,6 +390,16 @@ def _settings_default(name: str) -> int:
     return int(getattr(Settings().index, name))
 
 
+def flat_metadata(meta: dict[str, Any]) -> dict[str, Any]:
+    """A chunk's metadata as LlamaIndex vector stores take it (flat: str, int, float, None):
+    the store's own encoding, with the speakers list joined, since most stores refuse lists."""
+    out = encode_metadata(meta)
+    speakers = out.pop("speakers", None)
+    if speakers:
+        out["speakers"] = ", ".join(speakers)
+    return out
+
+
 class SpeakerTurnParser(NodeParser):
     """The index's chunks: never across a chapter, whole sentences, at most ``chunk_tokens``
     ``cl100k_base`` tokens with ``chunk_overlap``, each with the citation metadata of its
@@ -416,6 +427,7 @@ class SpeakerTurnParser(NodeParser):
             if episode is None:
                 continue
             for chunk in chunk_episode(episode, self.chunk_tokens, self.chunk_overlap):
+                chunk.metadata = flat_metadata(chunk.metadata)
                 chunk.relationships[NodeRelationship.SOURCE] = doc.as_related_node_info()
                 out.append(chunk)
         return out

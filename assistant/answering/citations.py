@@ -10,7 +10,7 @@ from collections.abc import Iterable
 
 from assistant.ingestion.chunking import split_sentences
 from assistant.schema import Citation, Hit, format_timestamp
-from assistant.text import WORD_RE, content_terms
+from assistant.text import WORD_RE, content_terms, shorten
 
 CLEAN_MARKER_RE = re.compile(r"\[(\d+)\]")
 META_RE = re.compile(
@@ -62,12 +62,6 @@ def deep_link(url: str | None, seconds: int | None) -> str | None:
     if "{seconds}" in url:
         return url.replace("{seconds}", str(seconds))
     return f"{url}{'&' if '?' in url else '?'}t={seconds}"
-
-
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut at a word boundary to at most about ``limit`` characters, with an ellipsis."""
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit].rsplit(" ", 1)[0] + "…"
 
 
 def see_also(hits: list[Hit], limit: int = 3) -> list[Citation]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import hashlib
 import itertools
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
@@ -19,16 +18,11 @@ from typing import TYPE_CHECKING
 import tiktoken
 
 from assistant.schema import Episode, Segment, TimeEstimate, TurnStart
+from assistant.text import split_sentences
 
 if TYPE_CHECKING:  # llama-index-core takes seconds to import: only building nodes needs it
     from llama_index.core.schema import TextNode
 
-# The end of a sentence: a whole run of end marks (the lookbehind starts it at the run's
-# first mark, the possessive quantifiers never give part of it back), closing quotes or
-# brackets, then a space or the end of the line. Splitting by these ends gives what the
-# older ``[^\n]+?(?:[.!?…。]+["”’)]*(?=\s|$)|$)`` gave, in linear time: that one retried
-# every start inside a run of dots not followed by a space (50 KB of "." took 55 s).
-SENTENCE_END_RE = re.compile(r"(?<![.!?…。])([.!?…。]++)[\"”’)]*+(?=\s|$)")
 CHUNKING_VERSION = 3
 
 
@@ -41,22 +35,6 @@ def encoding() -> tiktoken.Encoding:
 def count_tokens(text: str) -> int:
     """Tokens in ``text`` as OpenAI's ``cl100k_base`` counts them."""
     return len(encoding().encode(text, disallowed_special=()))
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text`` (lines are hard breaks); stripped, empty ones dropped."""
-    out = []
-    for line in text.split("\n"):
-        start = 0
-        for m in SENTENCE_END_RE.finditer(line):
-            # A sentence has a character before its end marks: a lone "." opening it is
-            # that character, and the sentence runs on to the next end.
-            if m.end(1) - start < 2:
-                continue
-            out.append(line[start : m.end()])
-            start = m.end()
-        out.append(line[start:])
-    return [s for s in (part.strip() for part in out) if s]
 
 
 @dataclass

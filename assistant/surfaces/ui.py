@@ -27,6 +27,7 @@ from assistant.api import Assistant, clean_question
 from assistant.config import Settings
 from assistant.errors import FilterError, IndexFailure, InputError
 from assistant.schema import Answer, Citation, Turn
+from assistant.text import shorten
 
 logger = logging.getLogger(__name__)
 
@@ -108,7 +109,7 @@ def episode_choices(assistant: Assistant) -> list[tuple[str, str]]:
         extra = " (+ article)" if len(kinds[label]) > 1 and "article" in kinds[label] else ""
         # "Latent Space · Noam Brown" already says what it is; "EP 81" needs its title.
         named = title in label or " · " in label
-        shown = label if named else f"{label} · {_shorten(title, 60)}"
+        shown = label if named else f"{label} · {shorten(title, 60)}"
         choices.append((shown + extra, label))
     return choices
 
@@ -145,11 +146,6 @@ def status_text(assistant: Assistant) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-def _shorten(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rsplit(" ", 1)[0] + "…"
 
 
 # --- rendering an answer ------------------------------------------------------------------------
@@ -272,7 +268,7 @@ def render_answer(answer: Answer, prefix: str) -> str:
         # Shows that a follow-up was read in the light of the conversation, and how.
         parts.append(
             '<div class="ea-followup">Follow-up, searched as: '
-            f"“{_text(_shorten(answer.standalone_question, 300))}”</div>"
+            f"“{_text(shorten(answer.standalone_question, 300))}”</div>"
         )
     if answer.abstained:
         parts.append(render_sources(answer.see_also, prefix + "s", "See also: closest passages"))

@@ -224,17 +224,6 @@ class BotCore:
 # --- text helpers that no platform owns ------------------------------------------------------
 
 
-def shorten(text: str, limit: int) -> str:
-    """``text`` cut at a word boundary to at most ``limit`` characters, with "…" when cut."""
-    text = " ".join(text.split())
-    if len(text) <= limit:
-        return text
-    cut = text[: limit - 1]
-    if " " in cut[limit // 2 :]:
-        cut = cut[: cut.rindex(" ")]
-    return cut.rstrip(" ,;:") + "…"
-
-
 def compact_parts(citation: Citation) -> tuple[str, str | None, str | None]:
     """Episode label, timestamp and speaker: the parts of a compact source line.
 

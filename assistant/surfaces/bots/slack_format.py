@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 from assistant.schema import Citation
-from assistant.surfaces.bots.core import BotReply, compact_parts, shorten, split_text
+from assistant.surfaces.bots.core import BotReply, compact_parts, split_text
+from assistant.text import shorten
 
 # One message's text: Slack's limit for a section block, and under chat.update's 4,000.
 TEXT_LIMIT = 3000

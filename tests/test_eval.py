@@ -16,33 +16,17 @@ from rich.console import Console
 from assistant import Assistant, Settings
 from assistant.schema import Answer, Citation, Hit, TurnStart
 from benchmarks.fake_openai import FakeOpenAI, Reply
+from evals.claims import is_verbatim, numbers, split_claims
+from evals.compare import compare
 from evals.dataset import load_pairs
-from evals.harness import (
-    FLOORS_PATH,
-    EvalReport,
-    QuestionResult,
-    Scores,
-    broken_floors,
-    compare,
-    evaluate,
-    floors_apply,
-    is_gold_passage,
-    load_floors,
-    quotes_overlap,
-    summarize,
-)
-from evals.judge import (
-    PERTURBATIONS,
-    BaseAnswer,
-    Judgement,
-    LLMJudge,
-    OfflineJudge,
-    evidence_from,
-    is_verbatim,
-    numbers,
-    perturb,
-    split_claims,
-)
+from evals.evidence import evidence_from
+from evals.floors import FLOORS_PATH, broken_floors, floors_apply, load_floors
+from evals.harness import evaluate
+from evals.judges import Judgement, LLMJudge, OfflineJudge
+from evals.models import EvalReport, QuestionResult, Scores
+from evals.perturb import PERTURBATIONS, BaseAnswer, perturb
+from evals.scoring import is_gold_passage, quotes_overlap, retrieval_scores
+from evals.summary import summarize
 
 # --- the offline eval of the held-out split --------------------------------------------------
 
@@ -186,6 +170,18 @@ def test_a_gold_passage_holds_the_quote_or_the_timestamp() -> None:
     assert not is_gold_passage(_hit(source_file="001_9b9945b10c66cd29.txt"), source)
     assert quotes_overlap("the performance of an MoE model is more than 7 times", PASSAGE)
     assert not quotes_overlap("MoE models", "dense models are cheaper")
+
+
+def test_the_bench_recall_at_5_is_the_eval_hit_at_5_on_the_same_passages(bot: Assistant) -> None:
+    # One gold rule: the bench's recall@5 cannot drift from the eval's hit@5.
+    from benchmarks.recall import recall_at_5
+
+    pairs = [p for p in load_pairs(split="test") if p.sources]
+    hits = [bot.search(p.question, k=5) for p in pairs]
+    hit_at_5 = [retrieval_scores(h, p.sources)[1] for p, h in zip(pairs, hits, strict=True)]
+    assert 0 < sum(hit_at_5) < len(pairs)  # the questions tell gold from not gold
+    recall, strict = recall_at_5(pairs, hits, {})
+    assert recall == strict == round(sum(hit_at_5) / len(pairs), 3)
 
 
 # --- the offline judge -----------------------------------------------------------------------

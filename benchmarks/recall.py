@@ -10,27 +10,20 @@ def recall_at_5(pairs: list, results: list[list], origins: dict) -> tuple[float,
     its time span holds the gold timestamp. In a synthetic corpus a copy of the gold file
     counts too (same text; its chapter times mapped back); ``strict`` counts the real file only.
     """
-    import math
+    from assistant.schema import Hit
+    from evals.dataset import GoldSource
+    from evals.scoring import is_gold_passage
 
-    from assistant.schema import parse_timestamp
-    from evals.dataset import normalize_ws
-
-    def gold(hit: object, source: object, strict: bool) -> bool:
+    def gold(hit: Hit, source: GoldSource, strict: bool) -> bool:
         origin = origins.get(hit.source_file)
-        if strict and origin is not None and origin.copy:
+        if origin is None:
+            return is_gold_passage(hit, source)
+        if strict and origin.copy:
             return False
-        if (origin.file if origin else hit.source_file) != source.file:
-            return False
-        if normalize_ws(source.quote) in normalize_ws(hit.text):
-            return True
-        if hit.kind != "transcript" or source.timestamp is None or hit.seconds is None:
-            return False
-        start, end = (
-            origin.span(hit.seconds, hit.end_seconds) if origin else (hit.seconds, hit.end_seconds)
-        )
-        if start is None:
-            return False
-        return start <= parse_timestamp(source.timestamp) <= (end if end is not None else math.inf)
+        # The eval's rule, on the passage as it sits in the real file.
+        seconds, end_seconds = origin.span(hit.seconds, hit.end_seconds)
+        real = {"source_file": origin.file, "seconds": seconds, "end_seconds": end_seconds}
+        return is_gold_passage(hit.model_copy(update=real), source)
 
     scored = [(p, hits) for p, hits in zip(pairs, results, strict=True) if p.sources]
     out = []

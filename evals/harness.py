@@ -22,12 +22,14 @@ from evals.compare import compare_reports, print_comparison
 from evals.dataset import load_pairs
 from evals.floors import FLOORS_PATH, broken_floors, floors_apply, load_floors
 from evals.judges import LLMJudge
+from evals.llamaindex import LlamaIndexFaithfulness
 from evals.models import EvalReport
 from evals.render import chart, markdown, print_report
-from evals.run import run_eval
+from evals.run import ModelJudge, run_eval
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
+    from assistant.config import Settings
 
 REPORTS_DIR = user_data_dir() / "evals" / "reports"
 
@@ -36,6 +38,24 @@ def report_name(report: EvalReport) -> str:
     """``<split>-<answerer>``, safe as a file name (``test-offline``, ``test-openai-gpt-4.1``)."""
     name = re.sub(r"[^A-Za-z0-9._-]+", "-", f"{report.split}-{report.answerer}").strip("-")
     return name + ("-limited" if report.limited else "")
+
+
+def model_judges(settings: Settings, console: Console) -> list[ModelJudge]:
+    """The judges that need the configured model: ours (``prompts/judge.txt``) and
+    LlamaIndex's ``FaithfulnessEvaluator``; one that cannot start is said and left out."""
+    judges: list[ModelJudge] = []
+    try:
+        judges.append(LLMJudge(settings))
+    except FileNotFoundError as exc:
+        console.print(f"[yellow]LLM judge off: {escape(str(exc))}[/]")
+    try:
+        judges.append(LlamaIndexFaithfulness(settings))
+    except ImportError as exc:
+        console.print(
+            f"[yellow]LlamaIndex faithfulness off ({escape(str(exc))}): "
+            "pip install 'episode-assistant[evals]'[/]"
+        )
+    return judges
 
 
 def write_reports(report: EvalReport, out_dir: Path | None = None) -> dict[str, Path]:
@@ -79,18 +99,12 @@ def evaluate(
     limited = limit is not None and limit < len(pairs)
     if limit is not None:
         pairs = pairs[:limit]
-    llm_judge = None
-    if bot.settings.llm_enabled:
-        try:
-            llm_judge = LLMJudge(bot.settings)
-        except FileNotFoundError as exc:
-            console.print(f"[yellow]LLM judge off: {escape(str(exc))}[/]")
     report = run_eval(
         bot,
         pairs,
         split=split,
         limited=limited,
-        llm_judge=llm_judge,
+        model_judges=model_judges(bot.settings, console) if bot.settings.llm_enabled else (),
         progress=progress,
     )
     floors = load_floors(floors_path) if floors_path.is_file() else None

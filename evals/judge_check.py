@@ -25,6 +25,7 @@ def judge_check(
     pairs: Sequence[QAPair],
     results: Sequence[QuestionResult],
     answers: dict[str, tuple[Answer, dict[str, Evidence]]],
+    chunks: Sequence[Hit],
 ) -> PerturbationReport:
     """Run the perturbation check on this split's correct answers and reference answers.
 
@@ -33,8 +34,8 @@ def judge_check(
     answers are not used: they may be unfaithful themselves. Because quotations are easy to
     match, the reference answers are added too (human paraphrases citing the passages that
     hold their gold quotes): on those the judge has to match meaning, not strings.
+    ``chunks``: every passage of the index, sorted by id.
     """
-    chunks = _all_chunks(bot)
     by_id = {r.id: r for r in results}
     bases: list[BaseAnswer] = []
     speakers_of = {e.label: e.speakers for e in bot.episodes()}
@@ -73,17 +74,6 @@ def judge_check(
 
 def _speakers(citations: Sequence[Citation], speakers_of: dict[str, list[str]]) -> list[str]:
     return sorted({s for c in citations for s in speakers_of.get(c.episode, [])})
-
-
-def _all_chunks(bot: Assistant) -> list[Hit]:
-    from assistant.retrieval.search import hit_from
-
-    got = bot.retriever().collection.get(include=["documents", "metadatas"])
-    hits = [
-        hit_from(pid, doc, meta, 0.0, None)
-        for pid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-    ]
-    return sorted(hits, key=lambda h: h.id)
 
 
 def reference_answer(pair: QAPair, chunks: Sequence[Hit]) -> Answer | None:

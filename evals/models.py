@@ -16,6 +16,10 @@ What each metric means:
 * ``abstention_precision`` / ``abstention_recall`` — on not-covered questions.
 * ``faithfulness`` — per answer, the share of claims the offline judge finds supported by the
   passages they cite (``faithfulness_llm``: the LLM judge, when a model is configured).
+* ``llamaindex_hit_rate`` / ``llamaindex_mrr`` — LlamaIndex's ``RetrieverEvaluator`` over
+  ``Assistant.as_retriever(k=5)`` (the plain search, the question as asked), the gold
+  passages as expected ids. ``faithfulness_llamaindex`` — share of answers its
+  ``FaithfulnessEvaluator`` finds supported by their cited passages (a model is needed).
 * ``judge_caught`` / ``judge_accepted`` — the offline judge's own check: share of deliberately
   broken answers it flags, and share of faithful ones it leaves alone.
 """
@@ -48,10 +52,16 @@ METRICS: dict[str, Metric] = {
     "abstention_recall": Metric(label="abstention recall"),
     "faithfulness": Metric(label="faithfulness (offline judge)"),
     "faithfulness_llm": Metric(label="faithfulness (LLM judge)"),
+    "faithfulness_llamaindex": Metric(label="faithfulness (LlamaIndex FaithfulnessEvaluator)"),
     # Averaging only the verdicts that came back hides a judge that timed out on half.
     "llm_judge_failed": Metric(
         label="answers the LLM judge could not judge", higher_is_better=False, share=False
     ),
+    "llamaindex_judge_failed": Metric(
+        label="answers LlamaIndex could not judge", higher_is_better=False, share=False
+    ),
+    "llamaindex_hit_rate": Metric(label="retrieval hit rate@5 (LlamaIndex RetrieverEvaluator)"),
+    "llamaindex_mrr": Metric(label="retrieval MRR@5 (LlamaIndex RetrieverEvaluator)"),
     "judge_caught": Metric(label="judge catches broken answers"),
     "judge_accepted": Metric(label="judge accepts faithful answers"),
     "mean_seconds": Metric(label="seconds per question", higher_is_better=False, share=False),
@@ -71,6 +81,7 @@ QUESTION_SCORES = (
     "abstention_ok",
     "faithfulness",
     "faithfulness_llm",
+    "faithfulness_llamaindex",
 )
 
 
@@ -111,6 +122,7 @@ class Scores(BaseModel):
     abstention_ok: float | None = Field(None, description="abstained iff not covered")
     faithfulness: float | None = None
     faithfulness_llm: float | None = None
+    faithfulness_llamaindex: float | None = None
 
     def overall(self, covered: bool) -> float:
         """One number to rank questions by. Not covered: did it abstain. Covered: the mean of

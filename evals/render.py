@@ -12,6 +12,9 @@ from evals.floors import Floors
 from evals.models import METRICS, QUESTION_SCORES, EvalReport, QuestionResult, fmt
 from evals.summary import TYPE_COLUMNS
 
+# Metrics of the model judges: left out of the terminal table when no model judged.
+OPTIONAL = ("faithfulness_llm", "faithfulness_llamaindex", "llamaindex_judge_failed")
+
 
 def print_report(report: EvalReport, console: Console, floors: Floors | None = None) -> None:
     """The summary, the per-type table, the judge's check and the five worst questions."""
@@ -22,7 +25,7 @@ def print_report(report: EvalReport, console: Console, floors: Floors | None = N
     table.add_column("floor", justify="right")
     for name, meta in METRICS.items():
         value = report.summary.get(name)
-        if value is None and name in ("faithfulness_llm",):
+        if value is None and name in OPTIONAL:
             continue
         floor = floors.floors.get(name) if floors else None
         style = ""

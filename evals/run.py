@@ -11,17 +11,21 @@ from typing import TYPE_CHECKING
 from rich.console import Console
 
 from assistant.progress import progress_bar
-from assistant.schema import Answer, Hit
+from assistant.schema import Answer
 from evals.dataset import QAPair
 from evals.evidence import Evidence, evidence_from
 from evals.judge_check import judge_check
 from evals.judges import LLMJudge, OfflineJudge
+from evals.llamaindex import LlamaIndexFaithfulness, retriever_scores
 from evals.models import EvalReport, QuestionResult, Scores
+from evals.passages import index_passages
 from evals.scoring import score_answer
 from evals.summary import by_type, summarize
 
 if TYPE_CHECKING:
     from assistant.api import Assistant
+
+ModelJudge = LLMJudge | LlamaIndexFaithfulness
 
 
 def run_eval(
@@ -30,11 +34,16 @@ def run_eval(
     *,
     split: str = "test",
     limited: bool = False,
-    llm_judge: LLMJudge | None = None,
+    model_judges: Sequence[ModelJudge] = (),
     console: Console | None = None,
     progress: bool = True,
 ) -> EvalReport:
-    """Ask every pair through ``bot.ask`` and score the answers (a progress bar on ``console``)."""
+    """Ask every pair through ``bot.ask`` and score the answers (a progress bar on ``console``).
+
+    The offline judge judges every answer, and so does each of ``model_judges`` (the LLM
+    judge, LlamaIndex's FaithfulnessEvaluator) when a model is configured; LlamaIndex's
+    RetrieverEvaluator scores the plain search beside the chain's retrieval.
+    """
     console = console or Console(stderr=True)
     # Load the index and models first (a search in each language), so the first question's
     # time is its own.
@@ -56,7 +65,7 @@ def run_eval(
         for pair in pairs:
             if bar is not None and task is not None:
                 bar.update(task, current=pair.id)
-            result, answer, evidence = _ask_one(bot, pair, judge, llm_judge)
+            result, answer, evidence = _ask_one(bot, pair, judge, model_judges)
             results.append(result)
             if answer is not None:
                 answers[pair.id] = (answer, evidence)
@@ -73,14 +82,16 @@ def run_eval(
         limited=limited,
         results=results,
     )
-    report.perturbations = judge_check(bot, judge, pairs, results, answers)
+    passages = index_passages(bot)
+    report.perturbations = judge_check(bot, judge, pairs, results, answers, passages)
     report.summary = summarize(results, report.perturbations)
+    report.summary.update(retriever_scores(bot, pairs, passages))
     report.by_type = by_type(results)
     return report
 
 
 def _ask_one(
-    bot: Assistant, pair: QAPair, judge: OfflineJudge, llm_judge: LLMJudge | None
+    bot: Assistant, pair: QAPair, judge: OfflineJudge, model_judges: Sequence[ModelJudge]
 ) -> tuple[QuestionResult, Answer | None, dict[str, Evidence]]:
     result = QuestionResult(
         id=pair.id,
@@ -106,10 +117,8 @@ def _ask_one(
     result.seconds = time.perf_counter() - started
     known = {h.id for h in answer.passages}
     missing = [c.passage_id for c in answer.citations if c.passage_id not in known]
-    evidence = evidence_from(answer, fetch_hits(bot, list(dict.fromkeys(missing))))
-    judgements = [judge.judge(answer, evidence)]
-    if llm_judge is not None:
-        judgements.append(llm_judge.judge(answer, evidence))
+    evidence = evidence_from(answer, index_passages(bot, list(dict.fromkeys(missing))))
+    judgements = [j.judge(answer, evidence) for j in (judge, *model_judges)]
     scores, citations, passages, found = score_answer(pair, answer, evidence, judgements)
     result.answer = answer.text
     result.abstained = answer.abstained
@@ -133,18 +142,3 @@ def _answerer_name(bot: Assistant, results: Sequence[QuestionResult]) -> str:
     if names and all(n == names[0] for n in names):
         return names[0]
     return bot.pipeline.name
-
-
-def fetch_hits(bot: Assistant, ids: Sequence[str]) -> list[Hit]:
-    """Passages by id, straight from the index (for citations outside ``answer.passages``)."""
-    from assistant.retrieval.search import (
-        hit_from,  # lazy, like the other two: `--help` loads no Chroma
-    )
-
-    if not ids:
-        return []
-    got = bot.retriever().collection.get(ids=list(ids), include=["documents", "metadatas"])
-    return [
-        hit_from(pid, doc, meta, 0.0, None)
-        for pid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-    ]

@@ -15,7 +15,7 @@ from assistant.schema import Answer, Citation, Hit, parse_timestamp
 from evals.claims import canon, is_verbatim
 from evals.dataset import GoldSource, QAPair, normalize_ws
 from evals.evidence import Evidence
-from evals.judges.verdicts import Judgement
+from evals.judges.verdicts import LLAMAINDEX_JUDGE, OFFLINE_JUDGE, Judgement
 from evals.models import CitationResult, PassageResult, Scores
 
 
@@ -128,8 +128,10 @@ def score_answer(
         found = [] if answer.abstained else facts_found(pair, answer)
         scores.key_facts = len(found) / len(pair.key_facts) if pair.key_facts else None
     for judgement in judgements:
-        if judgement.judge == "offline":
+        if judgement.judge == OFFLINE_JUDGE:
             scores.faithfulness = judgement.faithfulness
+        elif judgement.judge.startswith(LLAMAINDEX_JUDGE):
+            scores.faithfulness_llamaindex = judgement.faithfulness
         else:
             scores.faithfulness_llm = judgement.faithfulness
     return scores, citations, passages, found

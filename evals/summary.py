@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import get_args
 
 from evals.dataset import QuestionType
+from evals.judges.verdicts import LLAMAINDEX_JUDGE, LLM_JUDGE
 from evals.models import QuestionResult
 from evals.perturb import PerturbationReport
 
@@ -45,7 +46,9 @@ def summarize(
         "abstention_recall": _mean([float(r.abstained) for r in uncovered]),
         "faithfulness": _mean([r.scores.faithfulness for r in results]),
         "faithfulness_llm": _mean([r.scores.faithfulness_llm for r in results]),
-        "llm_judge_failed": _llm_judge_failed(results),
+        "llm_judge_failed": _judge_failed(results, LLM_JUDGE),
+        "faithfulness_llamaindex": _mean([r.scores.faithfulness_llamaindex for r in results]),
+        "llamaindex_judge_failed": _judge_failed(results, LLAMAINDEX_JUDGE),
         "judge_caught": None,
         "judge_accepted": None,
         "mean_seconds": _mean([r.seconds for r in results]),
@@ -58,10 +61,10 @@ def summarize(
     return out
 
 
-def _llm_judge_failed(results: Sequence[QuestionResult]) -> float | None:
-    """How many answers the LLM judge returned no verdicts for (``None``: it did not run)."""
-    llm = [j for r in results for j in r.judgements if j.judge.startswith("llm")]
-    return float(sum(j.error is not None for j in llm)) if llm else None
+def _judge_failed(results: Sequence[QuestionResult], judge: str) -> float | None:
+    """How many answers a model judge returned no verdicts for (``None``: it did not run)."""
+    ran = [j for r in results for j in r.judgements if j.judge.startswith(judge)]
+    return float(sum(j.error is not None for j in ran)) if ran else None
 
 
 def _round(value: float | None) -> float | None:

@@ -21,11 +21,13 @@ from evals.compare import compare
 from evals.dataset import load_pairs
 from evals.evidence import evidence_from
 from evals.floors import FLOORS_PATH, broken_floors, floors_apply, load_floors
-from evals.harness import evaluate
+from evals.harness import evaluate, model_judges
 from evals.judges import Judgement, LLMJudge, OfflineJudge
+from evals.llamaindex import LlamaIndexFaithfulness, retriever_scores
 from evals.models import EvalReport, QuestionResult, Scores
+from evals.passages import index_passages
 from evals.perturb import PERTURBATIONS, BaseAnswer, perturb
-from evals.scoring import is_gold_passage, quotes_overlap, retrieval_scores
+from evals.scoring import is_gold_passage, quotes_overlap, retrieval_scores, score_answer
 from evals.summary import summarize
 
 # --- the offline eval of the held-out split --------------------------------------------------
@@ -381,6 +383,68 @@ def test_verdicts_the_llm_judge_could_not_get_are_counted_not_averaged_away() ->
 
     assert summarize([judged, lost, offline])["llm_judge_failed"] == 1.0
     assert summarize([offline])["llm_judge_failed"] is None  # no LLM judge ran
+
+
+# --- LlamaIndex's evaluators next to ours --------------------------------------------------
+
+
+def test_llamaindex_retriever_evaluator_scores_the_plain_search_by_our_gold_passages(
+    bot: Assistant,
+) -> None:
+    pairs = [p for p in load_pairs(split="test") if p.sources]
+    figures = retriever_scores(bot, pairs, index_passages(bot), k=5)
+    # The same gold rule on the same search: LlamaIndex's hit rate and MRR are ours.
+    ours = [retrieval_scores(bot.search(p.question, k=5), p.sources) for p in pairs]
+    assert figures["llamaindex_hit_rate"] == round(sum(s[1] for s in ours) / len(ours), 4)
+    assert figures["llamaindex_mrr"] == round(sum(s[2] for s in ours) / len(ours), 4)
+    assert 0 < figures["llamaindex_mrr"] < figures["llamaindex_hit_rate"] < 1
+
+
+def test_the_eval_reports_llamaindex_retrieval_next_to_ours(
+    run: tuple[EvalReport, int, Path, str],
+) -> None:
+    report, _, out, printed = run
+    assert report.summary["llamaindex_hit_rate"] is not None
+    assert report.summary["llamaindex_mrr"] is not None
+    assert report.summary["faithfulness_llamaindex"] is None  # no model configured
+    assert "LlamaIndex RetrieverEvaluator" in printed
+    assert "(`llamaindex_hit_rate`)" in (out / "test-offline.md").read_text(encoding="utf-8")
+
+
+def test_llamaindex_faithfulness_asks_the_configured_server(server: FakeOpenAI) -> None:
+    server.reset()
+    settings = Settings(
+        answerer="openai",
+        openai_base_url=server.base_url,
+        openai_api_key="sk-test-1234",
+        llm_max_retries=0,
+    )
+    judges = model_judges(settings, Console(file=io.StringIO()))
+    assert [type(j) for j in judges] == [LLMJudge, LlamaIndexFaithfulness]
+    faithfulness = judges[1]
+    answer = _answer(f"Seonghyun Kim: “{QUOTE}” [1]")
+
+    server.script(Reply(text="YES"))
+    judged = faithfulness.judge(answer, evidence_from(answer))
+    assert judged.faithfulness == 1.0 and judged.error is None
+    assert judged.judge == f"llamaindex:{settings.llm.model}"
+    prompt = "\n".join(m["content"] for m in server.requests[-1].messages)
+    assert "Information: " + answer.text in prompt and PASSAGE.split("\n")[0] in prompt
+
+    server.script(Reply(text="NO"))
+    judged = faithfulness.judge(answer, evidence_from(answer))
+    assert judged.faithfulness == 0.0 and judged.flagged
+
+    server.script(Reply(status=500))
+    judged = faithfulness.judge(answer, evidence_from(answer))
+    assert judged.faithfulness is None and "500" in (judged.error or "")
+    scores, *_ = score_answer(load_pairs(split="dev")[0], answer, {}, [judged])
+    assert scores.faithfulness_llamaindex is None  # unjudged, not scored zero
+    result = QuestionResult(
+        id="q", type="factoid", language="en", question="q", reference_answer="r"
+    )
+    result.judgements = [judged]
+    assert summarize([result])["llamaindex_judge_failed"] == 1.0
 
 
 # --- compare ---------------------------------------------------------------------------------

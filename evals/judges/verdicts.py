@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from pydantic import BaseModel, Field, computed_field
 
+# How a Judgement names its judge: "offline", "llm:<model>", "llamaindex:<model>".
+OFFLINE_JUDGE, LLM_JUDGE, LLAMAINDEX_JUDGE = "offline", "llm", "llamaindex"
+
 
 class ClaimVerdict(BaseModel):
     """A judge's verdict on one claim."""

@@ -44,6 +44,9 @@ METRICS: dict[str, Metric] = {
     "hit@1": Metric(label="retrieval hit@1"),
     "hit@5": Metric(label="retrieval hit@5"),
     "mrr": Metric(label="retrieval MRR"),
+    # The plain search (the question as asked) through LlamaIndex's own evaluator.
+    "llamaindex_hit_rate": Metric(label="retrieval hit rate@5 (LlamaIndex RetrieverEvaluator)"),
+    "llamaindex_mrr": Metric(label="retrieval MRR@5 (LlamaIndex RetrieverEvaluator)"),
     "citation_gold": Metric(label="answers citing a gold source"),
     "citation_verbatim": Metric(label="citations verbatim in their passage"),
     "key_fact_recall": Metric(label="key-fact recall"),
@@ -60,8 +63,6 @@ METRICS: dict[str, Metric] = {
     "llamaindex_judge_failed": Metric(
         label="answers LlamaIndex could not judge", higher_is_better=False, share=False
     ),
-    "llamaindex_hit_rate": Metric(label="retrieval hit rate@5 (LlamaIndex RetrieverEvaluator)"),
-    "llamaindex_mrr": Metric(label="retrieval MRR@5 (LlamaIndex RetrieverEvaluator)"),
     "judge_caught": Metric(label="judge catches broken answers"),
     "judge_accepted": Metric(label="judge accepts faithful answers"),
     "mean_seconds": Metric(label="seconds per question", higher_is_better=False, share=False),

@@ -50,34 +50,32 @@ STOPWORDS = word_set(
 SENTENCE_END_RE = re.compile(r"(?<![.!?…。])([.!?…。]++)[\"”’)]*+(?=\s|$)")
 
 
-def sentence_spans(text: str) -> list[tuple[int, int]]:
-    """Where the sentences of ``text`` are, as ``(start, end)`` offsets: lines are hard
-    breaks, each span is stripped of surrounding space, empty ones are dropped."""
-    spans: list[tuple[int, int]] = []
-    offset = 0
+def split_sentences(text: str) -> list[str]:
+    """Sentences of ``text`` (lines are hard breaks); stripped, empty ones dropped."""
+    out = []
     for line in text.split("\n"):
         start = 0
-        cuts = []
         for m in SENTENCE_END_RE.finditer(line):
             # A sentence has a character before its end marks: a lone "." opening it is
             # that character, and the sentence runs on to the next end.
             if m.end(1) - start < 2:
                 continue
-            cuts.append((start, m.end()))
+            out.append(line[start : m.end()])
             start = m.end()
-        cuts.append((start, len(line)))
-        for a, b in cuts:
-            piece = line[a:b]
-            lead, trail = len(piece) - len(piece.lstrip()), len(piece) - len(piece.rstrip())
-            if lead < len(piece):
-                spans.append((offset + a + lead, offset + b - trail))
-        offset += len(line) + 1
+        out.append(line[start:])
+    return [s for s in (part.strip() for part in out) if s]
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Where the sentences of ``split_sentences`` are in ``text``, as ``(start, end)``."""
+    spans = []
+    cursor = 0
+    for sentence in split_sentences(text):
+        # Only space lies between one sentence and the next, so the first match is it.
+        start = text.index(sentence, cursor)
+        cursor = start + len(sentence)
+        spans.append((start, cursor))
     return spans
-
-
-def split_sentences(text: str) -> list[str]:
-    """Sentences of ``text`` (lines are hard breaks); stripped, empty ones dropped."""
-    return [text[a:b] for a, b in sentence_spans(text)]
 
 
 def shorten(text: str, limit: int) -> str:

@@ -216,8 +216,19 @@ def build_index(
     started = time.perf_counter()
     report = IndexReport()
     old = None if rebuild else store.manifest()
-    if old is not None:
-        check_format(old)  # before anything is read into it or loaded for it
+    if old is not None and old.index_format < INDEX_FORMAT:
+        # An older version's index is rebuilt rather than refused: the embedding cache keeps
+        # every vector, so the upgrade costs seconds and `make run` keeps working after a pull.
+        log.warning(
+            "the index at %s was stored in format %s by an older version: rebuilding it in "
+            "format %s (nothing is embedded again)",
+            store.where,
+            old.index_format,
+            INDEX_FORMAT,
+        )
+        old = None
+    elif old is not None:
+        check_format(old)  # a newer version's index: before anything is read into it
 
     scanned = scan(
         settings.index.corpus_dir,

@@ -215,10 +215,13 @@ def index(
 
 def _ensure_index(bot: Assistant, out: Console | None = None) -> None:
     from assistant.index.build import corpus_notice
+    from assistant.index.store import INDEX_FORMAT
 
     manifest = bot.store.manifest()
     if manifest is None:
         err.print("No index yet: building it from the corpus first.")
+        _run_index(bot, out=out)
+    elif manifest.index_format < INDEX_FORMAT:  # the build logs that it upgrades it
         _run_index(bot, out=out)
     elif notice := corpus_notice(manifest, bot.settings):
         err.print(f"[yellow]{escape(notice)}[/]")
@@ -541,9 +544,7 @@ def eval_(
     err = Console(stderr=True, soft_wrap=True)
     try:
         bot = Assistant(Settings(answerer=answerer or "offline"))
-        if bot.store.manifest() is None:
-            err.print("No index yet: building it from the corpus first.")
-            bot.index()
+        _ensure_index(bot, out=err)
         _, code = evaluate(
             bot, split=split, compare_with=compare, out_dir=out_dir, limit=limit, console=console
         )

@@ -22,9 +22,10 @@ from rich.table import Table
 
 from assistant.api import Assistant
 from assistant.config import PROJECT_ROOT, Settings
-from assistant.ingestion.chunking import chunk_corpus, split_sentences
+from assistant.ingestion.chunking import chunk_corpus
 from assistant.ingestion.corpus import load_corpus
 from assistant.schema import format_timestamp
+from assistant.text import split_sentences
 
 SPEAKERS = ("Ann Lee", "Bob Ray", "Cy Moss")
 EPISODE_SECONDS = 3600

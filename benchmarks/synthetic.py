@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 
 from assistant.ingestion.corpus import METADATA_FILE, list_files, load_metadata
-from assistant.ingestion.transcripts import (
+from assistant.ingestion.text_formats import (
     ARTICLE_TITLE_RE,
     CHAPTER_LIST_HEADING_RE,
     HEADER_RE,
@@ -33,9 +33,8 @@ from assistant.ingestion.transcripts import (
     MD_HEADING_RE,
     NUMBERED_HEADING_RE,
     STAMPED_TURN_RE,
-    Metadata,
-    parse_text,
 )
+from assistant.ingestion.transcripts import Metadata, parse_text
 from assistant.schema import format_timestamp
 
 ORIGINS_FILE = ".synth.json"

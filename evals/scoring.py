@@ -10,8 +10,8 @@ import math
 from collections.abc import Sequence
 from difflib import SequenceMatcher
 
-from assistant.ingestion.transcripts import detect_language
 from assistant.schema import Answer, Citation, Hit, parse_timestamp
+from assistant.text import detect_language
 from evals.claims import canon, is_verbatim
 from evals.dataset import GoldSource, QAPair, normalize_ws
 from evals.evidence import Evidence

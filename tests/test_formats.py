@@ -11,9 +11,9 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.answering.citations import cite
-from assistant.ingestion.chunking import split_sentences
 from assistant.ingestion.transcripts import parse_file
 from assistant.schema import format_timestamp
+from assistant.text import split_sentences
 
 FIXTURES = Path(__file__).resolve().parent / "fixtures" / "formats"
 

@@ -20,8 +20,9 @@ from counts import COUNTS
 
 from assistant import Assistant, FilterError, IndexUnavailable, Settings
 from assistant.answering.citations import cite
-from assistant.ingestion.chunking import chunk_corpus, count_tokens, split_sentences
+from assistant.ingestion.chunking import chunk_corpus, count_tokens
 from assistant.ingestion.corpus import load_corpus
+from assistant.text import split_sentences
 from evals.dataset import normalize_ws
 
 VENV_BIN = Path(sys.executable).parent

@@ -15,8 +15,10 @@ import time
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from assistant.ingestion.chunking import chunk_episode, split_sentences
-from assistant.ingestion.transcripts import MD_HEADING_RE, Metadata, md_heading, parse_text
+from assistant.ingestion.chunking import chunk_episode
+from assistant.ingestion.text_formats import MD_HEADING_RE, md_heading
+from assistant.ingestion.transcripts import Metadata, parse_text
+from assistant.text import split_sentences
 
 SMALL, LARGE = 100_000, 1_000_000
 # Linear work measures ~10, quadratic 100 and more; 30 leaves room for a busy 2-core machine

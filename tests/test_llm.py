@@ -33,9 +33,10 @@ from assistant.answering.synthesizers.openai.synthesizer import (
     OpenAISynthesizer,
 )
 from assistant.config import LOCAL_CONTEXT_TOKENS
-from assistant.ingestion.chunking import count_tokens, split_sentences
+from assistant.ingestion.chunking import count_tokens
 from assistant.openai_client import retry_after
 from assistant.prompts import load_prompt, render_prompt
+from assistant.text import split_sentences
 from benchmarks.fake_openai import FakeOpenAI, Reply
 
 ROOT = Path(__file__).resolve().parent.parent

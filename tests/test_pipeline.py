@@ -15,8 +15,8 @@ from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COV
 from assistant.answering.question import speakers_named
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
 from assistant.answering.synthesizers.base import NOTICE
-from assistant.ingestion.chunking import split_sentences
 from assistant.schema import Answer, Hit
+from assistant.text import split_sentences
 from benchmarks.estimates import NOAM_BROWN, measure
 
 PACKAGE = Path(__file__).resolve().parent.parent / "assistant"

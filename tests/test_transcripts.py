@@ -7,7 +7,8 @@ from pathlib import Path
 import pytest
 
 from assistant.ingestion.corpus import load_corpus
-from assistant.ingestion.transcripts import discover_speakers, parse_file
+from assistant.ingestion.text_formats import discover_speakers
+from assistant.ingestion.transcripts import parse_file
 from assistant.schema import format_timestamp
 
 EPISODES = Path(__file__).resolve().parent.parent / "episodes"

@@ -8,9 +8,8 @@ import math
 import re
 from collections.abc import Iterable
 
-from assistant.ingestion.chunking import split_sentences
 from assistant.schema import Citation, Hit, format_timestamp
-from assistant.text import WORD_RE, content_terms, shorten
+from assistant.text import WORD_RE, content_terms, shorten, split_sentences
 
 CLEAN_MARKER_RE = re.compile(r"\[(\d+)\]")
 META_RE = re.compile(

@@ -13,9 +13,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
-from assistant.ingestion.transcripts import detect_language
 from assistant.schema import Turn
-from assistant.text import WORD_RE, content_terms, romanize
+from assistant.text import WORD_RE, content_terms, detect_language, romanize
 
 QuestionKind = Literal["factoid", "who", "when", "summary", "comparison", "empty"]
 

@@ -15,7 +15,8 @@ from pathlib import Path
 import yaml
 
 from assistant.ingestion.feed import is_feed, match_files, read_feed
-from assistant.ingestion.transcripts import Metadata, ParsedFile, parse_file, read_regular
+from assistant.ingestion.reading import read_regular
+from assistant.ingestion.transcripts import Metadata, ParsedFile, parse_file
 from assistant.schema import Episode, ParseIssue
 
 METADATA_FILE = "episodes.yaml"

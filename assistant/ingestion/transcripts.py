@@ -27,42 +27,15 @@ from assistant.ingestion.chapters import apply_chapters
 from assistant.ingestion.reading import decode, read_regular
 from assistant.ingestion.text_formats import (
     ARTICLE_TITLE_RE,
-    CHAPTER_LIST_HEADING_RE,
     HEADER_RE,
-    MAX_CHAPTER_HEADING_CHARS,
-    MD_HEADING_RE,
-    NUMBERED_HEADING_RE,
     STAMPED_TURN_RE,
-    discover_speakers,
     first_line,
-    md_heading,
     parse_article,
     parse_headed,
     parse_plain,
     parse_stamped,
 )
 from assistant.schema import Chapter, Episode, ParseIssue
-from assistant.text import detect_language
-
-# Where these lived before the split; importers keep working.
-__all__ = [
-    "ARTICLE_TITLE_RE",
-    "CHAPTER_LIST_HEADING_RE",
-    "HEADER_RE",
-    "MAX_CHAPTER_HEADING_CHARS",
-    "MD_HEADING_RE",
-    "NUMBERED_HEADING_RE",
-    "STAMPED_TURN_RE",
-    "Metadata",
-    "ParsedFile",
-    "decode",
-    "detect_language",
-    "discover_speakers",
-    "md_heading",
-    "parse_file",
-    "parse_text",
-    "read_regular",
-]
 
 
 @dataclass

@@ -19,9 +19,8 @@ from assistant.config import RetrievalSettings
 from assistant.errors import FilterError
 from assistant.index.lexical import CROSSLINGUAL, MAIN, open_lexical, tokenize
 from assistant.index.store import Manifest, Store, decode_metadata
-from assistant.ingestion.transcripts import detect_language
 from assistant.schema import Hit, format_timestamp
-from assistant.text import WORD_RE, stopword_stems
+from assistant.text import WORD_RE, detect_language, stopword_stems
 
 if TYPE_CHECKING:
     from assistant.index.embeddings import LocalEmbedder

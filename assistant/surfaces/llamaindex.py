@@ -47,7 +47,8 @@ from assistant.config import Settings
 from assistant.index.store import encode_metadata
 from assistant.ingestion.chunking import chunk_episode
 from assistant.ingestion.corpus import list_files, load_metadata
-from assistant.ingestion.transcripts import Metadata, decode, parse_text
+from assistant.ingestion.reading import decode
+from assistant.ingestion.transcripts import Metadata, parse_text
 from assistant.schema import Answer, Hit, Turn
 from assistant.surfaces.common import turns_from_messages
 

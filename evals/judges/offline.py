@@ -17,9 +17,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from assistant.ingestion.transcripts import detect_language
 from assistant.schema import Answer, Citation
-from assistant.text import word_set
+from assistant.text import detect_language, word_set
 from evals.claims import (
     REPORTING_VERBS,
     Claim,

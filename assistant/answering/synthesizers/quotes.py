@@ -18,9 +18,8 @@ from dataclasses import dataclass
 from assistant.answering.citations import cite, verbatim_quotes
 from assistant.answering.question import Query
 from assistant.answering.synthesizers.base import Draft, Evidence
-from assistant.ingestion.chunking import split_sentences
 from assistant.schema import Citation, Hit, Turn, Usage
-from assistant.text import content_terms
+from assistant.text import content_terms, split_sentences
 
 # Factoid answers: the lead sentence plus at most two that clear the floor, ~70 words.
 MAX_WORDS = 70

@@ -6,8 +6,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from assistant.ingestion.chunking import count_tokens, split_sentences
+from assistant.ingestion.chunking import count_tokens
 from assistant.schema import Hit, TurnStart, format_timestamp
+from assistant.text import split_sentences
 
 MIN_TRIMMED_TOKENS = 40  # a trimmed passage shorter than this is not worth its header
 DELIMITER_RE = re.compile(r"<(\s*/?\s*)(passages?|conversation)\b", re.I)

@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 
 from assistant.answering.citations import CLEAN_MARKER_RE, META_RE, claim_sentences, is_claim
-from assistant.ingestion.chunking import split_sentences
+from assistant.text import split_sentences
 
 NO_ANSWER = "NO_ANSWER"
 # A sentence seen this many times in one reply means the model is looping: the stream stops.

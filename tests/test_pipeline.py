@@ -12,7 +12,7 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.answering.citations import speaker_changes, verbatim_quotes
 from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
-from assistant.answering.question import speakers_named
+from assistant.answering.question import read_question, speakers_named
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
 from assistant.answering.synthesizers.base import NOTICE
 from assistant.schema import Answer, Hit
@@ -51,6 +51,24 @@ def test_summary_outlines_the_named_episode_only(bot: Assistant, question: str) 
     assert len({c.chapter for c in chapters}) >= 10  # the episode's chapters, with times
     times = [c.seconds for c in chapters]
     assert times == sorted(times) and all(c.timestamp in answer.text for c in chapters)
+
+
+@pytest.mark.parametrize(
+    ("question", "framing"),
+    [
+        ("Give me the gist of the Noam Brown Latent Space interview.", "write-up sums it up"),
+        ("EP 81 2025 회고편 내용을 짧게 정리해 주세요.", "챕터 구성"),
+    ],
+)
+def test_a_summary_asked_in_other_words_is_still_an_outline(
+    bot: Assistant, question: str, framing: str
+) -> None:
+    # "the gist of the … interview" once went looking for passages about interviews and
+    # abstained; "정리해 주세요" (sum it up) was answered with quotes about MoE.
+    answer = bot.ask(question)
+    assert_cited(answer)
+    assert framing in answer.text
+    assert len({c.episode for c in answer.citations}) == 1
 
 
 def test_comparison_quotes_each_named_episode(bot: Assistant) -> None:
@@ -133,6 +151,37 @@ def test_a_question_about_the_write_up_is_answered_from_it(bot: Assistant) -> No
     answer = bot.ask("EP 88 기사에서는 AI 혁신이 어디로 수렴했다고 하나요?")
     assert_cited(answer)
     assert answer.citations[0].kind == "article" and answer.citations[0].episode == "EP 88"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "In the Korean intro to the Noam Brown interview, what is Noam credited on?",
+        "노암 브라운 에피소드 한국어 소개 글에서는 노암이 어떤 크레딧을 받았다고 하나요?",
+    ],
+)
+def test_the_write_up_asked_for_in_any_words_answers_even_about_a_speaker(
+    bot: Assistant, question: str
+) -> None:
+    answer = bot.ask(question)
+    assert_cited(answer)
+    first = answer.citations[0]
+    assert first.kind == "article" and "o1 시스템 카드" in first.quote
+
+
+def test_what_the_write_up_says_of_a_named_speaker_counts_as_an_answer(bot: Assistant) -> None:
+    # A write-up has no speakers; narrowing to Noam's turns used to drop it, though it is in
+    # the question's language and says it outright.
+    answer = bot.ask("노암 브라운은 o1에서 어떤 크레딧을 받았나요?")
+    assert_cited(answer)
+    assert answer.citations[0].kind == "article"
+    assert "o1 시스템 카드" in answer.citations[0].quote
+
+
+def test_korean_text_is_a_write_up_word_only_as_a_word_of_its_own(bot: Assistant) -> None:
+    episodes = bot.retriever().manifest.episodes
+    assert read_question("노암 브라운 글에서 GPT-Zero는?", [], episodes).wants_article
+    assert not read_question("구글에서 나온 Gemini 3는?", [], episodes).wants_article
 
 
 def test_speakers_named_in_hangul_narrow_the_answer(bot: Assistant) -> None:

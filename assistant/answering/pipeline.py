@@ -174,8 +174,17 @@ class AnswerPipeline:
             or list(query.context_episodes)
             or None,
             speakers=filters.speakers
-            or (list(query.speakers) if query.speakers and query.kind != "who" else None),
+            or (
+                list(query.speakers)
+                if query.speakers and query.kind != "who" and not query.wants_article
+                else None
+            ),
         )
+        if narrowed.speakers and not filters.speakers:
+            # Speakers the question names, not the caller's: what a write-up in the question's
+            # language says of them counts too (in another language it only crowded out their
+            # own words: dev hit@1 lost a question).
+            narrowed.articles_in = query.language
         if query.kind == "summary" and narrowed.episodes:
             hits = retriever.outline(narrowed.episodes[:MAX_OUTLINED])
             if hits:

@@ -14,7 +14,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
 from assistant.schema import Turn
-from assistant.text import WORD_RE, content_terms, detect_language, romanize
+from assistant.text import WORD_RE, content_terms, detect_language, romanize, stem
 
 QuestionKind = Literal["factoid", "who", "when", "summary", "comparison", "empty"]
 
@@ -36,8 +36,13 @@ WHEN_RE = re.compile(
 )
 SUMMARY_RE = re.compile(
     r"\b(about|summar\w*|overview|outline|recap|gist|tl;?dr|cover(s|ed)?|topics?|main points?)\b"
-    r"|요약|무엇에 관한|무슨 내용|어떤 내용|개요|주제",
+    r"|요약|무엇에 관한|무슨 내용|어떤 내용|개요|주제|정리해|간추려|줄거리",
     re.I,
+)
+# What a listener calls an episode: "the gist of the interview" asks for the episode.
+EPISODE_WORDS = frozenset(
+    stem(w)
+    for w in ["interview", "conversation", "discussion", "show", "chat", "session", "recording"]
 )
 COMPARE_RE = re.compile(
     r"\b(differ\w*|compar\w*|contrast|versus|vs\.?|both|each|across|between)\b|차이|비교|각각",
@@ -63,8 +68,14 @@ EPISODE_NUMBER_RE = re.compile(
     re.I,
 )
 # A question that says it is asking the episode's write-up ("according to the EP 88 write-up",
-# "요약 기사에 따르면"), not what was said in the episode.
-ARTICLE_RE = re.compile(r"\b(write-?ups?|articles?|show notes)\b|기사|요약문", re.I)
+# "the Korean intro", "요약 기사에 따르면", "한국어 소개 글에서"), not what was said in the
+# episode. A Korean "글" (text) only as a word of its own: "구글에서" is Google.
+ARTICLE_RE = re.compile(
+    r"\b(write-?ups?|articles?|show notes|blog posts?|(korean|english)\s+(summary|intro"
+    r"|introduction|text|version|post|notes))\b|기사|요약문|(?<![\uac00-\ud7a3])글(?=에|의|은|을|이|\b)"
+    r"|(소개|정리|요약|한국어)\s?글",
+    re.I,
+)
 COMMAND_RE = re.compile(r"^\s*/\w+")
 # A word that can be part of a name: capitalised, an acronym, or a version ("GPT-5.2").
 NAME_WORD_RE = re.compile(r"[A-Za-z0-9][\w'’.\-]*")
@@ -240,7 +251,8 @@ def question_kind(question: str, episodes: Sequence[str], focus: Sequence[str]) 
 def _latin_focus(focus: Sequence[str]) -> list[str]:
     # Korean particles stay attached to words ("에피소드인가요"): only Latin-script terms are
     # a reliable sign that a Korean question asks about a topic rather than the episode.
-    return [t for t in focus if t.isascii()]
+    # Words for the episode itself ("the gist of the Noam Brown interview") are no topic.
+    return [t for t in focus if t.isascii() and t not in EPISODE_WORDS]
 
 
 def topic_terms(question: str, episodes: Sequence[str], speakers: Sequence[str]) -> list[str]:

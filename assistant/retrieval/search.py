@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 # Fusion's k and BM25's weight are settings (RetrievalSettings, with their measurements).
 OTHER_LANGUAGES_WEIGHT = 0.5  # see Retriever.search
+ARTICLES = "\0articles:"  # the article chunks' masks, by language, beside the speakers' masks
 
 
 @dataclass
@@ -35,6 +36,9 @@ class Filters:
 
     episodes: list[str] | None = None
     speakers: list[str] | None = None
+    # Keep the episodes' articles in this language beside the speakers' turns: a write-up has
+    # no speakers but is about them ("노암은 어떤 크레딧을…" is answered by the article on Noam).
+    articles_in: str | None = None
 
 
 def _norm(text: str) -> str:
@@ -162,16 +166,24 @@ class Retriever:
             codes = [self._episode_codes[e] for e in filters.episodes if e in self._episode_codes]
             mask &= np.isin(self._episode, np.array(codes, dtype=np.int32))
         if filters.speakers:
-            mask &= np.logical_or.reduce([self._speaker_mask(s) for s in filters.speakers])
+            masks = [self._speaker_mask(s) for s in filters.speakers]
+            if filters.articles_in:
+                masks.append(self._speaker_mask(ARTICLES + filters.articles_in))
+            mask &= np.logical_or.reduce(masks)
         return mask
 
     def _speaker_mask(self, speaker: str) -> np.ndarray:
-        """Chunks where ``speaker`` speaks (asked of Chroma once per speaker and generation;
-        ids of chunks this generation does not count are ignored)."""
+        """Chunks where ``speaker`` speaks, or (``ARTICLES`` + a language) the article chunks
+        in that language, asked of Chroma once per speaker and generation; ids of chunks this
+        generation does not count are ignored."""
         with self._lock:
             mask = self._speaker_masks.get(speaker)
         if mask is None:
-            got = self.collection.get(where={"speakers": {"$contains": speaker}}, include=[])
+            where: dict = {"speakers": {"$contains": speaker}}
+            if speaker.startswith(ARTICLES):
+                language = speaker.removeprefix(ARTICLES)
+                where = {"$and": [{"kind": "article"}, {"language": language}]}
+            got = self.collection.get(where=where, include=[])
             if self._rows is None:
                 self._rows = {pid: row for row, pid in enumerate(self.ids)}
             rows = [self._rows[pid] for pid in got["ids"] if pid in self._rows]

@@ -164,7 +164,11 @@ class QuoteSynthesizer:
         query = evidence.query
         focus = set(query.checkable_focus)
         out: list[_Candidate] = []
-        for rank, hit in enumerate(evidence.hits):
+        hits = evidence.hits
+        if query.wants_article and any(h.kind == "article" for h in hits):
+            # "According to the write-up …": what the episode's speakers said is not asked.
+            hits = [h for h in hits if h.kind == "article"]
+        for rank, hit in enumerate(hits):
             sentences = split_sentences(hit.text)
             speakers = [cite(hit, sentence, 0).speaker for sentence in sentences]
             for i, sentence in enumerate(sentences):
@@ -240,7 +244,7 @@ class QuoteSynthesizer:
     def _factoid(self, evidence: Evidence) -> list[_Line]:
         """The sentence that answers, then at most two that clear the floor."""
         ranked = self._candidates(evidence)
-        if not ranked or not ranked[0].focus:
+        if not ranked or _unfocused(ranked[0], evidence.query):
             return []
         floor = FOCUS_SHARE * ranked[0].focus
         lead = ranked[0]
@@ -266,7 +270,7 @@ class QuoteSynthesizer:
     def _places(self, evidence: Evidence) -> list[_Line]:
         """Every chapter where the topic comes up, in episode order, each with its best quote."""
         ranked = self._candidates(evidence)
-        if not ranked or not ranked[0].focus:
+        if not ranked or _unfocused(ranked[0], evidence.query):
             return []
         floor = FOCUS_SHARE * max(c.focus for c in ranked)
         best: dict[tuple[str, str | None], _Candidate] = {}
@@ -460,6 +464,12 @@ def _defines(sentence: str, term: str) -> bool:
         )
         or re.search(rf"\b(called|known as|named)\s+{t}\b", sentence, re.I)
     )
+
+
+def _unfocused(lead: _Candidate, query: Query) -> bool:
+    """Whether the best sentence holds none of what is asked, where that can be told: the
+    words of an English question cannot be looked for in the Korean write-up it asks about."""
+    return not lead.focus and lead.hit.language == query.language
 
 
 def _near(a: _Candidate, b: _Candidate, seconds: int = PLACE_SECONDS) -> bool:

@@ -10,6 +10,9 @@ from functools import lru_cache
 import Stemmer
 
 WORD_RE = re.compile(r"[^\W_]+")
+# A word in one script: Korean particles stick to the Latin names they follow ("Cognition은",
+# "GPT-5.2의"), which are the same name as without them.
+SCRIPT_WORD_RE = re.compile(r"[\uac00-\ud7a3]+|[^\W_\uac00-\ud7a3]+")
 HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
 
 
@@ -18,6 +21,16 @@ def detect_language(text: str) -> str:
     hangul = len(HANGUL_RE.findall(text))
     letters = sum(ch.isalpha() for ch in text) or 1
     return "ko" if hangul / letters > 0.2 else "en"
+
+
+HANGUL_RUN_RE = re.compile(r"[\uac00-\ud7a3]{2,}")
+
+
+def syllable_pairs(text: str) -> set[str]:
+    """Each pair of neighbouring Hangul syllables in ``text``: Korean sticks particles and
+    endings to words ("법칙이", "법칙은"), so whole words rarely match between a question
+    and a sentence, and their pairs do ("법칙")."""
+    return {run[i : i + 2] for run in HANGUL_RUN_RE.findall(text) for i in range(len(run) - 1)}
 
 
 def word_set(block: str) -> frozenset[str]:
@@ -111,7 +124,7 @@ def content_terms(text: str) -> list[str]:
     """Stemmed words of ``text`` that say what it is about (stop words dropped)."""
     words = [
         w
-        for w in (t.lower() for t in WORD_RE.findall(text))
+        for w in (t.lower() for t in SCRIPT_WORD_RE.findall(text))
         if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
     ]
     return stemmer().stemWords(words)

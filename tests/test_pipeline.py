@@ -16,7 +16,7 @@ from assistant.answering.question import read_question, speakers_named
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
 from assistant.answering.synthesizers.base import NOTICE
 from assistant.schema import Answer, Hit
-from assistant.text import split_sentences
+from assistant.text import content_terms, split_sentences
 from benchmarks.estimates import NOAM_BROWN, measure
 
 PACKAGE = Path(__file__).resolve().parent.parent / "assistant"
@@ -176,6 +176,38 @@ def test_what_the_write_up_says_of_a_named_speaker_counts_as_an_answer(bot: Assi
     assert_cited(answer)
     assert answer.citations[0].kind == "article"
     assert "o1 시스템 카드" in answer.citations[0].quote
+
+
+@pytest.mark.parametrize(
+    ("question", "said"),
+    [
+        # Korean words carry their particles: "법칙은" in the question, "법칙은"/"법칙이" in
+        # the write-up; the sentence that answers used to lose to the write-up's first one.
+        (
+            "노암 브라운 에피소드 한국어 소개 글에서는 무어의 법칙이 무엇에 자리를 내주었다고 하나요?",
+            "황의 법칙",
+        ),
+        (
+            "한국어 기사에 따르면 테스트 시간 컴퓨팅 1단위는 몇 배 더 큰 규모에 해당하나요?",
+            "10,000배",
+        ),
+        # "Cognition과" in the question and "Cognition은" in the write-up are one name.
+        (
+            "한국어 기사는 다중 에이전트를 두고 Cognition과 Anthropic이 각각 뭐라고 한다고 전하나요?",
+            "Cognition은",
+        ),
+    ],
+)
+def test_a_korean_question_about_the_korean_write_up_quotes_the_sentence_that_answers(
+    bot: Assistant, question: str, said: str
+) -> None:
+    answer = bot.ask(question)
+    assert_cited(answer)
+    assert answer.citations[0].kind == "article" and said in answer.citations[0].quote
+
+
+def test_a_latin_name_is_the_same_term_with_a_korean_particle_on_it() -> None:
+    assert content_terms("Cognition은 GPT-5.2의") == content_terms("Cognition GPT-5.2")
 
 
 def test_korean_text_is_a_write_up_word_only_as_a_word_of_its_own(bot: Assistant) -> None:

@@ -19,7 +19,7 @@ from assistant.answering.citations import cite, verbatim_quotes
 from assistant.answering.question import Query
 from assistant.answering.synthesizers.base import Draft, Evidence
 from assistant.schema import Citation, Hit, Turn, Usage
-from assistant.text import content_terms, split_sentences
+from assistant.text import content_terms, split_sentences, syllable_pairs
 
 # Factoid answers: the lead sentence plus at most two that clear the floor, ~70 words.
 MAX_WORDS = 70
@@ -163,6 +163,12 @@ class QuoteSynthesizer:
     def _candidates(self, evidence: Evidence) -> list[_Candidate]:
         query = evidence.query
         focus = set(query.checkable_focus)
+        # A Korean question asking the Korean write-up: its words are checked against the
+        # write-up's sentences as syllable pairs. Not for other Korean questions: the
+        # write-up's paraphrase then outscored the English turn that said it (dev: 3 lost).
+        korean_article = query.language == "ko" and query.wants_article
+        pairs = syllable_pairs(" ".join(query.focus)) if korean_article else set()
+        focus |= pairs
         out: list[_Candidate] = []
         hits = evidence.hits
         if query.wants_article and any(h.kind == "article" for h in hits):
@@ -188,6 +194,8 @@ class QuoteSynthesizer:
                 if reply:
                     before = sentences[i - 1]
                 terms = frozenset(content_terms(sentence))
+                if pairs and hit.language == "ko":
+                    terms |= syllable_pairs(sentence) & pairs
                 out.append(
                     _Candidate(
                         hit,

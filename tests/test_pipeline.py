@@ -82,6 +82,18 @@ def test_comparison_quotes_each_named_episode(bot: Assistant) -> None:
         assert 1 <= sum(line.startswith(episode) for line in lines) <= 2
 
 
+def test_a_name_opening_the_question_with_its_version_is_what_each_side_quotes(
+    bot: Assistant,
+) -> None:
+    # "Gemini 3" opening a question was read as a capital that only opens it, and "comes up"
+    # as the topic: EP 81's side was a quote about a story that "has come up repeatedly".
+    answer = bot.ask("Gemini 3 comes up in both EP 79 and EP 81. What's said about it?")
+    assert_cited(answer)
+    for episode in ("EP 79", "EP 81"):
+        first = next(c for c in answer.citations if c.episode == episode)
+        assert "Gemini 3" in first.quote
+
+
 def test_when_question_lists_places_in_episode_order(bot: Assistant) -> None:
     answer = bot.ask("When do they talk about environment scaling?")
     assert_cited(answer)

@@ -59,7 +59,8 @@ ASKING_WORDS = frozenset(
         "asks answer answered mean means idea ideas view views opinion opinions differ "
         "difference different compare comparison contrast versus both across between "
         "reckon reckoned put puts keep keeps want wants know knows get gets got go goes "
-        "really actually lot lots kind sort well maybe pretty something anything everything"
+        "really actually lot lots kind sort well maybe pretty something anything everything "
+        "come comes came up"
     )
 )
 EPISODE_NUMBER_RE = re.compile(
@@ -282,7 +283,10 @@ def entities_named(question: str, naming: Sequence[str]) -> list[Name]:
         # A capital that only opens the question ("Roughly, …") is no name; an acronym or a
         # version ("GPT-5.2", "MoE") is one wherever it stands.
         opening = not question[: m.start()].strip(" \"'“‘(")
-        if opening and not _looks_like_name(m.group(0)):
+        # "Gemini 3 comes up …": a capital that opens the question and is followed by a
+        # number is a name with its version.
+        versioned = bool(re.match(r" \d", question[m.end() :]))
+        if opening and not versioned and not _looks_like_name(m.group(0)):
             runs.append([])
             continue
         # "AlphaGo-style" names AlphaGo; "GPT-5.2" keeps its version.

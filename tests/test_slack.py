@@ -1,8 +1,11 @@
-"""The Slack adapter end to end: real signed HTTP requests to the adapter's server, and a
-local stand-in for Slack's Web API that records what Slack would have received."""
+"""The Slack adapter end to end: real signed HTTP requests to the adapter's server, a local
+stand-in for Slack's Web API that records what Slack would have received, and the project's
+scripted model server (benchmarks/fake_openai.py) where an answer is a model's. Nothing of
+ours is patched."""
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import hmac
 import http.client
@@ -17,6 +20,7 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -47,6 +51,7 @@ from assistant.surfaces.bots.slack import (
     slack_messages,
 )
 from assistant.surfaces.bots.slack_http import SlackHTTPServer
+from benchmarks.fake_openai import FakeOpenAI, Reply
 
 pytestmark = pytest.mark.server
 
@@ -282,8 +287,15 @@ def slack_settings(base: Settings, api_url: str, **overrides: Any) -> Settings:
 
 @pytest.fixture(scope="module")
 def assistant(bot: Assistant) -> Assistant:
-    """Our own assistant over the session index (so tests may patch it)."""
-    return Assistant(bot.settings)
+    """The offline assistant over the session index that most tests' bot answers with."""
+    return bot
+
+
+def sharing_models(new: Assistant, owner: Assistant) -> Assistant:
+    """``new`` with the embedders ``owner`` loaded already: loading them again costs a second
+    or two per assistant and tests nothing here."""
+    new._embedder, new._crosslingual = owner.embedder, owner.crosslingual
+    return new
 
 
 class Sleeps(list[float]):
@@ -299,25 +311,77 @@ def sleeps() -> Sleeps:
     return Sleeps()
 
 
-@pytest.fixture(scope="module")
-def slack_bot(assistant: Assistant, fake_slack: FakeSlack, sleeps: Sleeps) -> Iterator[SlackBot]:
-    # Answers are edited in as they are written only when a test asks (stream_interval): an
-    # offline answer is ready at once, and most tests count the calls Slack receives.
+@contextlib.contextmanager
+def serving(
+    answerer: Assistant, fake: FakeSlack, sleeps: Sleeps, *, stream_interval: float = 3600
+) -> Iterator[tuple[SlackBot, SlackHTTPServer]]:
+    """A Slack bot answering with ``answerer``, behind its own HTTP endpoint, posting to
+    ``fake``.
+
+    Answers are edited in as they are written only when a test asks (``stream_interval``): an
+    offline answer is ready at once, and most tests count the calls Slack receives.
+    """
     slack = SlackBot(
-        assistant,
-        slack_settings(assistant.settings, fake_slack.api_url),
+        answerer,
+        slack_settings(answerer.settings, fake.api_url),
         web_sleep=sleeps,
-        stream_interval=3600,
+        stream_interval=stream_interval,
     )
-    yield slack
-    slack.close()
+    http = SlackHTTPServer(slack.app, "127.0.0.1", 0).start()
+    try:
+        yield slack, http
+    finally:
+        http.stop()
+        slack.close()
 
 
 @pytest.fixture(scope="module")
-def server(slack_bot: SlackBot) -> Iterator[SlackHTTPServer]:
-    http = SlackHTTPServer(slack_bot.app, "127.0.0.1", 0).start()
-    yield http
-    http.stop()
+def served(
+    assistant: Assistant, fake_slack: FakeSlack, sleeps: Sleeps
+) -> Iterator[tuple[SlackBot, SlackHTTPServer]]:
+    with serving(assistant, fake_slack, sleeps) as both:
+        yield both
+
+
+@pytest.fixture(scope="module")
+def slack_bot(served: tuple[SlackBot, SlackHTTPServer]) -> SlackBot:
+    return served[0]
+
+
+@pytest.fixture(scope="module")
+def server(served: tuple[SlackBot, SlackHTTPServer]) -> SlackHTTPServer:
+    return served[1]
+
+
+# Answers a model writes: only the model server is fake; the assistant, its answer pipeline
+# and its citation checks run as they do for a user.
+
+
+@pytest.fixture(scope="module")
+def model() -> Iterator[FakeOpenAI]:
+    """The OpenAI-compatible server; each test scripts the reply it needs."""
+    fake = FakeOpenAI().start()
+    yield fake
+    fake.stop()
+
+
+@pytest.fixture(scope="module")
+def writer(assistant: Assistant, model: FakeOpenAI) -> Assistant:
+    """An assistant over the session index whose answers a model writes."""
+    settings = assistant.settings.model_copy(
+        update={
+            "answerer": "openai",
+            "openai_base_url": model.base_url,
+            "openai_api_key": SecretStr("sk-test-not-a-key"),
+            "llm_model": "test-model",
+            "llm_timeout": 5.0,
+            "llm_max_retries": 0,
+            # A deployment that lets answers run past the default 6,000 characters, so that
+            # a long one reaches Slack whole.
+            "max_answer_chars": 10_000,
+        }
+    )
+    return sharing_models(Assistant(settings), assistant)
 
 
 def answer_in(fake: FakeSlack, channel: str, thread_ts: str) -> str:
@@ -663,26 +727,30 @@ def test_empty_mention_gets_a_friendly_message(
     assert "*Sources*" not in text
 
 
-def test_answerer_failure_is_an_apology_in_thread(
-    server: SlackHTTPServer,
-    slack_bot: SlackBot,
-    fake_slack: FakeSlack,
-    assistant: Assistant,
-    monkeypatch: pytest.MonkeyPatch,
+def test_answering_failure_is_an_apology_in_thread(
+    fake_slack: FakeSlack, sleeps: Sleeps, assistant: Assistant, private_index: Path
 ) -> None:
-    def broken(*args: object, **kwargs: object) -> Iterator[str | Answer]:
-        raise RuntimeError("model server fell over")
+    # A failing model never reaches the bot: the pipeline quotes the passages instead. What
+    # does reach it comes from below the pipeline, here the index, damaged on disk (as a full
+    # disk or a half-copied folder leaves it). Chroma's database file is the boundary that is
+    # not ours; everything above it runs as it does for a user.
+    database = private_index / "chroma" / "chroma.sqlite3"
+    intact = database.read_bytes()
+    database.write_bytes(b"this is not a database" * 100)
+    damaged = sharing_models(
+        Assistant(assistant.settings.model_copy(update={"index_dir": private_index})), assistant
+    )
+    with serving(damaged, fake_slack, sleeps) as (slack_bot, server):
+        ts = new_ts()
+        post(server.url, event_body(mention("C0BROKEN", "What do they say about MoE?", ts)))
+        assert answer_in(fake_slack, "C0BROKEN", ts) == APOLOGY
+        assert slack_bot.drain(DEADLINE)
 
-    monkeypatch.setattr(assistant, "stream", broken)
-    ts = new_ts()
-    post(server.url, event_body(mention("C0BROKEN", "What do they say about MoE?", ts)))
-    assert answer_in(fake_slack, "C0BROKEN", ts) == APOLOGY
-    monkeypatch.undo()
-
-    # The server is still answering.
-    ts = new_ts()
-    post(server.url, event_body(mention("C0BROKEN2", "What do they say about MoE?", ts)))
-    assert "*Sources*" in answer_in(fake_slack, "C0BROKEN2", ts)
+        # The same bot answers again once the index is whole, without a restart.
+        database.write_bytes(intact)
+        ts = new_ts()
+        post(server.url, event_body(mention("C0BROKEN2", "What do they say about MoE?", ts)))
+        assert "*Sources*" in answer_in(fake_slack, "C0BROKEN2", ts)
 
 
 def test_rate_limit_waits_retry_after_then_delivers(
@@ -746,18 +814,17 @@ def test_create_slack_app_and_run_slack_check_their_settings(
 
 
 def test_long_answers_are_split_within_slack_limits(
-    server: SlackHTTPServer,
-    slack_bot: SlackBot,
-    fake_slack: FakeSlack,
-    assistant: Assistant,
-    monkeypatch: pytest.MonkeyPatch,
+    writer: Assistant, fake_slack: FakeSlack, sleeps: Sleeps, model: FakeOpenAI
 ) -> None:
-    paragraph = "Scaling laws keep coming up across the episodes. " * 40  # ~2,000 characters
-    long = Answer(question="q", text="\n\n".join([paragraph] * 4), citations=[citation(1)])
-    monkeypatch.setattr(assistant, "stream", lambda *a, **k: iter([long]))
-    ts = new_ts()
-    post(server.url, event_body(mention("C0LONG", "Tell me everything", ts)))
-    assert slack_bot.drain(DEADLINE)
+    sentences = [f"Scaling laws came up again in remark {i} of the series [1]." for i in range(160)]
+    paragraphs = [" ".join(sentences[i : i + 40]) for i in range(0, 160, 40)]  # ~2,200 each
+    model.reset()
+    model.script(Reply(pieces=[p + "\n\n" for p in paragraphs]))
+    with serving(writer, fake_slack, sleeps) as (slack_bot, server):
+        ts = new_ts()
+        post(server.url, event_body(mention("C0LONG", "What do they say about scaling laws?", ts)))
+        assert slack_bot.drain(DEADLINE)
+    assert len(model.requests) == 1  # the model wrote this answer (not the offline quotes)
     update = fake_slack.of("chat.update", channel="C0LONG")
     more = [
         c
@@ -769,7 +836,9 @@ def test_long_answers_are_split_within_slack_limits(
     assert all(len(t) <= 3000 for t in texts)
     assert all(c.params["thread_ts"] == ts for c in more)
     assert "*Sources*" in texts[-1]
-    assert "".join(texts).count("Scaling laws") == 160
+    answer = "".join(texts).split("*Sources*")[0]
+    assert answer.count("Scaling laws") == 160
+    assert "remark 0 of" in texts[0] and "remark 159 of" in answer
 
 
 # --- formatting and the core, without HTTP ---------------------------------------------------
@@ -934,34 +1003,38 @@ def test_a_dm_thread_without_the_assistant_view_gets_thinking_instead_of_a_statu
 
 
 def test_the_answer_is_edited_in_as_it_is_written_then_replaced_by_the_checked_reply(
-    server: SlackHTTPServer,
-    slack_bot: SlackBot,
-    fake_slack: FakeSlack,
-    assistant: Assistant,
-    monkeypatch: pytest.MonkeyPatch,
+    writer: Assistant, fake_slack: FakeSlack, sleeps: Sleeps, model: FakeOpenAI
 ) -> None:
-    final = Answer(
-        question="q", text="MoE models were rare [1] until 2024.", citations=[citation(1)]
+    # A model writing slowly, with a marker [7] that points at no passage it was sent. The
+    # server holds its last piece until Slack has shown the first ones.
+    written = threading.Event()
+    model.reset()
+    model.script(
+        Reply(
+            pieces=["MoE models ", "were rare [1] ", "until 2024 [7]."],
+            chunk_delay=0.05,
+            gate=written,
+            gate_after=2,
+        )
     )
-
-    def writing(*args: object, **kwargs: object) -> Iterator[str | Answer]:
-        # A model writing slowly, with a marker the passages turn out not to support.
-        for piece in ["MoE models ", "were rare [1] ", "until 2024 [7]."]:
-            time.sleep(0.05)
-            yield piece
-        yield final
-
-    monkeypatch.setattr(assistant, "stream", writing)
-    monkeypatch.setattr(slack_bot.delivery, "stream_interval", 0.0)
-    ts = new_ts()
-    post(server.url, event_body(mention("C0STREAM", "What do they say about MoE?", ts)))
-    assert slack_bot.drain(DEADLINE)
+    with serving(writer, fake_slack, sleeps, stream_interval=0.0) as (slack_bot, server):
+        ts = new_ts()
+        post(server.url, event_body(mention("C0STREAM", "What do they say about MoE?", ts)))
+        # Text before the first marker is held back (a reply that cites nothing is never shown
+        # half-way), then the answer is edited in while the model is still writing.
+        wait_for(
+            lambda: fake_slack.of(
+                "chat.update", channel="C0STREAM", text="MoE models were rare [1] …"
+            )
+        )
+        written.set()
+        assert slack_bot.drain(DEADLINE)
+    assert model.gates_opened == [True]
+    assert model.requests[0].content("user").count("<passage ") < 7  # so [7] cites nothing
     edits = [c.params["text"] for c in fake_slack.of("chat.update", channel="C0STREAM")]
-    assert edits[:3] == [
-        "MoE models …",
-        "MoE models were rare [1] …",
-        "MoE models were rare [1] until 2024 [7]. …",
-    ]
-    assert edits[-1].startswith("MoE models were rare [1] until 2024.\n\n*Sources*")
-    assert "[7]" not in edits[-1]
+    assert len(edits) == 3
+    assert edits[0] == "MoE models were rare [1] …"
+    assert edits[1].startswith("MoE models were rare [1] until 2024") and edits[1].endswith(" …")
+    assert edits[-1].startswith("MoE models were rare [1] until 2024.\n\n*Sources*\n*[1]* EP ")
+    assert all("[7]" not in edit for edit in edits)
     assert len(fake_slack.of("chat.postMessage", channel="C0STREAM")) == 1  # "Thinking…" only

@@ -312,6 +312,8 @@ def test_no_quote_spans_two_speakers_anywhere_in_the_corpus(bot: Assistant) -> N
         "How much did a ticket to the Runaways' Alliance meetup cost?",
         # Seonghyun says "the new company required relocation", never which company.
         "What is the name of the company Seonghyun is joining in London?",
+        # Mistral comes up in EP 81, its scores never do.
+        "What benchmark scores did Mistral's new open model get?",
     ],
 )
 def test_not_covered_when_what_is_asked_is_absent(bot: Assistant, question: str) -> None:
@@ -372,6 +374,7 @@ def test_covered_questions_with_names_are_still_answered(bot: Assistant) -> None
         "What did Jim Fan say, as quoted in the Korean write-up?",
         "What parameter range did Chester give for frontier models like Opus or Gemini Pro?",
         "Roughly how many computing resources did DeepSeek need to chase the frontier?",
+        "What was the GDPVal score of GPT-5.2?",  # "it scored around 39, and with 5.2 … 70"
     ):
         assert not bot.ask(question).abstained, question
 

@@ -104,7 +104,9 @@ HOW_MANY_RE = re.compile(
 # "Which city / company …" asks for a name too, but the answer ("the UK") never says "city".
 ATTRIBUTE_RE = re.compile(
     r"\bwhat(?:'s|’s| is| was| were| are)\s+(?:the|his|her|their|its|an?)\s+(?:[\w'’-]+\s+){0,2}?"
-    r"(price|cost|age|salary|budget|valuation|revenue|population|height)\b"
+    r"(price|cost|age|salary|budget|valuation|revenue|population|height|scores?)\b"
+    # "What benchmark scores did … get?"
+    r"|\bwhat\s+(?:[\w'’-]+\s+){0,2}?(scores?)\s+(?:did|does|do|will|would)\b"
     r"|\b(name)\s+of\s+(?:the|his|her|their|that)\s+(?:new\s+)?(?:company|startup|firm|employer|lab)\b",
     re.I,
 )
@@ -120,6 +122,7 @@ KOREAN_ATTRIBUTES = {
     "연봉": "salari",
     "월급": "salari",
     "나이": "age",
+    "점수": "score",
     "고향": "hometown",
     "인구": "popul",
     "키는": "height",

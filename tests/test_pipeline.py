@@ -149,6 +149,15 @@ def test_the_answer_quotes_what_was_asked(
     assert len(answer.text.split()) <= max_words
 
 
+def test_each_part_of_a_two_part_question_gets_its_quote(bot: Assistant) -> None:
+    # The presenters' sentence answers the second part; the moderator's, which follows it,
+    # holds little of the question's words but all of its first part ("moderated").
+    answer = bot.ask("Who moderated the AMA in the 35-person room, and who presented there?")
+    assert_cited(answer)
+    assert "Kim Min-seok" in answer.text and "Lee Kyeong-ho nim moderated it" in answer.text
+    assert len(answer.text.split()) <= 90
+
+
 def test_a_figure_agreed_to_is_quoted_as_its_speakers(bot: Assistant) -> None:
     # Seungjoon puts the figure ("about a 50% chance"); Seonghyun's turn opens "Yes, I think
     # …". The figure is quoted too, as Seungjoon's, never inside Seonghyun's quote.

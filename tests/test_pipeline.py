@@ -158,6 +158,19 @@ def test_each_part_of_a_two_part_question_gets_its_quote(bot: Assistant) -> None
     assert len(answer.text.split()) <= 90
 
 
+def test_a_quote_chosen_for_the_sentence_before_it_includes_that_sentence(
+    bot: Assistant,
+) -> None:
+    # "…I've just decided to enjoy it. The future seems to be becoming unpredictable." The
+    # second sentence won on "future" and on what the one before it says, and was quoted
+    # alone: the answer never said "enjoy it".
+    answer = bot.ask(
+        "Where in EP 81 does Seonghyun say that, facing the AI future, he'll simply enjoy it?"
+    )
+    assert_cited(answer)
+    assert any("decided to enjoy it" in c.quote for c in answer.citations)
+
+
 def test_a_figure_agreed_to_is_quoted_as_its_speakers(bot: Assistant) -> None:
     # Seungjoon puts the figure ("about a 50% chance"); Seonghyun's turn opens "Yes, I think
     # …". The figure is quoted too, as Seungjoon's, never inside Seonghyun's quote.

@@ -106,6 +106,7 @@ class _Candidate:
     # Terms of the sentence before it in the same turn: "Professor Hinton said this. He said
     # …" answers a question about Hinton in its second sentence.
     context: frozenset[str] = frozenset()
+    before: str | None = None  # that sentence, when its speaker's too
     reply: bool = False  # it opens a turn that answers the question before it
     # The focus terms it holds, and every focus term's weight (shared by all candidates).
     held: frozenset[str] = frozenset()
@@ -215,6 +216,7 @@ class QuoteSynthesizer:
                         speaker,
                         after=after,
                         context=frozenset(content_terms(before)) - terms,
+                        before=before if before and not reply else None,
                         reply=reply,
                         nearby=_same_turn_around(sentences, speakers, i, FIGURE_REACH),
                         agrees_with=(sentences[i - 1], speakers[i - 1])
@@ -267,7 +269,8 @@ class QuoteSynthesizer:
             return []
         floor = FOCUS_SHARE * ranked[0].focus
         lead = ranked[0]
-        chosen = [lead, *self._context(lead, LEAD_WORDS)]
+        focus = set(evidence.query.checkable_focus)
+        chosen = [*self._before(lead, focus), lead, *self._context(lead, LEAD_WORDS)]
         if evidence.query.asks_for_number:
             chosen += self._figure(lead, chosen)
         words = sum(len(c.sentence.split()) for c in chosen)
@@ -366,6 +369,14 @@ class QuoteSynthesizer:
         return lines if len(lines) >= 2 else self._factoid(evidence)
 
     @staticmethod
+    def _before(lead: _Candidate, focus: set[str]) -> list[_Candidate]:
+        """The sentence before ``lead`` in its turn, when it holds what is asked and the lead
+        does not ("I've just decided to enjoy it. The future seems … unpredictable.")."""
+        if lead.before and (lead.context & focus) and len(lead.before.split()) <= LEAD_WORDS:
+            return [_Candidate(lead.hit, lead.rank, lead.before, frozenset(), lead.speaker)]
+        return []
+
+    @staticmethod
     def _context(lead: _Candidate, limit: int) -> list[_Candidate]:
         """The sentence after ``lead`` in its turn, when both fit in ``limit`` words."""
         if lead.after and len(lead.sentence.split()) + len(lead.after.split()) <= limit:
@@ -423,7 +434,8 @@ class QuoteSynthesizer:
 
     @staticmethod
     def _place_line(c: _Candidate, query: Query) -> _Line:
-        quote = verbatim_quotes(c.hit, [c.sentence])[0]
+        before = QuoteSynthesizer._before(c, set(query.checkable_focus))
+        quote = verbatim_quotes(c.hit, [*(b.sentence for b in before), c.sentence])[0]
         citation = cite(c.hit, quote, 1)
         where = citation.episode + (" article" if citation.kind == "article" else "")
         chapter = f" · {citation.chapter}" if citation.chapter else ""

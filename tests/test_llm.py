@@ -262,6 +262,20 @@ def test_marker_rewriting_does_not_depend_on_how_the_text_is_split() -> None:
         assert "".join(out) + rewriter.flush() == expected
 
 
+def test_a_marker_dropped_while_streaming_leaves_no_space_before_the_full_stop() -> None:
+    # What the chat page and Slack show while the model writes, before the final tidy.
+    text = "MoE models were rare [1] until 2024 [7]. Then [9][2] more, and a last [8]"
+    rng = random.Random(7)
+    for _ in range(200):
+        rewriter, out, i = MarkerRewriter(3), [], 0
+        while i < len(text):
+            j = i + rng.randint(1, 4)
+            out.append(rewriter.feed(text[i:j]))
+            i = j
+        shown = "".join(out) + rewriter.flush()
+        assert shown == "MoE models were rare [1] until 2024. Then [2] more, and a last"
+
+
 def test_model_declining_strong_evidence_gets_the_quoted_answer(
     llm_bot: Assistant, server: FakeOpenAI
 ) -> None:

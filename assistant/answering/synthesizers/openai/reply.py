@@ -57,7 +57,17 @@ class MarkerRewriter:
             out.append(buf[i:j])
             full = MARKER_RE.match(buf, j)
             if full:
-                out.append(self._rewrite(full.group(1)))
+                shown = self._rewrite(full.group(1))
+                if not shown:
+                    # "until 2024 [7]." must not show "until 2024 .", nor "C [9][2]" "C[1]":
+                    # what follows a dropped marker decides whether the space before it goes.
+                    after = buf[full.end() : full.end() + 1]
+                    if not after:
+                        self._held = buf[j:]
+                        break
+                    if after in ".,;:!?" and out:
+                        out[-1] = out[-1].rstrip(" \t")
+                out.append(shown)
                 i = full.end()
                 continue
             partial = PARTIAL_MARKER_RE.match(buf, j)
@@ -66,11 +76,20 @@ class MarkerRewriter:
                 break
             out.append("[")
             i = j + 1
-        return "".join(out)
+        # Trailing spaces wait for what follows: a dropped marker takes them with it.
+        shown = "".join(out)
+        kept = shown.rstrip(" \t")
+        self._held = shown[len(kept) :] + self._held
+        return kept
 
     def flush(self) -> str:
-        """Whatever is held at the end of the text (an unfinished marker stays as written)."""
+        """Whatever is held at the end of the text (an unfinished marker stays as written;
+        a dropped one goes, with the space before it)."""
         held, self._held = self._held, ""
+        core = held.lstrip(" \t")
+        marker = MARKER_RE.fullmatch(core)
+        if marker and not self._rewrite(marker.group(1)):
+            return ""
         return held
 
     def _rewrite(self, group: str) -> str:

@@ -247,6 +247,16 @@ def reply_pieces(text: str) -> list[str]:
     return Reply(text=text).deltas()
 
 
+def streamed(text: str, rng: random.Random) -> str:
+    """``text`` through a rewriter for 3 passages, in random deltas of 1-4 characters."""
+    rewriter, out, i = MarkerRewriter(3), [], 0
+    while i < len(text):
+        j = i + rng.randint(1, 4)
+        out.append(rewriter.feed(text[i:j]))
+        i = j
+    return "".join(out) + rewriter.flush()
+
+
 def test_marker_rewriting_does_not_depend_on_how_the_text_is_split() -> None:
     text = "A [2]. B [1, 2] and [Passage 3]. C [9][2]. D [x] and [1-2]. E [2"
     whole = MarkerRewriter(3)
@@ -254,12 +264,7 @@ def test_marker_rewriting_does_not_depend_on_how_the_text_is_split() -> None:
     assert expected == "A [1]. B [2][1] and [3]. C [1]. D [x] and [2][1]. E [2"
     rng = random.Random(4)
     for _ in range(200):
-        rewriter, out, i = MarkerRewriter(3), [], 0
-        while i < len(text):
-            j = i + rng.randint(1, 4)
-            out.append(rewriter.feed(text[i:j]))
-            i = j
-        assert "".join(out) + rewriter.flush() == expected
+        assert streamed(text, rng) == expected
 
 
 def test_a_marker_dropped_while_streaming_leaves_no_space_before_the_full_stop() -> None:
@@ -267,13 +272,9 @@ def test_a_marker_dropped_while_streaming_leaves_no_space_before_the_full_stop()
     text = "MoE models were rare [1] until 2024 [7]. Then [9][2] more, and a last [8]"
     rng = random.Random(7)
     for _ in range(200):
-        rewriter, out, i = MarkerRewriter(3), [], 0
-        while i < len(text):
-            j = i + rng.randint(1, 4)
-            out.append(rewriter.feed(text[i:j]))
-            i = j
-        shown = "".join(out) + rewriter.flush()
-        assert shown == "MoE models were rare [1] until 2024. Then [2] more, and a last"
+        assert (
+            streamed(text, rng) == "MoE models were rare [1] until 2024. Then [2] more, and a last"
+        )
 
 
 def test_model_declining_strong_evidence_gets_the_quoted_answer(

@@ -1,9 +1,11 @@
-"""`episode-assistant serve --workers 2`: more than one process serves the HTTP API, and every
-one of them serves what the command line asked for (its corpus, its key), not the defaults a
-fresh process would read."""
+"""Many users at once: `episode-assistant serve --workers 2` serves the HTTP API from two
+processes, each serving what the command line asked for (its corpus, its key), not the
+defaults a fresh process would read; and a Python program that imported numpy first still
+searches with one BLAS thread per call (two made concurrent searches queue)."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -93,6 +95,30 @@ def test_exported_settings_are_what_a_fresh_process_reads(
     for name, value in environ.items():
         monkeypatch.setenv(name, value)
     fresh = Settings()
-    assert fresh == given
+    assert fresh.model_dump() == given.model_dump()
     assert fresh.index.corpus_dir == tmp_path / "from-cli" and fresh.retrieval.top_k == 3
     assert fresh.server.api_key is not None and fresh.server.api_key.get_secret_value() == "secret"
+
+
+# A user's script that loads numpy before the assistant, so the OPENBLAS_NUM_THREADS that
+# ``assistant.offline`` sets comes too late for it.
+NUMPY_FIRST = r"""
+import json
+import numpy
+from threadpoolctl import threadpool_info
+from assistant import Assistant
+
+Assistant().search("compute multiplier of MoE models", k=1)
+print(json.dumps([i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"]))
+"""
+
+
+def test_a_script_that_imported_numpy_first_searches_with_one_blas_thread(
+    index_dir: Path,
+) -> None:
+    env = {k: v for k, v in cli_env(index_dir).items() if k != "OPENBLAS_NUM_THREADS"}
+    run = subprocess.run(
+        [sys.executable, "-c", NUMPY_FIRST], env=env, capture_output=True, text=True, check=True
+    )
+    threads = json.loads(run.stdout.strip().splitlines()[-1])
+    assert threads and set(threads) == {1}

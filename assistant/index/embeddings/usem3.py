@@ -47,11 +47,12 @@ def one_blas_thread() -> None:
     """Limit numpy's BLAS to one thread for the whole process, however it was loaded.
 
     ``assistant.offline`` sets ``OPENBLAS_NUM_THREADS=1``, but only a BLAS loaded after it sees
-    that: a script that imports numpy before ``assistant`` got OpenBLAS's two threads per
-    call, and OpenBLAS runs one threaded multiplication at a time (a process-wide lock), so
-    8 concurrent searches went no faster than one (1.04x with 1.99 cores available). USE-m3's
-    own per-call limit (``USE(threads=1)``) is no substitute: two calls overlapping restore
-    each other's saved thread count, so the pool ends up at 2 again while a call runs.
+    that. A script that imported numpy before ``assistant`` got OpenBLAS's two threads per
+    call, which spin while they wait and run one threaded multiplication at a time: on the
+    shared 2-core machine, 19-137 searches/s for one client and 16-32/s for 8, against
+    201-255/s and 212-282/s with one thread (three alternating runs). USE-m3's own per-call
+    limit (``USE(threads=1)``) is no substitute: two calls overlapping restore each other's
+    saved thread count, so the pool ends up at 2 again while a call runs.
     """
     from threadpoolctl import threadpool_limits
 

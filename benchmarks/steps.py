@@ -10,7 +10,6 @@ import json
 import os
 import shutil
 import sys
-import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -293,12 +292,10 @@ def serve_http(args: dict) -> dict:
 
 
 class HttpServer:
-    """``episode-assistant serve`` on a free loopback port, in its own process group; one
-    keep-alive connection per client thread."""
+    """``episode-assistant serve`` on a free loopback port, with ``workers`` processes."""
 
     def __init__(self, args: dict, workers: int) -> None:
         self.args, self.workers = args, workers
-        self._local = threading.local()
 
     def __enter__(self) -> HttpServer:
         import socket
@@ -348,20 +345,27 @@ class HttpServer:
             self.proc.wait()
 
     def search(self, query: str) -> None:
-        """POST /search on this thread's connection; an error status raises."""
+        """POST /search on a connection of its own; an error status raises.
+
+        Not keep-alive: 8 keep-alive connections opened in one burst went 8 to 0 to one
+        worker in one of three tries (whichever was awake accepted them all) and stayed
+        there, so a run timed the kernel's accept race (2 workers 0.99x against 1.84x with a
+        connection a request, in one run); a new connection goes to a worker free to take it.
+        """
         import http.client
 
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            conn = self._local.conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
-        conn.request(
-            "POST",
-            "/search",
-            json.dumps({"query": query, "k": 5}),
-            {"Content-Type": "application/json"},
-        )
-        response = conn.getresponse()
-        body = response.read()
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request(
+                "POST",
+                "/search",
+                json.dumps({"query": query, "k": 5}),
+                {"Content-Type": "application/json", "Connection": "close"},
+            )
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
         if response.status != 200:
             raise RuntimeError(f"/search answered {response.status}: {body[:200]!r}")
 

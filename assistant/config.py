@@ -422,9 +422,9 @@ class ServerSettings(Group):
     port: int = setting(
         8080, flat="server_port", ge=1, le=65535, description="port of the HTTP API"
     )
-    # One process runs one search at a time for most of its CPU (Python's GIL): 8 threads
-    # searched 1.2-1.3x as fast as one on two cores. Worker processes each take a core; each
-    # loads its own copy of the index and models (see README "Performance").
+    # One process runs most of a search holding Python's GIL: 8 threads searched 0.9-1.5x as
+    # fast as one on the two shared cores here. Worker processes each take a core, and each
+    # loads its own copy of the index and models (see README "Many users at once").
     workers: int = setting(
         1,
         flat="server_workers",

@@ -407,10 +407,10 @@ def run_server(bot: Assistant, host: str, port: int, log_level: str = "info") ->
         bot.retriever()  # open the index first: when the port answers, the first question is quick
         uvicorn.run(create_app(bot), host=host, port=port, log_level=log_level)
         return
-    # Threads in one process run Python one at a time (the GIL), so 8 clients of one process
-    # got 1.2-1.3x one client's searches on two cores; processes each take a core. uvicorn
-    # starts them afresh, so they learn the settings (the command line's too) from the
-    # environment they inherit.
+    # Threads in one process run Python one at a time (the GIL): 8 HTTP clients of one
+    # process got 1.02-1.21x one client's searches on two shared cores, of 2 processes up to
+    # 1.84x (README "Many users at once"). uvicorn starts the workers afresh, so they learn
+    # the settings (the command line's too) from the environment they inherit.
     bot.settings.export(os.environ)
     uvicorn.run(
         f"{__name__}:worker_app",

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, MutableMapping
 from pathlib import Path
 from typing import Any, ClassVar, Literal
 from urllib.parse import urlsplit
@@ -195,6 +195,12 @@ class RetrievalSettings(Group):
     )
     bm25_weight: float = setting(
         2.0, ge=0, description="weight of the BM25 ranking in the fusion, for English questions"
+    )
+    query_cache: int = setting(
+        512,
+        ge=0,
+        description="questions whose embedding is kept, so one asked again is not embedded "
+        "again; 0 for none (what the bench's HTTP clients time)",
     )
 
 
@@ -415,6 +421,17 @@ class ServerSettings(Group):
     )
     port: int = setting(
         8080, flat="server_port", ge=1, le=65535, description="port of the HTTP API"
+    )
+    # One process runs most of a search holding Python's GIL: 8 threads searched 0.9-1.5x as
+    # fast as one on the two shared cores here. Worker processes each take a core, and each
+    # loads its own copy of the index and models (see README "Many users at once").
+    workers: int = setting(
+        1,
+        flat="server_workers",
+        ge=1,
+        le=64,
+        description="processes serving the HTTP API (uvicorn workers), each with its own copy "
+        "of the index; the number of cores lets concurrent users use them all",
     )
     mcp_port: int = setting(
         8090,
@@ -680,6 +697,25 @@ class Settings(BaseSettings):
                 if "abstain_below" in given:
                     copy._floor_is_default = given["abstain_below"] is None
         return copy._embedder_scale()
+
+    def export(self, environ: MutableMapping[str, str]) -> None:
+        """Make ``Settings()`` read in a process started with ``environ`` equal these settings:
+        one JSON object per group (secrets in clear), in place of the group's own variables,
+        which would win over it. For the HTTP API's worker processes, which start afresh and
+        would otherwise miss what the command line set."""
+
+        def plain(value: object) -> object:
+            if isinstance(value, SecretStr):
+                return value.get_secret_value()
+            if isinstance(value, Path):
+                return str(value)
+            raise TypeError(f"cannot pass {type(value).__name__} to a worker process")
+
+        for group in GROUPS:
+            name = f"{PREFIX}{group.upper()}"
+            for key in [k for k in environ if k.upper().startswith(name + NESTED)]:
+                del environ[key]
+            environ[name] = json.dumps(getattr(self, group).model_dump(), default=plain)
 
     @property
     def llm_enabled(self) -> bool:

@@ -14,11 +14,17 @@ SCALE_TARGETS = {  # checked at the largest scale; the comparisons at every scal
     "peak_rss_mb": ("<", 3072.0),
     "concurrency_errors": ("==", 0),
     "search_speedup_8_clients": (">=", 1.8),
+    # The same over HTTP, against `serve --workers <cores>` (benchmarks.steps.serve_http).
+    "search_speedup_8_http_clients": (">=", 1.8),
     "ask_speedup_8_clients": (">=", 1.5),
     "ask_llm_speedup_8_clients": (">=", 1.5),
 }
 # Offline work bound by the CPU; the LLM path mostly waits on the model.
-CPU_BOUND_SPEEDUPS = ("search_speedup_8_clients", "ask_speedup_8_clients")
+CPU_BOUND_SPEEDUPS = (
+    "search_speedup_8_clients",
+    "ask_speedup_8_clients",
+    "search_speedup_8_http_clients",
+)
 # Checked on the shipped corpus (1x): a user's own podcast must index from nothing quickly.
 SHIPPED_TARGETS = {
     "search_p95_ms": ("<", 25.0),
@@ -42,11 +48,15 @@ def verdicts(figures: dict) -> dict:
         "first_question_s": max(f["first"]["first_search_s"], f["first"]["first_ask_s"]),
         "peak_rss_mb": f["peak_rss_mb"],
         "concurrency_errors": sum(
-            c[k]["errors"] for c in conc.values() for k in c if isinstance(c[k], dict)
+            c[k]["errors"]
+            for c in [*conc.values(), *_http_runs(f)]
+            for k in c
+            if isinstance(c[k], dict)
         ),
         "search_speedup_8_clients": conc["search"]["speedup"],
         "ask_speedup_8_clients": conc["ask"]["speedup"],
         "ask_llm_speedup_8_clients": conc.get("ask_llm", {}).get("speedup", 0.0),
+        "search_speedup_8_http_clients": (_most_workers(f) or {}).get("speedup", 0.0),
     }
     checks = [(top, key, measured[key], target) for key, target in SCALE_TARGETS.items()]
     if "1" in scales:
@@ -64,9 +74,10 @@ def verdicts(figures: dict) -> dict:
     for scale, key, value, (op, want) in checks:
         ok = {"<": value < want, "==": value == want, ">=": value >= want}[op]
         out[f"{scale}x {key}"] = {"value": value, "target": f"{op} {want:g}", "met": ok}
-        if key in CPU_BOUND_SPEEDUPS and "cores_available" in f["serve"]:
-            # A speedup above what two busy processes got at that moment is out of reach.
-            out[f"{scale}x {key}"]["ceiling"] = f["serve"]["cores_available"]
+        # A speedup above what two busy processes got at that moment is out of reach.
+        step = f["serve"].get("http", {}) if "http" in key else f["serve"]
+        if key in CPU_BOUND_SPEEDUPS and "cores_available" in step:
+            out[f"{scale}x {key}"]["ceiling"] = step["cores_available"]
     for scale, f in scales.items():
         ours = f["serve"]
         for name, base in f["baselines"].items():
@@ -150,6 +161,8 @@ def print_scales(console: Console, figures: dict) -> None:
         ("search/s 1 → N clients", lambda f: _conc(f, "search")),
         ("ask/s 1 → N clients", lambda f: _conc(f, "ask")),
         ("  LLM path (model: 250 ms)", lambda f: _conc(f, "ask_llm")),
+        ("HTTP search/s 1 → N clients, 1 process", lambda f: _http(f, 1)),
+        ("  N processes (server.workers)", lambda f: _http(f, None)),
         ("passages read per question (max)", lambda f: f["serve"]["max_rows_read_per_question"]),
         ("test split, search ms, side by side:", lambda f: ""),
         ("  ours | LlamaIndex in memory", base("simple", _side_by_side)),
@@ -205,15 +218,40 @@ def _side_by_side(b: dict) -> str:
     return f"{mine['p50']:.0f} / {mine['p95']:.0f} | {pair}" if mine else f"– | {pair}"
 
 
+def _http_runs(f: dict) -> list[dict]:
+    """The HTTP step's comparisons, one per number of server processes."""
+    http = f["serve"].get("http", {})
+    return [v for k, v in http.items() if k.startswith("workers_")]
+
+
+def _most_workers(f: dict) -> dict | None:
+    """The HTTP step's figures with the most server processes (None in older reports)."""
+    http = f["serve"].get("http", {})
+    runs = [k for k in http if k.startswith("workers_")]
+    return http[max(runs, key=lambda k: int(k.split("_")[1]))] if runs else None
+
+
+def _http(f: dict, workers: int | None) -> str:
+    http = f["serve"].get("http", {})
+    c = http.get(f"workers_{workers}") if workers else _most_workers(f)
+    if c is None:
+        return "–"
+    return _conc_cell(c, http.get("cores_available"))
+
+
 def _conc(f: dict, name: str) -> str:
     c = f["serve"]["concurrency"].get(name)
     if c is None:
         return "–"
+    return _conc_cell(c, f["serve"].get("cores_available"))
+
+
+def _conc_cell(c: dict, available: float | None) -> str:
     many = next(v for k, v in c.items() if k.endswith("_clients") and k != "one_client")
     errors = c["one_client"]["errors"] + many["errors"]
     cores = f"{c['one_client'].get('cores_busy', '?')} → {many.get('cores_busy', '?')} cores busy"
-    if "cores_available" in f["serve"]:
-        cores += f" of {f['serve']['cores_available']} available"
+    if available is not None:
+        cores += f" of {available} available"
     return (
         f"{c['one_client']['per_s']} → {many['per_s']} ({c['speedup']}x, {errors} errors; {cores})"
     )

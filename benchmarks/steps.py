@@ -7,6 +7,7 @@ each peak RSS is that step's own and no step warms another's caches.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import sys
 import time
@@ -152,8 +153,6 @@ class Counted:
 
 def serve(args: dict) -> dict:
     """Open the index, then warm search and ask latencies, concurrent clients and recall@5."""
-    from concurrent.futures import ThreadPoolExecutor
-
     from benchmarks.synthetic import load_origins
 
     bot = Assistant(settings_for(args))
@@ -183,55 +182,17 @@ def serve(args: dict) -> dict:
     origins = load_origins(Path(args["corpus"]))
     recall, strict = recall_at_5([pairs[i] for i in test], [search[i][1] for i in test], origins)
 
-    def throughput(fn: Callable[[str], object], workers: int, total: int) -> dict:
-        errors = 0
-
-        def call(i: int) -> None:
-            nonlocal errors
-            try:
-                fn(questions[i % len(questions)])
-            except Exception:
-                errors += 1
-
-        began, cpu = time.perf_counter(), time.process_time()
-        with ThreadPoolExecutor(max_workers=workers) as pool:
-            list(pool.map(call, range(total)))
-        seconds = time.perf_counter() - began
-        return {
-            "per_s": round(total / seconds, 2),
-            "requests": total,
-            "errors": errors,
-            "seconds": seconds,
-            # Cores kept busy: with both of this machine's cores busy, more clients can only
-            # queue, so this bounds the speedup.
-            "cores_busy": round((time.process_time() - cpu) / seconds, 2),
-        }
-
-    def compare(fn: Callable[[str], object], total: int, rounds: int = 1) -> dict:
-        # One client and many in alternating rounds, summed: on a shared machine a single
-        # pair of runs a second long swung between 1.0x and 1.4x a minute apart.
-        runs = [
-            (throughput(fn, 1, total), throughput(fn, args["clients"], total))
-            for _ in range(rounds)
-        ]
-        one, many = (_summed([r[side] for r in runs]) for side in (0, 1))
-        return {
-            "one_client": one,
-            f"{args['clients']}_clients": many,
-            "speedup": round(many["per_s"] / one["per_s"], 2),
-            "rounds": rounds,
-        }
-
     # What the machine gives two busy processes at this moment: 8 clients cannot beat it.
     available = cores_available()
+    clients = args["clients"]
     concurrency = {
-        "search": compare(lambda q: bot.search(q, k=5), len(questions), rounds=3),
-        "ask": compare(bot.ask, len(questions), rounds=3),
+        "search": compare(lambda q: bot.search(q, k=5), questions, clients, rounds=3),
+        "ask": compare(bot.ask, questions, clients, rounds=3),
     }
     with scripted_model(bot) as llm:
         llm.ask(questions[0])
         # Users of the LLM path mostly wait on the model; their waits must overlap.
-        concurrency["ask_llm"] = compare(llm.ask, 40)
+        concurrency["ask_llm"] = compare(llm.ask, questions, clients, total=40)
     return {
         "open_s": round(open_s, 2),
         "search_ms": ms([s for s, _ in search]),
@@ -248,6 +209,180 @@ def serve(args: dict) -> dict:
         "questions": len(questions),
         "korean": len(korean),
     }
+
+
+def throughput(
+    fn: Callable[[str], object],
+    questions: list[str],
+    workers: int,
+    total: int,
+    cpu: Callable[[], float] = time.process_time,
+) -> dict:
+    """``total`` calls of ``fn`` (cycling through ``questions``) from ``workers`` threads;
+    ``cpu`` is the CPU seconds used so far by whatever serves them (this process's own)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    errors = 0
+
+    def call(i: int) -> None:
+        nonlocal errors
+        try:
+            fn(questions[i % len(questions)])
+        except Exception:
+            errors += 1
+
+    began, used = time.perf_counter(), cpu()
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        list(pool.map(call, range(total)))
+    seconds = time.perf_counter() - began
+    return {
+        "per_s": round(total / seconds, 2),
+        "requests": total,
+        "errors": errors,
+        "seconds": seconds,
+        # Cores kept busy: with both of this machine's cores busy, more clients can only
+        # queue, so this bounds the speedup.
+        "cores_busy": round((cpu() - used) / seconds, 2),
+    }
+
+
+def compare(
+    fn: Callable[[str], object],
+    questions: list[str],
+    clients: int,
+    *,
+    total: int | None = None,
+    rounds: int = 1,
+    cpu: Callable[[], float] = time.process_time,
+) -> dict:
+    """One client and ``clients`` at once in alternating rounds, summed: on a shared machine
+    a single pair of runs a second long swung between 1.0x and 1.4x a minute apart."""
+    total = total or len(questions)
+    runs = [
+        (
+            throughput(fn, questions, 1, total, cpu),
+            throughput(fn, questions, clients, total, cpu),
+        )
+        for _ in range(rounds)
+    ]
+    one, many = (_summed([r[side] for r in runs]) for side in (0, 1))
+    return {
+        "one_client": one,
+        f"{clients}_clients": many,
+        "speedup": round(many["per_s"] / one["per_s"], 2),
+        "rounds": rounds,
+    }
+
+
+def serve_http(args: dict) -> dict:
+    """8 concurrent HTTP clients against ``episode-assistant serve`` (POST /search, k=5), with
+    one worker process and with ``server.workers`` = the machine's cores: what many users of
+    the HTTP API get. The clients run in this process; the cores counted are the server's."""
+    pairs = load_pairs()
+    questions = [p.question for p in pairs]
+    out: dict = {"cores_available": cores_available()}
+    for workers in sorted({1, args.get("workers") or os.cpu_count() or 1}):
+        with HttpServer(args, workers) as server:
+            for q in questions[:20]:  # every worker warm: first calls paid
+                server.search(q)
+            out[f"workers_{workers}"] = compare(
+                server.search, questions, args["clients"], rounds=3, cpu=server.cpu_seconds
+            )
+    return out
+
+
+class HttpServer:
+    """``episode-assistant serve`` on a free loopback port, with ``workers`` processes."""
+
+    def __init__(self, args: dict, workers: int) -> None:
+        self.args, self.workers = args, workers
+
+    def __enter__(self) -> HttpServer:
+        import socket
+        import subprocess
+        import urllib.request
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            self.port = probe.getsockname()[1]
+        env = {
+            **os.environ,
+            "EPISODE_ASSISTANT_CORPUS_DIR": self.args["corpus"],
+            "EPISODE_ASSISTANT_INDEX_DIR": self.args["index"],
+            "EPISODE_ASSISTANT_ANSWERER": "offline",
+            # Each question embedded afresh, as in the in-process figures.
+            "EPISODE_ASSISTANT_RETRIEVAL__QUERY_CACHE": "0",
+        }
+        command = ["serve", "--port", str(self.port), "--workers", str(self.workers)]
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "assistant", *command],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2):
+                    break
+            except OSError:
+                if self.proc.poll() is not None or time.monotonic() > deadline:
+                    self.proc.kill()
+                    raise RuntimeError(
+                        f"the HTTP server did not start ({self.workers} workers)"
+                    ) from None
+                time.sleep(0.3)
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        import signal
+
+        self.proc.send_signal(signal.SIGINT)  # uvicorn stops its workers, then itself
+        try:
+            self.proc.wait(timeout=30)
+        except Exception:
+            self.proc.kill()
+            self.proc.wait()
+
+    def search(self, query: str) -> None:
+        """POST /search on a connection of its own; an error status raises.
+
+        Not keep-alive: 8 keep-alive connections opened in one burst went 8 to 0 to one
+        worker in one of three tries (whichever was awake accepted them all) and stayed
+        there, so a run timed the kernel's accept race (2 workers 0.99x against 1.84x with a
+        connection a request, in one run); a new connection goes to a worker free to take it.
+        """
+        import http.client
+
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+        try:
+            conn.request(
+                "POST",
+                "/search",
+                json.dumps({"query": query, "k": 5}),
+                {"Content-Type": "application/json", "Connection": "close"},
+            )
+            response = conn.getresponse()
+            body = response.read()
+        finally:
+            conn.close()
+        if response.status != 200:
+            raise RuntimeError(f"/search answered {response.status}: {body[:200]!r}")
+
+    def cpu_seconds(self) -> float:
+        """CPU seconds the server and its worker processes have used so far."""
+        pids = [self.proc.pid]
+        for pid in pids:  # grows while it is walked: each worker's own children too
+            for task in Path(f"/proc/{pid}/task").glob("*/children"):
+                pids.extend(int(c) for c in task.read_text().split())
+        ticks = 0
+        for pid in pids:
+            try:
+                fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            ticks += int(fields[11]) + int(fields[12])  # utime + stime
+        return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def _summed(runs: list[dict]) -> dict:
@@ -296,6 +431,7 @@ TASKS: dict[str, Callable[[dict], dict]] = {
     "first": first,
     "build": build,
     "serve": serve,
+    "http": serve_http,
     "baseline": llamaindex_baseline,
     "incremental": incremental,
 }

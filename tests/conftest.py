@@ -110,6 +110,24 @@ def cli_env(index_dir: Path, **extra: str) -> dict[str, str]:
     return env
 
 
+def wait_until_serving(proc: subprocess.Popen, base: str, seconds: float = 60) -> None:
+    """Return once ``base``/healthz answers 200; fail with the server's stderr if ``proc``
+    exits or ``seconds`` pass first."""
+    import httpx
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError(f"serve did not start: {proc.stderr.read() if proc.stderr else ''}")
+        time.sleep(0.2)
+
+
 def free_port() -> int:
     """A loopback port nobody listens on right now."""
     with socket.socket() as s:

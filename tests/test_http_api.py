@@ -17,7 +17,7 @@ import httpx
 import openai
 import pytest
 import uvicorn
-from conftest import cli_env, free_port
+from conftest import cli_env, free_port, wait_until_serving
 from fastapi.testclient import TestClient
 
 from assistant import Answer, Assistant, Hit, Turn
@@ -44,17 +44,7 @@ def server(index_dir: Path):
         text=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError(f"serve did not start: {proc.stderr.read() if proc.stderr else ''}")
-        time.sleep(0.2)
+    wait_until_serving(proc, base)
     yield base
     proc.terminate()
     proc.wait(timeout=10)

@@ -100,7 +100,8 @@ class Retriever:
         if manifest.crosslingual:
             collections.append(store.collection(manifest, crosslingual=True))
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
-        self.cache_queries = True  # the benchmark turns it off to time real embedding
+        # The benchmark turns it off to time real embedding.
+        self.cache_queries = self.fusion.query_cache > 0
         self._lock = threading.Lock()
         self.lexical = open_lexical(store, manifest, collections)
         # Every word of the corpus, unstemmed, to tell whether a name in a question occurs at all.
@@ -154,7 +155,7 @@ class Retriever:
         vector = embedder.embed_query(query)
         with self._lock:
             self._query_cache[key] = vector
-            while len(self._query_cache) > 512:
+            while len(self._query_cache) > self.fusion.query_cache:
                 self._query_cache.popitem(last=False)
         return vector
 

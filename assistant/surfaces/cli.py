@@ -474,6 +474,9 @@ def serve(
     corpus: CorpusOpt = None,
     host: Annotated[str | None, _host("server.host")] = None,
     port: Annotated[int | None, _port("server.port")] = None,
+    workers: Annotated[
+        int | None, typer.Option("--workers", help=describe("server.workers"))
+    ] = None,
 ) -> None:
     """Serve the HTTP API: OpenAI-compatible chat completions, /search, /ask, /healthz.
 
@@ -482,7 +485,7 @@ def serve(
     from assistant.surfaces.common import check_exposure
     from assistant.surfaces.http import run_server  # lazy: only this command loads FastAPI
 
-    bot = _assistant(corpus, server_host=host, server_port=port)
+    bot = _assistant(corpus, server_host=host, server_port=port, server_workers=workers)
     settings = bot.settings
     check_exposure(
         settings.server.host,
@@ -490,7 +493,8 @@ def serve(
         "HTTP API",
     )
     _ensure_index(bot, out=err)
-    err.print(f"HTTP API on http://{settings.server.host}:{settings.server.port}/v1")
+    processes = f" ({settings.server.workers} processes)" if settings.server.workers > 1 else ""
+    err.print(f"HTTP API on http://{settings.server.host}:{settings.server.port}/v1{processes}")
     run_server(bot, settings.server.host, settings.server.port, log_level=_uvicorn_level())
 
 

@@ -27,7 +27,6 @@ if TYPE_CHECKING:
 
 # Fusion's k and BM25's weight are settings (RetrievalSettings, with their measurements).
 OTHER_LANGUAGES_WEIGHT = 0.5  # see Retriever.search
-ARTICLES = "\0articles:"  # the article chunks' masks, by language, beside the speakers' masks
 
 
 @dataclass
@@ -124,7 +123,8 @@ class Retriever:
         )
         self._rows: dict[str, int] | None = None  # chunk id -> row, made for a speaker filter
         self._english = self.lexical.english
-        self._speaker_masks: dict[str, np.ndarray] = {}
+        # Rows where a speaker speaks, or of the articles in a language, asked of Chroma once.
+        self._masks: dict[tuple[str, str], np.ndarray] = {}
         # Chroma's first read of a collection in a process took 0.11 s (loading its
         # segments): paid here, while opening, rather than by the first question.
         self.fetch(self.ids[:1])
@@ -167,23 +167,23 @@ class Retriever:
             codes = [self._episode_codes[e] for e in filters.episodes if e in self._episode_codes]
             mask &= np.isin(self._episode, np.array(codes, dtype=np.int32))
         if filters.speakers:
-            masks = [self._speaker_mask(s) for s in filters.speakers]
+            masks = [
+                self._rows_where(("speaker", s), {"speakers": {"$contains": s}})
+                for s in filters.speakers
+            ]
             if filters.articles_in:
-                masks.append(self._speaker_mask(ARTICLES + filters.articles_in))
+                language = filters.articles_in
+                where = {"$and": [{"kind": "article"}, {"language": language}]}
+                masks.append(self._rows_where(("articles", language), where))
             mask &= np.logical_or.reduce(masks)
         return mask
 
-    def _speaker_mask(self, speaker: str) -> np.ndarray:
-        """Chunks where ``speaker`` speaks, or (``ARTICLES`` + a language) the article chunks
-        in that language, asked of Chroma once per speaker and generation; ids of chunks this
-        generation does not count are ignored."""
+    def _rows_where(self, key: tuple[str, str], where: dict) -> np.ndarray:
+        """A mask of the chunks Chroma finds for ``where`` (asked once per ``key`` and
+        generation; ids of chunks this generation does not count are ignored)."""
         with self._lock:
-            mask = self._speaker_masks.get(speaker)
+            mask = self._masks.get(key)
         if mask is None:
-            where: dict = {"speakers": {"$contains": speaker}}
-            if speaker.startswith(ARTICLES):
-                language = speaker.removeprefix(ARTICLES)
-                where = {"$and": [{"kind": "article"}, {"language": language}]}
             got = self.collection.get(where=where, include=[])
             if self._rows is None:
                 self._rows = {pid: row for row, pid in enumerate(self.ids)}
@@ -191,7 +191,7 @@ class Retriever:
             mask = np.zeros(len(self.ids), dtype=bool)
             mask[rows] = True
             with self._lock:
-                self._speaker_masks[speaker] = mask
+                self._masks[key] = mask
         return mask
 
     def _bm25_scores(self, query: str) -> np.ndarray | None:

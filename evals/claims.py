@@ -266,7 +266,8 @@ def name_words(speakers: Iterable[str]) -> frozenset[str]:
 
 
 def names_in(speaker: str, text: str) -> bool:
-    words = set(words_of(text))
+    # "Noam’s Dev Stack" names Noam.
+    words = {w.removesuffix("'s") for w in words_of(text)}
     return any(p.casefold() in words for p in speaker.split() if len(p) >= 3)
 
 

@@ -339,6 +339,19 @@ def test_an_index_stored_by_an_older_version_says_rebuild_and_index_upgrades_it(
     assert not holder.get(ids=["active"])["ids"]
 
 
+def test_an_index_chunked_by_an_older_version_is_rebuilt_by_index(private_index):
+    bot = Assistant(settings(private_index))
+    manifest = bot.store.manifest()
+    # An older chunker parsed some files differently (v3 dropped a write-up's chapter list).
+    bot.store.write_manifest(manifest.model_copy(update={"chunking_version": 3}))
+    with pytest.raises(IndexUnavailable, match="chunking v3"):
+        Assistant(settings(private_index)).search("anything")
+    report = Assistant(settings(private_index)).index()
+    assert report.changed and report.embedded == 0
+    assert Assistant(settings(private_index)).store.manifest().chunking_version > 3
+    assert Assistant(settings(private_index)).search("compute multiplier", k=1)
+
+
 def test_corrupt_index_says_how_to_rebuild_and_rebuild_fixes_it(tmp_path, private_index):
     for db in (private_index / "chroma").glob("*.sqlite3"):
         db.write_bytes(b"this is not a database" * 100)

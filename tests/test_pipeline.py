@@ -71,6 +71,26 @@ def test_a_summary_asked_in_other_words_is_still_an_outline(
     assert len({c.episode for c in answer.citations}) == 1
 
 
+def test_an_episode_without_chapters_is_outlined_by_its_write_ups_chapter_list(
+    bot: Assistant,
+) -> None:
+    answer = bot.ask("What is the Noam Brown episode about?")
+    assert_cited(answer)
+    assert "The write-up lists these chapters:" in answer.text
+    listed = [c for c in answer.citations if c.chapter == "타임스탬프"]
+    assert len(listed) == 21  # each row once, though two passages overlap
+    quotes = [c.quote for c in listed]
+    assert quotes[0].startswith("00:00 Intro") and quotes[-1].startswith("1:10:00 Closing")
+    assert "48:00 Why Self-Play Breaks Down Beyond Go and Chess" in quotes
+
+
+def test_search_never_returns_a_write_ups_chapter_list(bot: Assistant) -> None:
+    # Its rows name every topic of the episode; the turns that discuss them are the answer.
+    for question in ("Why does self-play break down beyond Go and chess?", "Noam's dev stack"):
+        hits = bot.search(question, k=10)
+        assert hits and not any(h.chapter == "타임스탬프" for h in hits)
+
+
 def test_comparison_quotes_each_named_episode(bot: Assistant) -> None:
     answer = bot.ask("How do EP 81 and EP 88 differ on a secret recipe?")
     assert_cited(answer)

@@ -99,17 +99,24 @@ def test_stamped_turns_exact_times_and_korean_article(corpus):
     assert ep.label == "Latent Space · Noam Brown"  # from episodes.yaml
     assert ep.number is None
     assert set(ep.speakers) == {"Noam", "swyx", "Alessio"}
-    article = [s for s in ep.segments if s.kind == "article"]
+    listed = [s for s in ep.segments if s.kind == "article" and s.chapter == "타임스탬프"]
+    article = [s for s in ep.segments if s.kind == "article" and s not in listed]
     turns = [s for s in ep.segments if s.kind == "transcript"]
     assert len(turns) == 182
     assert article and all(s.language == "ko" for s in article)
+    # The write-up's chapter list: a row a passage of the write-up, for outlines.
+    assert len(listed) == 21
+    assert (
+        listed[-1].text == "1:10:00 Closing Thoughts – Five-Year View and Open Research Directions"
+    )
     assert all(s.language == "en" for s in turns)
     noam = next(s for s in turns if s.text.startswith("If you're asking if I used Cicero"))
     assert (noam.speaker, format_timestamp(noam.seconds), noam.exact_time) == (
         "Noam", "01:55", True,
     )  # fmt: skip
-    # The chapter list is not transcript text.
-    assert not any("Games as Research Proving Grounds" in s.text for s in ep.segments)
+    # The chapter list is not transcript text, nor a chapter of any turn.
+    assert not any("Games as Research Proving Grounds" in s.text for s in turns)
+    assert not any(s.chapter for s in turns)
 
 
 def test_magic_the_gathering_is_never_labelled_with_the_closing_chapter(corpus):

@@ -137,6 +137,16 @@ def check_compatible(
         )
 
 
+def older_version(manifest: Manifest) -> str | None:
+    """How an older version of this program built ``manifest``'s index, if it did: stored in
+    an older format, or chunked by an older chunker (which parses some files differently)."""
+    if manifest.index_format < INDEX_FORMAT:
+        return f"stored in format {manifest.index_format} (now {INDEX_FORMAT})"
+    if manifest.chunking_version < CHUNKING_VERSION:
+        return f"chunked by chunking v{manifest.chunking_version} (now v{CHUNKING_VERSION})"
+    return None
+
+
 def check_format(manifest: Manifest) -> None:
     """Refuse an index stored in another format than this version's (``INDEX_FORMAT``)."""
     if manifest.index_format != INDEX_FORMAT:
@@ -216,15 +226,13 @@ def build_index(
     started = time.perf_counter()
     report = IndexReport()
     old = None if rebuild else store.manifest()
-    if old is not None and old.index_format < INDEX_FORMAT:
+    if old is not None and (why := older_version(old)):
         # An older version's index is rebuilt rather than refused: the embedding cache keeps
         # every vector, so the upgrade costs seconds and `make run` keeps working after a pull.
         log.warning(
-            "the index at %s was stored in format %s by an older version: rebuilding it in "
-            "format %s (nothing is embedded again)",
+            "the index at %s was %s by an older version: rebuilding it (nothing is embedded again)",
             store.where,
-            old.index_format,
-            INDEX_FORMAT,
+            why,
         )
         old = None
     elif old is not None:

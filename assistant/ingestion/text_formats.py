@@ -26,9 +26,9 @@ TIME_AT_END_RE = re.compile(r"^(?P<title>.*\S)\s+(?P<time>\d{1,2}(?::\d{1,2}){1,
 STAMPED_TURN_RE = re.compile(
     r"^\*\*(?P<speaker>[^*\[\]]{1,60}?)\s*\[(?P<time>[\d:]+)\]\*\*\s*:?\s*(?P<text>.*)$"
 )
-CHAPTER_LIST_HEADING_RE = re.compile(
-    r"^#{1,6}\s*(타임스탬프|timestamps?|chapters?|목차)\s*$", re.IGNORECASE
-)
+CHAPTER_LIST_TITLE = r"(타임스탬프|timestamps?|chapters?|목차)"
+CHAPTER_LIST_HEADING_RE = re.compile(rf"^#{{1,6}}\s*{CHAPTER_LIST_TITLE}\s*$", re.IGNORECASE)
+CHAPTER_LIST_TITLE_RE = re.compile(rf"^{CHAPTER_LIST_TITLE}$", re.IGNORECASE)
 MD_HEADING_RE = re.compile(r"^#{1,6}\s+(?P<title>.+?)\s*#*$")
 MD_HEADING_PREFIX_RE = re.compile(r"#{1,6}\s+")
 NUMBERED_HEADING_RE = re.compile(r"^\d{1,2}\.\s+(?P<title>[A-Z\uac00-\ud7a3].{2,120})$")
@@ -245,6 +245,8 @@ def parse_stamped(lines: list[str], name: str, stem: str, issues: list[ParseIssu
     first_turn = next(i for i, ln in enumerate(lines) if STAMPED_TURN_RE.match(ln.strip()))
     article_end = list_start if list_start is not None and list_start < first_turn else first_turn
     segments = _article_segments(lines[:article_end], 0)
+    if list_start is not None and list_start < first_turn:
+        segments += _chapter_list(lines, list_start, first_turn)
 
     turns: list[Segment] = []
     for i in range(first_turn, len(lines)):
@@ -289,6 +291,32 @@ def parse_stamped(lines: list[str], name: str, stem: str, issues: list[ParseIssu
         speakers=speakers,
         segments=segments + turns,
     )
+
+
+def _chapter_list(lines: list[str], start: int, end: int) -> list[Segment]:
+    """The write-up's chapter list, a line a segment, as passages of the write-up for
+    outlines: it may come from another cut of the episode, so its titles are never put on
+    turns."""
+    rows = [(i, ln.strip()) for i, ln in enumerate(lines[start + 1 : end], start + 1)]
+    listed = [(i, ln) for i, ln in rows if ln and md_heading(ln) is None]
+    chapter = md_heading(lines[start].strip())
+    language = detect_language(" ".join(ln for _, ln in listed))
+    return [
+        Segment(
+            text=ln,
+            chapter=chapter,
+            language=language,
+            kind="article",
+            line_start=i + 1,
+            line_end=i + 1,
+        )
+        for i, ln in listed
+    ]
+
+
+def is_chapter_list(chapter: str | None) -> bool:
+    """Whether an article passage is its write-up's chapter list (``### 타임스탬프``)."""
+    return bool(chapter and CHAPTER_LIST_TITLE_RE.match(chapter))
 
 
 def _repair_turn_times(turns: list[Segment], name: str, issues: list[ParseIssue]) -> None:

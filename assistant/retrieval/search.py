@@ -19,6 +19,7 @@ from assistant.config import RetrievalSettings
 from assistant.errors import FilterError
 from assistant.index.lexical import CROSSLINGUAL, MAIN, open_lexical, tokenize
 from assistant.index.store import Manifest, Store, decode_metadata
+from assistant.ingestion.text_formats import is_chapter_list
 from assistant.schema import Hit, format_timestamp
 from assistant.text import WORD_RE, detect_language, stopword_stems
 
@@ -125,9 +126,26 @@ class Retriever:
         self._english = self.lexical.english
         # Rows where a speaker speaks, or of the articles in a language, asked of Chroma once.
         self._masks: dict[tuple[str, str], np.ndarray] = {}
+        # A write-up's chapter list is there for outlines, not search: its titles would win
+        # questions that its episode's own passages answer (dev: 2 lost).
+        self._searchable = ~self._chapter_lists()
         # Chroma's first read of a collection in a process took 0.11 s (loading its
         # segments): paid here, while opening, rather than by the first question.
         self.fetch(self.ids[:1])
+
+    def _chapter_lists(self) -> np.ndarray:
+        """A mask of the passages that are a write-up's chapter list."""
+        listed = np.zeros(len(self.ids), dtype=bool)
+        articles = self._rows_where(("kind", "article"), {"kind": "article"})
+        rows = np.flatnonzero(articles)
+        if len(rows):
+            got = self.collection.get(ids=[self.ids[r] for r in rows], include=["metadatas"])
+            chapters = {
+                pid: (m or {}).get("chapter")
+                for pid, m in zip(got["ids"], got["metadatas"], strict=True)
+            }
+            listed[[r for r in rows if is_chapter_list(chapters.get(self.ids[r]))]] = True
+        return listed
 
     def unknown_share(self, query: str) -> float:
         """Share of the query's (stemmed, non-stopword) terms that occur nowhere in the corpus.
@@ -161,8 +179,8 @@ class Retriever:
 
     def _mask(self, filters: Filters) -> np.ndarray | None:
         if not filters.episodes and not filters.speakers:
-            return None
-        mask = np.ones(len(self.ids), dtype=bool)
+            return None if self._searchable.all() else self._searchable
+        mask = self._searchable.copy()
         if filters.episodes:
             codes = [self._episode_codes[e] for e in filters.episodes if e in self._episode_codes]
             mask &= np.isin(self._episode, np.array(codes, dtype=np.int32))
@@ -255,7 +273,7 @@ class Retriever:
 
     def outline(self, episodes: list[str]) -> list[Hit]:
         """An episode's shape for a summary: the first passage of each chapter, in episode
-        order, and the first passage of its article, if it has one."""
+        order, and the first passage of its article and its chapter list, if it has them."""
         out: list[str] = []
         for label in episodes:
             code = self._episode_codes.get(label)
@@ -271,7 +289,9 @@ class Retriever:
                 if m is None:
                     continue
                 key = (m.get("source_file", ""), m.get("chapter") or "")
-                if m.get("kind") == "article":
+                if m.get("kind") == "article" and is_chapter_list(m.get("chapter")):
+                    key = (key[0], pid)  # the whole list
+                elif m.get("kind") == "article":
                     key = (key[0], "")  # one article passage is enough
                 if key not in seen:
                     seen.add(key)

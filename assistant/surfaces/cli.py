@@ -214,14 +214,13 @@ def index(
 
 
 def _ensure_index(bot: Assistant, out: Console | None = None) -> None:
-    from assistant.index.build import corpus_notice
-    from assistant.index.store import INDEX_FORMAT
+    from assistant.index.build import corpus_notice, older_version
 
     manifest = bot.store.manifest()
     if manifest is None:
         err.print("No index yet: building it from the corpus first.")
         _run_index(bot, out=out)
-    elif manifest.index_format < INDEX_FORMAT:  # the build logs that it upgrades it
+    elif older_version(manifest):  # the build logs that it upgrades it
         _run_index(bot, out=out)
     elif notice := corpus_notice(manifest, bot.settings):
         err.print(f"[yellow]{escape(notice)}[/]")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from assistant.answering.citations import cite, verbatim_quotes
 from assistant.answering.question import Query
 from assistant.answering.synthesizers.base import Draft, Evidence
+from assistant.ingestion.text_formats import is_chapter_list
 from assistant.schema import Citation, Hit, Turn, Usage
 from assistant.text import content_terms, split_sentences, syllable_pairs
 
@@ -81,11 +82,13 @@ PHRASES = {
         "quoted": "",
         "chapters": "{episode} ({title}) goes through these chapters:",
         "article": "The {episode} write-up sums it up:",
+        "listed": "The write-up lists these chapters:",
     },
     "ko": {
         "quoted": "영어 원문에서 인용한 답변입니다 (quoted from the English episodes): ",
         "chapters": "{episode} ({title})의 챕터 구성입니다:",
         "article": "{episode} 요약 기사의 설명입니다:",
+        "listed": "기사에 실린 챕터 목록입니다:",
     },
 }
 
@@ -318,7 +321,8 @@ class QuoteSynthesizer:
         lines: list[_Line] = []
         for episode in query.episodes:
             hits = [h for h in evidence.hits if h.episode == episode]
-            article = [h for h in hits if h.kind == "article"]
+            listing = [h for h in hits if h.kind == "article" and is_chapter_list(h.chapter)]
+            article = [h for h in hits if h.kind == "article" and h not in listing]
             transcript = [h for h in hits if h.kind == "transcript"]
             if article:
                 sentences = [s for s in split_sentences(article[0].text) if len(s.split()) >= 5]
@@ -347,6 +351,17 @@ class QuoteSynthesizer:
                 title = (transcript or hits)[0].episode_title
                 head = phrases["chapters"].format(episode=episode, title=title)
                 lines.append(_Line(head + " " + "; ".join(chapters) + ".", cites))
+            elif listing:
+                # No chapters of its own: the write-up's list is the outline (its times may
+                # be another cut's, so they stay the write-up's, quoted as it gives them).
+                rows: dict[str, Hit] = {}  # overlapping passages repeat rows
+                for h in listing:
+                    for row in h.text.splitlines():
+                        rows.setdefault(row.strip(), h)
+                rows.pop("", None)
+                listed = [cite(h, row, n) for n, (row, h) in enumerate(rows.items(), 1)]
+                items = "; ".join(f"{c.quote} [#{c.n}]" for c in listed)
+                lines.append(_Line(f"{phrases['listed']} {items}.", listed))
         return lines
 
     def _side_by_side(self, evidence: Evidence) -> list[_Line]:

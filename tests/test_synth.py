@@ -115,7 +115,7 @@ def test_one_new_episode_in_a_3x_index_embeds_only_it(corpus3, tmp_path):
     write_corpus(EPISODES, corpus, 3, seed=7)
     bot = Assistant(Settings(corpus_dir=corpus, index_dir=tmp_path / "index", answerer="offline"))
     first = bot.index()
-    assert (first.chunks, first.episodes) == (1488, 15)
+    assert (first.chunks, first.episodes) == (1494, 15)  # 3 x the shipped 498
     assert first.embedded == 0  # every copy's chunks came from the shipped cache
     before = set(bot.store.collection(bot.store.manifest()).get(include=[])["ids"])
 
@@ -125,8 +125,8 @@ def test_one_new_episode_in_a_3x_index_embeds_only_it(corpus3, tmp_path):
     new_chunks = bot.store.manifest().files[name].chunks
     assert report.added == [name] and len(report.unchanged) == 15
     assert new_chunks > 0 and report.embedded == new_chunks  # USE-m3, that file only
-    assert report.chunks == 1488 + new_chunks
-    # Written in place: the 1,488 chunks already stored were neither copied nor rewritten.
+    assert report.chunks == 1494 + new_chunks
+    # Written in place: the 1,494 chunks already stored were neither copied nor rewritten.
     after = bot.store.collection(bot.store.manifest()).get(include=["metadatas"])
     added = {
         pid

@@ -31,6 +31,7 @@ import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
 from assistant.index.store import pages
+from assistant.ingestion.text_formats import is_chapter_list
 from assistant.text import WORD_RE, stemmer
 
 if TYPE_CHECKING:
@@ -41,7 +42,9 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-FORMAT = 4  # 2: vectors saved beside BM25; 3: with checksums.json; 4: speakers left to Chroma
+# 2: vectors saved beside BM25; 3: with checksums.json; 4: speakers left to Chroma; 5: which
+# chunks search may return
+FORMAT = 5
 CHECKSUMS = "checksums.json"
 MAIN = "main"  # vector spaces: the main embedder's, and the optional cross-lingual one's
 CROSSLINGUAL = "crosslingual"
@@ -71,6 +74,9 @@ class Rows:
     ids: list[str] = field(default_factory=list)
     episodes: list[str] = field(default_factory=list)
     english: list[bool] = field(default_factory=list)
+    # False for a write-up's chapter list: there for outlines, not search (its titles would
+    # win questions that its episode's own passages answer).
+    searchable: list[bool] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     tokens: list[list[str]] = field(default_factory=list)
     # Each file's distinct words (unstemmed), so a removed file's names stop counting as known.
@@ -83,6 +89,8 @@ class Rows:
         self.ids.append(pid)
         self.episodes.append(meta["episode"])
         self.english.append(meta.get("language", "en") == "en")
+        listing = meta.get("kind") == "article" and is_chapter_list(meta.get("chapter"))
+        self.searchable.append(not listing)
         self.files.append(meta["source_file"])
         # One string object per distinct term: 50,000 chunks hold 5 million term occurrences.
         self.tokens.append([sys.intern(t) for t in terms])
@@ -117,6 +125,7 @@ class Rows:
             out.ids.append(self.ids[i])
             out.episodes.append(self.episodes[i])
             out.english.append(self.english[i])
+            out.searchable.append(self.searchable[i])
             out.files.append(self.files[i])
             out.tokens.append(self.tokens[i])
         return out
@@ -131,6 +140,7 @@ class LexicalIndex:
         self.vectors = rows.vectors
         self.episodes = rows.episodes
         self.english = np.array(rows.english, dtype=bool)
+        self.searchable = np.array(rows.searchable, dtype=bool)
         self.vocabulary: set[str] = {w for words in rows.words.values() for w in words}
         if bm25 is None:
             bm25 = bm25s.BM25()
@@ -181,6 +191,7 @@ class LexicalIndex:
                 "ids": self.ids,
                 "episodes": self.episodes,
                 "english": self.english.tolist(),
+                "searchable": self.searchable.tolist(),
                 "files": rows.files,
                 "words": {f: sorted(w) for f, w in rows.words.items()},
                 "terms": terms,
@@ -218,6 +229,7 @@ class LexicalIndex:
             ids=record["ids"],
             episodes=record["episodes"],
             english=record["english"],
+            searchable=record["searchable"],
             files=record["files"],
             words={f: set(w) for f, w in record["words"].items()},
         )

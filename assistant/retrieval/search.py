@@ -126,26 +126,11 @@ class Retriever:
         self._english = self.lexical.english
         # Rows where a speaker speaks, or of the articles in a language, asked of Chroma once.
         self._masks: dict[tuple[str, str], np.ndarray] = {}
-        # A write-up's chapter list is there for outlines, not search: its titles would win
-        # questions that its episode's own passages answer (dev: 2 lost).
-        self._searchable = ~self._chapter_lists()
+        # A write-up's chapter list is there for outlines, not search (dev: 2 lost to it).
+        self._searchable = self.lexical.searchable
         # Chroma's first read of a collection in a process took 0.11 s (loading its
         # segments): paid here, while opening, rather than by the first question.
         self.fetch(self.ids[:1])
-
-    def _chapter_lists(self) -> np.ndarray:
-        """A mask of the passages that are a write-up's chapter list."""
-        listed = np.zeros(len(self.ids), dtype=bool)
-        articles = self._rows_where(("kind", "article"), {"kind": "article"})
-        rows = np.flatnonzero(articles)
-        if len(rows):
-            got = self.collection.get(ids=[self.ids[r] for r in rows], include=["metadatas"])
-            chapters = {
-                pid: (m or {}).get("chapter")
-                for pid, m in zip(got["ids"], got["metadatas"], strict=True)
-            }
-            listed[[r for r in rows if is_chapter_list(chapters.get(self.ids[r]))]] = True
-        return listed
 
     def unknown_share(self, query: str) -> float:
         """Share of the query's (stemmed, non-stopword) terms that occur nowhere in the corpus.

@@ -260,6 +260,24 @@ def test_a_korean_question_about_the_korean_write_up_quotes_the_sentence_that_an
     assert answer.citations[0].kind == "article" and said in answer.citations[0].quote
 
 
+def test_a_korean_question_quotes_the_sentence_closest_to_it_in_meaning(bot: Assistant) -> None:
+    # No word of it can be looked for in Noam's English turns; before sentences were scored
+    # by their closeness to the question, the answer quoted how OpenAI runs like a startup.
+    answer = bot.ask("노암 브라운은 요즘 코딩할 때 어떤 도구를 주로 쓴다고 했어요?")
+    assert_cited(answer)
+    assert any("Codex" in c.quote or "Windsurf" in c.quote for c in answer.citations)
+
+
+def test_a_short_sentence_naming_what_is_asked_is_quoted(bot: Assistant) -> None:
+    # "The Resonant Computing Manifesto." has four words; sentences that short were never
+    # quoted, so the answer never named the manifesto.
+    answer = bot.ask("Who translated the Resonant Computing Manifesto?")
+    assert_cited(answer)
+    lead = answer.citations[0]
+    assert "The Resonant Computing Manifesto." in lead.quote
+    assert lead.speaker == "Seungjoon Choi"
+
+
 def test_a_latin_name_is_the_same_term_with_a_korean_particle_on_it() -> None:
     assert content_terms("Cognition은 GPT-5.2의") == content_terms("Cognition GPT-5.2")
 

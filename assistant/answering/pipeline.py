@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from functools import partial
 from typing import TYPE_CHECKING
 
 from assistant.answering.citations import renumber, see_also
@@ -96,7 +97,7 @@ class AnswerPipeline:
             log.info("abstaining on %r: %s", question, coverage.reason)
             yield from self._abstain(query, history, started, usage, hits)
             return
-        evidence = Evidence(query, hits, history, tuple(filters.speakers or ()))
+        evidence = _evidence(query, hits, filters, retriever, history)
         if down is not None:
             yield from self._offline(evidence, started, usage, down.notice)
             return
@@ -223,7 +224,7 @@ class AnswerPipeline:
             hits = retriever.search(query.standalone, pool, filters, candidates=candidates)
         if query.wants_article:
             hits = self._articles_first(query, hits, narrowed, retriever)
-        hits = self._promote(query, hits, filters)[:passages]
+        hits = self._promote(query, hits, filters, retriever)[:passages]
         # A name can sit in an article or another speaker's turn: look for it in the episodes
         # searched, among the speakers the caller asked for.
         where = Filters(episodes=narrowed.episodes, speakers=filters.speakers)
@@ -242,7 +243,9 @@ class AnswerPipeline:
         articles = [h for h in wide if h.kind == "article"]
         return [*articles, *(h for h in hits if h not in articles)] if articles else hits
 
-    def _promote(self, query: Query, hits: list[Hit], filters: Filters) -> list[Hit]:
+    def _promote(
+        self, query: Query, hits: list[Hit], filters: Filters, retriever: Retriever
+    ) -> list[Hit]:
         """``hits`` with the passage that holds the question's best answer sentence first.
 
         Fusion ranks whole passages; the sentence scorer of the offline answerer sees which
@@ -254,8 +257,7 @@ class AnswerPipeline:
         """
         if len(hits) < 2 or query.kind in ("summary", "comparison") or not query.checkable_focus:
             return hits
-        evidence = Evidence(query, hits, [], tuple(filters.speakers or ()))
-        best = self.offline.passage_scores(evidence)
+        best = self.offline.passage_scores(_evidence(query, hits, filters, retriever))
         top = max(best.values(), default=0.0)
         if top <= 0:
             return hits
@@ -415,6 +417,21 @@ def new_history(history: list[Turn], question: str, answer: Answer) -> list[Turn
             speakers=list(dict.fromkeys(c.speaker for c in answer.citations if c.speaker)),
         ),
     ]
+
+
+def _evidence(
+    query: Query,
+    hits: list[Hit],
+    filters: Filters,
+    retriever: Retriever,
+    history: list[Turn] | None = None,
+) -> Evidence:
+    """The evidence for ``query``; a question not in English also gets each sentence's
+    closeness to it, since its own words cannot be looked for in English passages."""
+    similarity = None
+    if query.language != "en":
+        similarity = partial(retriever.sentence_similarity, query.text)
+    return Evidence(query, hits, history or [], tuple(filters.speakers or ()), similarity)
 
 
 def _strong(coverage: Coverage, hits: list[Hit], settings: Settings) -> bool:

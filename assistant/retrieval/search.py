@@ -28,6 +28,8 @@ if TYPE_CHECKING:
 
 # Fusion's k and BM25's weight are settings (RetrievalSettings, with their measurements).
 OTHER_LANGUAGES_WEIGHT = 0.5  # see Retriever.search
+# Sentence vectors kept for the offline answerer (USE-m3's 512 floats: 8 MB at most).
+SENTENCE_CACHE = 4096
 
 
 @dataclass
@@ -100,6 +102,7 @@ class Retriever:
         if manifest.crosslingual:
             collections.append(store.collection(manifest, crosslingual=True))
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         # The benchmark turns it off to time real embedding.
         self.cache_queries = self.fusion.query_cache > 0
         self._lock = threading.Lock()
@@ -161,6 +164,35 @@ class Retriever:
             while len(self._query_cache) > self.fusion.query_cache:
                 self._query_cache.popitem(last=False)
         return vector
+
+    def sentence_similarity(self, question: str, sentences: list[str]) -> np.ndarray | None:
+        """Each sentence's cosine to ``question`` in the space aligned across languages (the
+        cross-lingual one, else the main one); ``None`` when that space is a remote service.
+
+        Passage sentences are embedded on demand and kept (``SENTENCE_CACHE`` of them):
+        overlapping passages and repeated questions share most of them.
+        """
+        space = self.crosslingual or self.embedder
+        if not space.local or not sentences:
+            return None
+        vector = self.query_vector(question, crosslingual=self.crosslingual is not None)
+        vectors: dict[str, np.ndarray] = {}
+        with self._lock:
+            for sentence in dict.fromkeys(sentences):
+                if sentence in self._sentence_cache:
+                    self._sentence_cache.move_to_end(sentence)
+                    vectors[sentence] = self._sentence_cache[sentence]
+        need = [s for s in dict.fromkeys(sentences) if s not in vectors]
+        if need:
+            fresh = dict(zip(need, space.embed_passages(need), strict=True))
+            vectors.update(fresh)
+            with self._lock:
+                # Not kept while the benchmark times real embedding.
+                if self.cache_queries:
+                    self._sentence_cache.update(fresh)
+                while len(self._sentence_cache) > SENTENCE_CACHE:
+                    self._sentence_cache.popitem(last=False)
+        return np.array([vectors[s] for s in sentences]) @ vector
 
     def _mask(self, filters: Filters) -> np.ndarray | None:
         if not filters.episodes and not filters.speakers:

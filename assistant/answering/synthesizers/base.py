@@ -4,7 +4,7 @@ hands it everything it may use."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -28,6 +28,9 @@ class Evidence:
     history: list[Turn] = field(default_factory=list)
     # Narrowed to these speakers: a quote from someone else's turn is not an answer.
     speakers: tuple[str, ...] = ()
+    # Each sentence's closeness to the question in a space aligned across languages, for a
+    # question whose own words cannot be looked for in the passages (None: not given).
+    similarity: Callable[[list[str]], Sequence[float] | None] | None = None
 
 
 class Draft(BaseModel):

@@ -23,6 +23,8 @@ class LocalEmbedder(BaseEmbedding):
 
     dimension: int = 0
     thread_safe: ClassVar[bool] = False
+    # Runs on this machine: cheap enough to embed a question's candidate sentences too.
+    local: ClassVar[bool] = True
     _lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
 
     @abstractmethod

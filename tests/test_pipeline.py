@@ -268,6 +268,17 @@ def test_a_korean_question_quotes_the_sentence_closest_to_it_in_meaning(bot: Ass
     assert any("Codex" in c.quote or "Windsurf" in c.quote for c in answer.citations)
 
 
+def test_a_korean_question_gets_the_passage_that_says_it_first(bot: Assistant) -> None:
+    # The pigeon asked to think hard about chess: the turn that says it was second, behind
+    # one whose vector is closer as a whole.
+    answer = bot.ask(
+        "노암 브라운은 시스템 1 능력이 있어야 시스템 2 사고의 이득을 본다는 점을 설명하려고 "
+        "어떤 동물 비유를 들었나요?"
+    )
+    assert_cited(answer)
+    assert "pigeon" in answer.passages[0].text
+
+
 def test_a_short_sentence_naming_what_is_asked_is_quoted(bot: Assistant) -> None:
     # "The Resonant Computing Manifesto." has four words; sentences that short were never
     # quoted, so the answer never named the manifesto.

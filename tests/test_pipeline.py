@@ -71,6 +71,41 @@ def test_a_summary_asked_in_other_words_is_still_an_outline(
     assert len({c.episode for c in answer.citations}) == 1
 
 
+@pytest.mark.parametrize(
+    ("question", "episode"),
+    [
+        ("What is the year-in-review episode about?", "EP 81"),
+        ("Summarize the 'There Is No Secret' episode", "EP 88"),
+    ],
+)
+def test_an_episode_named_by_its_title_is_the_one_outlined(
+    bot: Assistant, question: str, episode: str
+) -> None:
+    # Before, "the year-in-review episode" was searched as words: swyx on how chemists
+    # "review" models led the answer.
+    answer = bot.ask(question)
+    assert_cited(answer)
+    assert {c.episode for c in answer.citations} == {episode}
+
+
+@pytest.mark.parametrize(
+    ("question", "named"),
+    [
+        ("What did Seonghyun forecast for 2026 in the year-end episode?", ("EP 81",)),
+        ("When was the 'There Is No Secret' episode recorded?", ("EP 88",)),
+        ("What was the title of the very first episode Chester and Seungjoon made?", ()),
+        ("When does EP 88 get to the Dario Amodei interview?", ("EP 88",)),
+        ("What do they say about reasoning models in the latest episode?", ()),
+    ],
+)
+def test_an_episode_is_named_by_its_titles_words_only_before_episode(
+    bot: Assistant, question: str, named: tuple[str, ...]
+) -> None:
+    query = read_question(question, [], bot.retriever().manifest.episodes)
+    assert query.episodes == named
+    assert not {"year", "end", "secret"} & set(query.focus)
+
+
 def test_an_episode_without_chapters_is_outlined_by_its_write_ups_chapter_list(
     bot: Assistant,
 ) -> None:

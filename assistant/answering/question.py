@@ -194,8 +194,12 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
     labels = list(dict.fromkeys(e.label for e in episodes))
     speakers = sorted({s for e in episodes for s in e.speakers})
     named_episodes = tuple(episodes_named(question, labels))
+    titled, title_words = episodes_titled(question, episodes, named_episodes)
+    named_episodes += tuple(titled)
     named_speakers = tuple(speakers_named(question, speakers))
-    focus = tuple(dict.fromkeys(topic_terms(question, named_episodes, named_speakers)))
+    # The title's words name the episode; they are not what is asked about it.
+    naming = (*named_episodes, *title_words)
+    focus = tuple(dict.fromkeys(topic_terms(question, naming, named_speakers)))
     follow = bool(history) and is_follow_up(question, focus, names_episode=bool(named_episodes))
     standalone = standalone_question(question, history) if follow else question
     if follow and not named_speakers:
@@ -227,7 +231,7 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         asks_about_asking=bool(
             re.search(r"\bwho (asked|asks)\b|\basked (whether|if|about)\b|질문한", question, re.I)
         ),
-        entities=tuple(entities_named(question, [*named_episodes, *named_speakers])),
+        entities=tuple(entities_named(question, [*naming, *named_speakers])),
         attribute=attribute_asked(question, language),
         defines=(m.group("term") if (m := DEFINITION_RE.match(question)) else None),
         wants_article=bool(ARTICLE_RE.search(question)),
@@ -370,6 +374,48 @@ def episodes_named(question: str, labels: Sequence[str]) -> list[str]:
         ):
             named.append(label)
     return named
+
+
+# "the year-in-review episode", "the 'There Is No Secret' episode": an episode named by
+# words of its title, in the words just before "episode" (no "the" among them).
+TITLE_REFERENCE_RE = re.compile(
+    r"\bthe\s+((?:(?!the\b)[\w'’\"“”.:,&-]+\s+){1,5}?)(?:episode|interview|conversation|show)\b",
+    re.I,
+)
+# Words that pick an episode by its place or its form, never by its title.
+NOT_TITLE_WORDS = frozenset(
+    content_terms(
+        "first last latest previous next new newest recent earlier later other same whole full "
+        "entire very korean english summary intro write up article transcript recording"
+    )
+)
+
+
+def episodes_titled(
+    question: str, episodes: Sequence[EpisodeRef], named: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Episodes the question names by their title's words, and the words that name them.
+
+    The one episode whose title holds most of the words before "episode" (at least half of
+    them) is named; a tie names none.
+    """
+    titles: dict[str, set[str]] = {}
+    for e in episodes:
+        titles.setdefault(e.label, set()).update(content_terms(e.title))
+    found: list[str] = []
+    phrases: list[str] = []
+    for m in TITLE_REFERENCE_RE.finditer(question):
+        words = set(content_terms(m.group(1))) - NOT_TITLE_WORDS
+        if not words:
+            continue
+        held = {label: len(words & terms) for label, terms in titles.items()}
+        best = max(held.values(), default=0)
+        winners = [label for label, n in held.items() if n == best]
+        if best and 2 * best >= len(words) and len(winners) == 1:
+            if winners[0] not in named and winners[0] not in found:
+                found.append(winners[0])
+            phrases.append(m.group(1))
+    return found, phrases
 
 
 def speakers_named(question: str, speakers: Sequence[str]) -> list[str]:

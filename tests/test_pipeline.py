@@ -159,6 +159,24 @@ def test_when_question_lists_places_in_episode_order(bot: Assistant) -> None:
     assert all("environment" in c.quote.lower() for c in answer.citations)
 
 
+@pytest.mark.parametrize("question", ["What is RLVR?", "What is RLVR, and why does it matter?"])
+def test_a_definition_asked_leads_with_the_sentence_that_gives_it(
+    bot: Assistant, question: str
+) -> None:
+    # With a second part the question was not read as asking what RLVR is, and the answer
+    # led with "Since Korea is also doing things like RLVR now."
+    answer = bot.ask(question)
+    assert_cited(answer)
+    assert "RLVR is post-training for making agents" in answer.citations[0].quote
+
+
+def test_a_condition_on_the_term_is_no_definition_of_it(bot: Assistant) -> None:
+    # "If Continual Learning is solved, technology solves …" read as "X is …" and led.
+    answer = bot.ask("What is continual learning?")
+    assert_cited(answer)
+    assert "If Continual Learning is solved" not in answer.citations[0].quote
+
+
 def test_factoid_leads_with_the_answer_and_stays_short(bot: Assistant) -> None:
     answer = bot.ask(
         "How many hidden-card states are there in heads-up Texas Hold'em according to Noam?"

@@ -222,6 +222,11 @@ class AnswerPipeline:
         if not hits:
             narrowed = filters
             hits = retriever.search(query.standalone, pool, filters, candidates=candidates)
+        if query.defines:
+            # "What is RLVR, and why does it matter?": the passage that says what RLVR is
+            # holds little of the rest of the question's words; the term alone finds it.
+            alone = retriever.search(query.defines, pool, narrowed, candidates=candidates)
+            hits += [h for h in alone if h not in hits]
         if query.wants_article:
             hits = self._articles_first(query, hits, narrowed, retriever)
         hits = self._promote(query, hits, filters, retriever)[:passages]
@@ -260,12 +265,17 @@ class AnswerPipeline:
         checkable = query.checkable_focus or query.language != "en"
         if len(hits) < 2 or query.kind in ("summary", "comparison") or not checkable:
             return hits
-        best = self.offline.passage_scores(_evidence(query, hits, filters, retriever))
+        scored = self.offline.passage_scores(_evidence(query, hits, filters, retriever))
+        best = {pid: score for pid, (score, _) in scored.items()}
         top = max(best.values(), default=0.0)
         if top <= 0:
             return hits
+        rows = range(len(hits))
+        # "What is RLVR?": a passage whose best sentence says what it is answers, wherever
+        # fusion put it ("RLVR is post-training for making agents" was 14th of 24).
+        defining = [i for i in rows if scored.get(hits[i].id, (0, False))[1]]
         lead = max(
-            range(len(hits)),
+            defining or rows,
             key=lambda i: PROMOTE_WEIGHT * best.get(hits[i].id, 0.0) / top + 1 / (1 + i),
         )
         return [hits[lead], *hits[:lead], *hits[lead + 1 :]]

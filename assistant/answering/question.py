@@ -131,7 +131,9 @@ KOREAN_ATTRIBUTES = {
 KOREAN_COMPANY_NAME_RE = re.compile(r"(회사|기업|스타트업|직장)(의)?\s*(이름|명)")
 DEFINITION_RE = re.compile(
     r"^\s*what(?:'s| is| are| does| do)\s+(?:an?\s+|the\s+)?(?P<term>[\w\-.]+(?:\s+[\w\-.]+){0,3}?)"
-    r"(?:\s+(?:mean|stand for|refer to))?\s*\??\s*$",
+    r"(?:\s+(?:mean|stand for|refer to))?"
+    # "What is RLVR, and why does it matter?": the definition comes first.
+    r"(?:\s*,?\s+and\s+(?:why|how|what|who|where|when)\b[^?]*)?\s*\??\s*$",
     re.I,
 )
 

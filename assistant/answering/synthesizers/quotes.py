@@ -174,12 +174,15 @@ class QuoteSynthesizer:
 
     # --- scoring sentences ----------------------------------------------------------------
 
-    def passage_scores(self, evidence: Evidence) -> dict[str, float]:
-        """Each passage's best sentence score for the question (passages with no sentence
-        worth quoting are left out)."""
-        best: dict[str, float] = {}
-        for c in self._candidates(evidence):
-            best.setdefault(c.hit.id, c.score)  # candidates come best first
+    def passage_scores(self, evidence: Evidence) -> dict[str, tuple[float, bool]]:
+        """Each passage's best sentence score for the question, and whether that sentence
+        says what the question asks to define (passages with no sentence worth quoting are
+        left out)."""
+        best: dict[str, tuple[float, bool]] = {}
+        term = evidence.query.defines
+        for c in self._candidates(evidence):  # best first
+            if c.hit.id not in best:
+                best[c.hit.id] = (c.score, bool(term) and _defines(c.sentence, term or ""))
         return best
 
     def _candidates(self, evidence: Evidence) -> list[_Candidate]:
@@ -526,9 +529,12 @@ def _is_question(sentence: str) -> bool:
 def _defines(sentence: str, term: str) -> bool:
     """Whether ``sentence`` says what ``term`` is, means or is called."""
     t = re.escape(term)
+    # Not "If Continual Learning is solved …" nor "… is being …": a condition or a
+    # participle says what happens to it, not what it is ("is post-training" still counts).
     return bool(
         re.search(
-            rf"\b{t}\b(\s+method)?\s*(,[^,]{{0,80}},\s*)?(is|are|means|stands for|refers to)\b",
+            rf"(?<!\bif )(?<!\bwhen )(?<!\bonce )(?<!\bunless )\b{t}\b(\s+method)?\s*"
+            rf"(,[^,]{{0,80}},\s*)?(means|stands for|refers to|(is|are)\b(?!\s+\w+(ed|ing)\b))\b",
             sentence,
             re.I,
         )

@@ -137,6 +137,23 @@ def test_comparison_quotes_each_named_episode(bot: Assistant) -> None:
         assert 1 <= sum(line.startswith(episode) for line in lines) <= 2
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["What's the difference between EP 79 and EP 81?", "EP 79와 EP 81은 어떻게 다른가요?"],
+)
+def test_a_comparison_that_asks_nothing_else_outlines_each_episode(
+    bot: Assistant, question: str
+) -> None:
+    # With no topic the side-by-side quoted whatever passage came first in each episode.
+    answer = bot.ask(question)
+    assert_cited(answer)
+    lines = answer.text.splitlines()
+    assert len(lines) == 2
+    for episode in ("EP 79", "EP 81"):
+        chapters = {c.chapter for c in answer.citations if c.episode == episode}
+        assert len(chapters) >= 10
+
+
 def test_a_name_opening_the_question_with_its_version_is_what_each_side_quotes(
     bot: Assistant,
 ) -> None:

@@ -48,6 +48,8 @@ COMPARE_RE = re.compile(
     r"\b(differ\w*|compar\w*|contrast|versus|vs\.?|both|each|across|between)\b|차이|비교|각각",
     re.I,
 )
+# Korean words that ask how things differ ("어떻게 다른가요", "차이점은"), particles attached.
+KOREAN_DIFFER_RE = re.compile(r"^(어떻게|어떤|다른|다르|다릅|차이|비교|무엇|뭐가|뭐|각각)")
 # Words that say what kind of answer is wanted, not what it is about: they must not decide
 # whether the episodes cover a question, nor count as its topic.
 ASKING_WORDS = frozenset(
@@ -247,7 +249,9 @@ def question_kind(question: str, episodes: Sequence[str], focus: Sequence[str]) 
     ):
         return "empty"
     if len(episodes) >= 2 and (COMPARE_RE.search(question) or len(focus) >= 1):
-        return "comparison"
+        # "What's the difference between EP 79 and EP 81?": nothing is asked of them but
+        # what each is, which is each one's outline.
+        return "comparison" if [t for t in focus if not KOREAN_DIFFER_RE.match(t)] else "summary"
     # "What is EP 88 about?": an episode named and nothing else asked of it.
     if episodes and SUMMARY_RE.search(question) and not _latin_focus(focus):
         return "summary"

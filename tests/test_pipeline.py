@@ -455,6 +455,8 @@ def test_no_quote_spans_two_speakers_anywhere_in_the_corpus(bot: Assistant) -> N
         "What is the name of the company Seonghyun is joining in London?",
         # Mistral comes up in EP 81, its scores never do.
         "What benchmark scores did Mistral's new open model get?",
+        # Only the first Runaways' Alliance sync-up is talked about.
+        "When is the second Runaways Alliance meetup, and where?",
     ],
 )
 def test_not_covered_when_what_is_asked_is_absent(bot: Assistant, question: str) -> None:
@@ -516,6 +518,8 @@ def test_covered_questions_with_names_are_still_answered(bot: Assistant) -> None
         "What parameter range did Chester give for frontier models like Opus or Gemini Pro?",
         "Roughly how many computing resources did DeepSeek need to chase the frontier?",
         "What was the GDPVal score of GPT-5.2?",  # "it scored around 39, and with 5.2 … 70"
+        "When was the first Runaways' Alliance sync-up?",
+        "What do they expect of the next DeepSeek model?",  # "DeepSeek V4 will likely have …"
     ):
         assert not bot.ask(question).abstained, question
 

@@ -112,6 +112,9 @@ ATTRIBUTE_RE = re.compile(
     r"|\b(name)\s+of\s+(?:the|his|her|their|that)\s+(?:new\s+)?(?:company|startup|firm|employer|lab)\b",
     re.I,
 )
+# "the second Runaways Alliance meetup": which one of a named series is asked about; a
+# passage about the first does not answer it.
+ORDINAL_RE = re.compile(r"\bthe\s+(second|third|fourth|fifth|sixth|next|upcoming)\s+(?=[A-Z0-9])")
 # The same asks in Korean: "GPT-5.2의 파라미터 수는 몇 개인가요?", "티켓 가격은 얼마였나요?".
 # Korean words cannot be matched against English passages, so the attribute nouns listeners
 # ask figures of are listed with the English stem a passage giving that figure holds.
@@ -334,7 +337,7 @@ def attribute_asked(question: str, language: str = "en") -> str | None:
         if KOREAN_COMPANY_NAME_RE.search(question):
             return "name"
         return next((stem for word, stem in KOREAN_ATTRIBUTES.items() if word in question), None)
-    m = HOW_MANY_RE.search(question) or ATTRIBUTE_RE.search(question)
+    m = HOW_MANY_RE.search(question) or ATTRIBUTE_RE.search(question) or ORDINAL_RE.search(question)
     if not m:
         return None
     terms = content_terms(next(g for g in m.groups() if g))

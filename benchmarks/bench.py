@@ -36,6 +36,7 @@ TARGETS = {
     "search_en_p95_ms": ("<", 25.0),
     "search_ko_p95_ms": ("<", 25.0),
     "ask_p95_ms": ("<", 60.0),
+    "ask_ko_p95_ms": ("<", 60.0),
     "peak_rss_mb": ("<", 1536.0),
     "llm_overhead_p95_ms": ("<", 150.0),
 }
@@ -123,10 +124,14 @@ def run_bench(
         korean = [p.question for p in pairs if p.language == "ko"]
         figures["search_en_ms"] = _latencies(lambda q: bot.search(q, k=5), english, 120)
         figures["search_ko_ms"] = _latencies(lambda q: bot.search(q, k=5), korean, 100)
-        figures["ask_ms"] = _latencies(bot.ask, english + korean, 60)
+        # Apart: a Korean answer also embeds its best sentences (the offline answerer
+        # cannot look for its words in English turns), an English one does not.
+        figures["ask_ms"] = _latencies(bot.ask, english, 60)
+        figures["ask_ko_ms"] = _latencies(bot.ask, korean, 40)
         figures["search_en_p95_ms"] = round(figures["search_en_ms"]["p95"], 1)
         figures["search_ko_p95_ms"] = round(figures["search_ko_ms"]["p95"], 1)
         figures["ask_p95_ms"] = round(figures["ask_ms"]["p95"], 1)
+        figures["ask_ko_p95_ms"] = round(figures["ask_ko_ms"]["p95"], 1)
         own = rss_mb()
         figures["peak_rss_mb"] = max(own, rss, rss2)
         figures["chunks"] = retriever.manifest.chunks

@@ -103,6 +103,7 @@ class Retriever:
             collections.append(store.collection(manifest, crosslingual=True))
         self._query_cache: OrderedDict[str, np.ndarray] = OrderedDict()
         self._sentence_cache: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._thread = threading.local()
         # The benchmark turns it off to time real embedding.
         self.cache_queries = self.fusion.query_cache > 0
         self._lock = threading.Lock()
@@ -176,22 +177,29 @@ class Retriever:
         if not space.local or not sentences:
             return None
         vector = self.query_vector(question, crosslingual=self.crosslingual is not None)
-        vectors: dict[str, np.ndarray] = {}
+        unique = list(dict.fromkeys(sentences))
+        # One answer scores its sentences twice (choosing the lead passage, then writing):
+        # what this thread embedded for this question is kept even with the cache off.
+        recent = getattr(self._thread, "sentences", None)
+        if recent is None or recent[0] != question:
+            recent = self._thread.sentences = (question, {})
+        vectors = {s: recent[1][s] for s in unique if s in recent[1]}
         with self._lock:
-            for sentence in dict.fromkeys(sentences):
-                if sentence in self._sentence_cache:
+            for sentence in unique:
+                if sentence not in vectors and sentence in self._sentence_cache:
                     self._sentence_cache.move_to_end(sentence)
                     vectors[sentence] = self._sentence_cache[sentence]
-        need = [s for s in dict.fromkeys(sentences) if s not in vectors]
+        need = [s for s in unique if s not in vectors]
         if need:
             fresh = dict(zip(need, space.embed_passages(need), strict=True))
             vectors.update(fresh)
+            recent[1].update(fresh)
             with self._lock:
-                # Not kept while the benchmark times real embedding.
+                # Not kept across questions while the benchmark times real embedding.
                 if self.cache_queries:
                     self._sentence_cache.update(fresh)
-                while len(self._sentence_cache) > SENTENCE_CACHE:
-                    self._sentence_cache.popitem(last=False)
+                    while len(self._sentence_cache) > SENTENCE_CACHE:
+                        self._sentence_cache.popitem(last=False)
         return np.array([vectors[s] for s in sentences]) @ vector
 
     def _mask(self, filters: Filters) -> np.ndarray | None:

@@ -194,6 +194,15 @@ def test_a_condition_on_the_term_is_no_definition_of_it(bot: Assistant) -> None:
     assert "If Continual Learning is solved" not in answer.citations[0].quote
 
 
+def test_how_many_is_not_what_a_question_is_about(bot: Assistant) -> None:
+    # "many" was a topic word: "… limited by how many hours there are in the day" came
+    # second in the answer about Stratego's states.
+    answer = bot.ask("How many states can you be in in Stratego, per Noam Brown?")
+    assert_cited(answer)
+    assert "40 factorial" in answer.citations[0].quote
+    assert not any("how many" in c.quote for c in answer.citations)
+
+
 def test_factoid_leads_with_the_answer_and_stays_short(bot: Assistant) -> None:
     answer = bot.ask(
         "How many hidden-card states are there in heads-up Texas Hold'em according to Noam?"

@@ -198,6 +198,30 @@ def test_many_users_at_once_get_the_same_hits_as_one_at_a_time(index_dir):
     assert together == alone
 
 
+def test_concurrent_korean_answers_are_the_serial_ones(index_dir):
+    # A Korean answer embeds its best sentences and reuses them within the answer (a
+    # per-thread memory) and across answers (a shared cache): neither may hand one user's
+    # vectors to another's sentences.
+    for cache in (True, False):
+        bot = Assistant(settings(index_dir))
+        bot.retriever().cache_queries = cache
+        questions = [
+            "노암 브라운은 요즘 코딩할 때 어떤 도구를 주로 쓴다고 했어요?",
+            "EP 79에서 GPT-5.2가 사람에게 맡길 때와 비교해 비용과 속도가 어땠다고 했나요?",
+            "성현 님은 런던에 왜 가나요?",
+            "EP 88에서 딥시크 V4에 대해 뭐라고 했나요?",
+        ] * 4
+
+        def quoted(question: str, bot: Assistant = bot) -> list[str]:
+            return [c.quote for c in bot.ask(question).citations]
+
+        alone = [quoted(q) for q in questions]
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            together = list(pool.map(quoted, questions))
+        assert together == alone
+        assert all(alone)
+
+
 def test_incremental_update_embeds_only_what_changed(tmp_path, corpus_copy):
     bot = Assistant(settings(tmp_path / "index", corpus_copy))
     bot.index()

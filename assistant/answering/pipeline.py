@@ -262,10 +262,11 @@ class AnswerPipeline:
         by its sentences' closeness in meaning instead (Korean dev hit@1 +3 questions, none
         lost; before, it had no words to promote by).
         """
-        checkable = query.checkable_focus or query.language != "en"
+        evidence = _evidence(query, hits, filters, retriever)
+        checkable = query.checkable_focus or evidence.similarity is not None
         if len(hits) < 2 or query.kind in ("summary", "comparison") or not checkable:
             return hits
-        scored = self.offline.passage_scores(_evidence(query, hits, filters, retriever))
+        scored = self.offline.passage_scores(evidence)
         best = {pid: score for pid, (score, _) in scored.items()}
         top = max(best.values(), default=0.0)
         if top <= 0:
@@ -442,7 +443,7 @@ def _evidence(
     """The evidence for ``query``; a question not in English also gets each sentence's
     closeness to it, since its own words cannot be looked for in English passages."""
     similarity = None
-    if query.language != "en":
+    if query.language != "en" and retriever.scores_sentences:
         similarity = partial(retriever.sentence_similarity, query.text)
     return Evidence(query, hits, history or [], tuple(filters.speakers or ()), similarity)
 

@@ -166,15 +166,21 @@ class Retriever:
                 self._query_cache.popitem(last=False)
         return vector
 
+    @property
+    def scores_sentences(self) -> bool:
+        """Whether ``sentence_similarity`` is cheap enough to call for every answer."""
+        return (self.crosslingual or self.embedder).cheap
+
     def sentence_similarity(self, question: str, sentences: list[str]) -> np.ndarray | None:
         """Each sentence's cosine to ``question`` in the space aligned across languages (the
-        cross-lingual one, else the main one); ``None`` when that space is a remote service.
+        cross-lingual one, else the main one); ``None`` when that space is too slow for it
+        (``scores_sentences``).
 
         Passage sentences are embedded on demand and kept (``SENTENCE_CACHE`` of them):
         overlapping passages and repeated questions share most of them.
         """
         space = self.crosslingual or self.embedder
-        if not space.local or not sentences:
+        if not space.cheap or not sentences:
             return None
         vector = self.query_vector(question, crosslingual=self.crosslingual is not None)
         unique = list(dict.fromkeys(sentences))

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
-
 import numpy as np
 from pydantic import PrivateAttr
 
@@ -21,8 +19,6 @@ DIMENSIONS = {
 class OpenAIEmbedder(LocalEmbedder):
     """Embeddings from the ``/embeddings`` endpoint through the official ``openai`` client."""
 
-    # A request per question's sentences would add a round trip (and a bill) to every answer.
-    local: ClassVar[bool] = False
     _client: object = PrivateAttr()
 
     def __init__(self, settings: Settings, **kwargs: object) -> None:

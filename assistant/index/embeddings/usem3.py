@@ -27,6 +27,7 @@ class USEm3Embedder(LocalEmbedder):
     """
 
     thread_safe: ClassVar[bool] = True
+    cheap: ClassVar[bool] = True
     _model: object = PrivateAttr()
 
     def __init__(self, settings: Settings | None = None, **kwargs: object) -> None:

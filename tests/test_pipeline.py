@@ -425,6 +425,19 @@ def test_korean_question_gets_korean_framing_and_source_quotes(bot: Assistant) -
     assert any(c.quote in answer.text for c in answer.citations)
 
 
+def test_a_korean_answer_from_the_korean_write_up_does_not_claim_english_quotes(
+    bot: Assistant,
+) -> None:
+    # Every Korean answer opened with "quoted from the English episodes", even one whose
+    # only quote was the Korean write-up's.
+    answer = bot.ask(
+        "한국어 기사는 다중 에이전트를 두고 Cognition과 Anthropic이 각각 뭐라고 한다고 전하나요?"
+    )
+    assert_cited(answer)
+    assert {c.kind for c in answer.citations} == {"article"}
+    assert "English" not in answer.text and "영어" not in answer.text
+
+
 def test_no_quote_spans_two_speakers_anywhere_in_the_corpus(bot: Assistant) -> None:
     """Every pair of neighbouring sentences of every passage, quoted together, stays inside
     one turn: a quote's speaker and time are those of the turn it comes from."""

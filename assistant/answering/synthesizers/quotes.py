@@ -169,7 +169,10 @@ class QuoteSynthesizer:
             parts.append(text)
         text = line_join(parts, query)
         lead = PHRASES.get(query.language, PHRASES["en"])["quoted"]
-        if lead and any(c.kind != "text" for c in citations):
+        # Said only when a quote is in another language than the question: a Korean
+        # question answered from the Korean write-up quotes no English episode.
+        language = {h.id: h.language for h in evidence.hits}
+        if lead and any(language.get(c.passage_id, "en") != query.language for c in citations):
             text = lead + text
         return Draft(text=text, citations=citations)
 

@@ -438,6 +438,13 @@ def test_a_korean_answer_from_the_korean_write_up_does_not_claim_english_quotes(
     assert "English" not in answer.text and "영어" not in answer.text
 
 
+def test_an_english_answer_in_korean_quotes_says_so(bot: Assistant) -> None:
+    answer = bot.ask("What did Jim Fan say, as quoted in the Korean write-up?")
+    assert_cited(answer)
+    assert answer.text.startswith("Quoted in Korean: ")
+    assert not bot.ask("Who is moving to London?").text.startswith("Quoted")
+
+
 def test_no_quote_spans_two_speakers_anywhere_in_the_corpus(bot: Assistant) -> None:
     """Every pair of neighbouring sentences of every passage, quoted together, stays inside
     one turn: a quote's speaker and time are those of the turn it comes from."""

@@ -85,10 +85,11 @@ FOCUS_SHARE = 0.6
 FILLER = re.compile(
     r"^(yeah|yes|right|okay|ok|so|um|uh|hmm|exactly|true|sure|i see|got it)\W*$", re.I
 )
-# Framing in the question's language; quotes stay in the language of their source.
+# Framing in the question's language; quotes stay in the language of their source, and
+# "quoted" says so when it is another (the languages told apart are Korean and English).
 PHRASES = {
     "en": {
-        "quoted": "",
+        "quoted": "Quoted in Korean: ",
         "chapters": "{episode} ({title}) goes through these chapters:",
         "article": "The {episode} write-up sums it up:",
         "listed": "The write-up lists these chapters:",

@@ -106,6 +106,35 @@ def test_an_episode_is_named_by_its_titles_words_only_before_episode(
     assert not {"year", "end", "secret"} & set(query.focus)
 
 
+@pytest.mark.parametrize(
+    ("question", "framing"),
+    [
+        ("Summarize the Korean write-up of the Noam Brown episode", "write-up makes these points"),
+        ("노암 브라운 에피소드 한국어 정리 글의 핵심 논점들을 요약해 줄래요?", "기사의 핵심 논점"),
+    ],
+)
+def test_a_summary_of_a_write_up_lists_the_claims_its_paragraphs_open_with(
+    bot: Assistant, question: str, framing: str
+) -> None:
+    # "Summarize the … write-up" kept "write" as a topic and was answered with two opening
+    # sentences; the Korean question named no episode, since "노암 브라운" is Hangul.
+    answer = bot.ask(question)
+    assert_cited(answer)
+    assert framing in answer.text
+    assert {c.kind for c in answer.citations} == {"article"} and len(answer.citations) >= 5
+    assert any("얼라인먼트" in c.quote for c in answer.citations)
+    assert "**" not in answer.text
+    assert answer.passages[0].id == answer.citations[0].passage_id
+
+
+def test_an_episode_named_in_hangul_is_the_one_outlined(bot: Assistant) -> None:
+    answer = bot.ask("노암 브라운 인터뷰는 무엇에 관한 것인가요?")
+    assert_cited(answer)
+    assert {c.episode for c in answer.citations} == {"Latent Space · Noam Brown"}
+    assert "챕터 목록" in answer.text
+    assert not bot.ask("Summarize the EP 88 write-up").abstained
+
+
 def test_an_episode_without_chapters_is_outlined_by_its_write_ups_chapter_list(
     bot: Assistant,
 ) -> None:

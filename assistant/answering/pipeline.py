@@ -189,7 +189,9 @@ class AnswerPipeline:
             # own words: dev hit@1 lost a question).
             narrowed.articles_in = query.language
         if query.kind == "summary" and narrowed.episodes:
-            hits = retriever.outline(narrowed.episodes[:MAX_OUTLINED])
+            hits = retriever.outline(
+                narrowed.episodes[:MAX_OUTLINED], whole_articles=query.wants_article
+            )
             if hits:
                 return hits
         # One search per named episode, side by side; a label many episodes share ("Latent
@@ -389,6 +391,12 @@ class AnswerPipeline:
         answerer: str | None = None,
     ) -> Answer:
         usage = usage.model_copy(update={"total_time": time.perf_counter() - started})
+        if query.kind == "summary" and citations and hits:
+            # An outline's passages come in episode order, not by relevance: the ones it
+            # quotes are the ones that answer, first.
+            cited = list(dict.fromkeys(c.passage_id for c in citations))
+            order = {pid: i for i, pid in enumerate(cited)}
+            hits = sorted(hits, key=lambda h: order.get(h.id, len(order)))
         answer = Answer(
             question=query.text,
             text=text,

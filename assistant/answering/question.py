@@ -39,10 +39,14 @@ SUMMARY_RE = re.compile(
     r"|요약|무엇에 관한|무슨 내용|어떤 내용|개요|주제|정리해|간추려|줄거리",
     re.I,
 )
-# What a listener calls an episode: "the gist of the interview" asks for the episode.
+# What a listener calls an episode, or its write-up: "the gist of the interview" and
+# "summarize the Korean write-up" ask for the episode, not for a topic in it.
 EPISODE_WORDS = frozenset(
     stem(w)
-    for w in ["interview", "conversation", "discussion", "show", "chat", "session", "recording"]
+    for w in [
+        *("interview", "conversation", "discussion", "show", "chat", "session", "recording"),
+        *("write", "writeup", "article", "korean", "english", "intro", "notes", "blog", "post"),
+    ]
 )
 COMPARE_RE = re.compile(
     r"\b(differ\w*|compar\w*|contrast|versus|vs\.?|both|each|across|between)\b|차이|비교|각각",
@@ -375,14 +379,41 @@ def episodes_named(question: str, labels: Sequence[str]) -> list[str]:
     "the Noam Brown episode"."""
     q = question.lower()
     numbers = {int(next(g for g in m.groups() if g)) for m in EPISODE_NUMBER_RE.finditer(q)}
+    spelled = [_spellings(w) for w in HANGUL_RE.findall(question)]
     named = []
     for label in labels:
         m = re.fullmatch(r"EP (\d+)", label)
+        parts = [p.strip() for p in label.split("·") if len(p.strip()) > 3]
         if (m and int(m.group(1)) in numbers) or (
-            not m and any(len(p.strip()) > 3 and p.strip().lower() in q for p in label.split("·"))
+            not m and any(p.lower() in q or _spelled_in_hangul(p, spelled) for p in parts)
         ):
             named.append(label)
     return named
+
+
+def _spellings(word: str) -> list[str]:
+    """A Hangul word romanized, with and without its last one or two syllables (particles),
+    and without the "eu" Korean puts between consonants of a borrowed name ("브라운": braun)."""
+    return [w.replace("eu", "") for w in _hangul_words(word)]
+
+
+def _spelled_in_hangul(name: str, spelled: list[list[str]]) -> bool:
+    """Whether a name of two or more words is written in Hangul, word by word, in the
+    question ("노암 브라운 인터뷰" for "Noam Brown"). Borrowed names come out of Hangul
+    loosely, so the words must sound alike on average, none of them far off."""
+    words = [w.lower() for w in WORD_RE.findall(name)]
+    if len(words) < 2:
+        return False
+    for start in range(len(spelled) - len(words) + 1):
+        scores = [
+            max(
+                (difflib.SequenceMatcher(None, s, w).ratio() for s in spelled[start + i]), default=0
+            )
+            for i, w in enumerate(words)
+        ]
+        if min(scores) >= 0.55 and sum(scores) / len(scores) >= 0.7:
+            return True
+    return False
 
 
 # "the year-in-review episode", "the 'There Is No Secret' episode": an episode named by

@@ -302,9 +302,10 @@ class Retriever:
             {self.ids[r]: fused[r] for r in best},
         )
 
-    def outline(self, episodes: list[str]) -> list[Hit]:
+    def outline(self, episodes: list[str], *, whole_articles: bool = False) -> list[Hit]:
         """An episode's shape for a summary: the first passage of each chapter, in episode
-        order, and the first passage of its article and its chapter list, if it has them."""
+        order, and the first passage of its article (every one with ``whole_articles``: a
+        summary of the write-up itself) and its chapter list, if it has them."""
         out: list[str] = []
         for label in episodes:
             code = self._episode_codes.get(label)
@@ -323,7 +324,7 @@ class Retriever:
                 if m.get("kind") == "article" and is_chapter_list(m.get("chapter")):
                     key = (key[0], pid)  # the whole list
                 elif m.get("kind") == "article":
-                    key = (key[0], "")  # one article passage is enough
+                    key = (key[0], pid if whole_articles else "")  # else one is enough
                 if key not in seen:
                     seen.add(key)
                     out.append(pid)

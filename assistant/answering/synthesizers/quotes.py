@@ -93,12 +93,14 @@ PHRASES = {
         "chapters": "{episode} ({title}) goes through these chapters:",
         "article": "The {episode} write-up sums it up:",
         "listed": "The write-up lists these chapters:",
+        "points": "The {episode} write-up makes these points:",
     },
     "ko": {
         "quoted": "영어 원문에서 인용한 답변입니다 (quoted from the English episodes): ",
         "chapters": "{episode} ({title})의 챕터 구성입니다:",
         "article": "{episode} 요약 기사의 설명입니다:",
         "listed": "기사에 실린 챕터 목록입니다:",
+        "points": "{episode} 기사의 핵심 논점입니다:",
     },
 }
 
@@ -352,6 +354,13 @@ class QuoteSynthesizer:
             listing = [h for h in hits if h.kind == "article" and is_chapter_list(h.chapter)]
             article = [h for h in hits if h.kind == "article" and h not in listing]
             transcript = [h for h in hits if h.kind == "transcript"]
+            points = _points(article) if query.wants_article else []
+            if len(points) >= 2:
+                # "Summarize the write-up's key points": the claims its paragraphs open with.
+                listed = [cite(h, point, n) for n, (point, h) in enumerate(points, 1)]
+                items = "; ".join(f"“{c.quote}” [#{c.n}]" for c in listed)
+                lines.append(_Line(f"{phrases['points'].format(episode=episode)} {items}.", listed))
+                continue
             if article:
                 sentences = [s for s in split_sentences(article[0].text) if len(s.split()) >= 5]
                 if sentences:
@@ -506,6 +515,20 @@ def line_join(parts: list[str], query: Query) -> str:
     """Lines of a list-shaped answer each on their own line; quotes of a factoid run on."""
     sep = "\n" if query.kind in ("when", "comparison", "summary") else " "
     return sep.join(parts)
+
+
+# A paragraph of a write-up that opens with its claim in bold ("**Reasoning helps
+# alignment**. …"): the claim, without the marks.
+POINT_RE = re.compile(r"^\*\*([^*\n]{8,200}?)\*\*", re.M)
+
+
+def _points(articles: list[Hit]) -> list[tuple[str, Hit]]:
+    """The bold claims that open the paragraphs of ``articles``, in order, each once."""
+    seen: dict[str, Hit] = {}
+    for hit in articles:
+        for m in POINT_RE.finditer(hit.text):
+            seen.setdefault(m.group(1).strip().rstrip(".:"), hit)
+    return list(seen.items())
 
 
 def _same_turn_around(

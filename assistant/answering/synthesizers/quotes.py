@@ -354,7 +354,7 @@ class QuoteSynthesizer:
             listing = [h for h in hits if h.kind == "article" and is_chapter_list(h.chapter)]
             article = [h for h in hits if h.kind == "article" and h not in listing]
             transcript = [h for h in hits if h.kind == "transcript"]
-            points = _points(article) if query.wants_article else []
+            points = _points(article)[:MAX_POINTS] if query.wants_article else []
             if len(points) >= 2:
                 # "Summarize the write-up's key points": the claims its paragraphs open with.
                 listed = [cite(h, point, n) for n, (point, h) in enumerate(points, 1)]
@@ -517,6 +517,9 @@ def line_join(parts: list[str], query: Query) -> str:
     return sep.join(parts)
 
 
+# A write-up's summary lists this many of its claims at most: a readable answer, however
+# long the show notes.
+MAX_POINTS = 12
 # A paragraph of a write-up that opens with its claim in bold ("**Reasoning helps
 # alignment**. …"): the claim, without the marks.
 POINT_RE = re.compile(r"^\*\*([^*\n]{8,200}?)\*\*", re.M)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import re
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
 from assistant.answering.citations import cite, verbatim_quotes
@@ -357,9 +357,8 @@ class QuoteSynthesizer:
             points = _points(article)[:MAX_POINTS] if query.wants_article else []
             if len(points) >= 2:
                 # "Summarize the write-up's key points": the claims its paragraphs open with.
-                listed = [cite(h, point, n) for n, (point, h) in enumerate(points, 1)]
-                items = "; ".join(f"“{c.quote}” [#{c.n}]" for c in listed)
-                lines.append(_Line(f"{phrases['points'].format(episode=episode)} {items}.", listed))
+                head = phrases["points"].format(episode=episode)
+                lines.append(_list_line(head, points, quoted=True))
                 continue
             if article:
                 sentences = [s for s in split_sentences(article[0].text) if len(s.split()) >= 5]
@@ -391,14 +390,8 @@ class QuoteSynthesizer:
             elif listing:
                 # No chapters of its own: the write-up's list is the outline (its times may
                 # be another cut's, so they stay the write-up's, quoted as it gives them).
-                rows: dict[str, Hit] = {}  # overlapping passages repeat rows
-                for h in listing:
-                    for row in h.text.splitlines():
-                        rows.setdefault(row.strip(), h)
-                rows.pop("", None)
-                listed = [cite(h, row, n) for n, (row, h) in enumerate(rows.items(), 1)]
-                items = "; ".join(f"{c.quote} [#{c.n}]" for c in listed)
-                lines.append(_Line(f"{phrases['listed']} {items}.", listed))
+                rows = _each_once((row.strip(), h) for h in listing for row in h.text.splitlines())
+                lines.append(_list_line(phrases["listed"], rows, quoted=False))
         return lines
 
     def _side_by_side(self, evidence: Evidence) -> list[_Line]:
@@ -527,11 +520,29 @@ POINT_RE = re.compile(r"^\*\*([^*\n]{8,200}?)\*\*", re.M)
 
 def _points(articles: list[Hit]) -> list[tuple[str, Hit]]:
     """The bold claims that open the paragraphs of ``articles``, in order, each once."""
-    seen: dict[str, Hit] = {}
-    for hit in articles:
-        for m in POINT_RE.finditer(hit.text):
-            seen.setdefault(m.group(1).strip().rstrip(".:"), hit)
-    return list(seen.items())
+    return _each_once(
+        (m.group(1).strip().rstrip(".:"), hit)
+        for hit in articles
+        for m in POINT_RE.finditer(hit.text)
+    )
+
+
+def _each_once(items: Iterable[tuple[str, Hit]]) -> list[tuple[str, Hit]]:
+    """Non-empty texts with the first passage each is in (overlapping passages repeat them)."""
+    first: dict[str, Hit] = {}
+    for text, hit in items:
+        if text:
+            first.setdefault(text, hit)
+    return list(first.items())
+
+
+def _list_line(head: str, items: list[tuple[str, Hit]], *, quoted: bool) -> _Line:
+    """One line listing ``items`` after ``head``, each text cited in the passage it is from;
+    in quotation marks when ``quoted`` (claims, not the rows of a chapter list)."""
+    listed = [cite(hit, text, n) for n, (text, hit) in enumerate(items, 1)]
+    shown = [f"“{c.quote}”" if quoted else c.quote for c in listed]
+    body = "; ".join(f"{text} [#{c.n}]" for text, c in zip(shown, listed, strict=True))
+    return _Line(f"{head} {body}.", listed)
 
 
 def _same_turn_around(

@@ -11,8 +11,10 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from conftest import EPISODES
@@ -24,6 +26,8 @@ from assistant.ingestion.chunking import chunk_corpus, count_tokens
 from assistant.ingestion.corpus import load_corpus
 from assistant.text import split_sentences
 from evals.dataset import normalize_ws
+
+T = TypeVar("T")
 
 VENV_BIN = Path(sys.executable).parent
 FORMATS = Path(__file__).resolve().parent / "fixtures" / "formats"
@@ -192,9 +196,7 @@ def test_many_users_at_once_get_the_same_hits_as_one_at_a_time(index_dir):
     def ranked(question: str) -> list[tuple[str, float]]:
         return [(h.id, round(h.relevance, 4)) for h in bot.search(question, k=5)]
 
-    alone = [ranked(q) for q in questions]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        together = list(pool.map(ranked, questions))
+    alone, together = _alone_and_together(ranked, questions)
     assert together == alone
 
 
@@ -215,11 +217,17 @@ def test_concurrent_korean_answers_are_the_serial_ones(index_dir):
         def quoted(question: str, bot: Assistant = bot) -> list[str]:
             return [c.quote for c in bot.ask(question).citations]
 
-        alone = [quoted(q) for q in questions]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            together = list(pool.map(quoted, questions))
+        alone, together = _alone_and_together(quoted, questions)
         assert together == alone
         assert all(alone)
+
+
+def _alone_and_together(fn: Callable[[str], T], questions: list[str]) -> tuple[list[T], list[T]]:
+    """``fn`` of each question asked one at a time, then by eight users at once."""
+    alone = [fn(q) for q in questions]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        together = list(pool.map(fn, questions))
+    return alone, together
 
 
 def test_incremental_update_embeds_only_what_changed(tmp_path, corpus_copy):

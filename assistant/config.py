@@ -196,6 +196,18 @@ class RetrievalSettings(Group):
     bm25_weight: float = setting(
         2.0, ge=0, description="weight of the BM25 ranking in the fusion, for English questions"
     )
+    shortlist_above: int = setting(
+        16384,
+        ge=0,
+        description="chunks above which a dense search first scans a 192-dimension "
+        "projection and scores only its best `shortlist` rows per ranking exactly; 0: never",
+    )
+    shortlist: int = setting(
+        512,
+        ge=1,
+        description="rows per ranking that the projection's scan passes on to be scored "
+        "exactly (see `shortlist_above`)",
+    )
     query_cache: int = setting(
         512,
         ge=0,

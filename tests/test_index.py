@@ -161,6 +161,32 @@ def test_the_same_question_gets_the_same_top_5_in_every_process(index_dir):
     assert [[h.id for h in here.search(q, k=5)] for q in DETERMINISM_QUESTIONS] == runs[0][:-1]
 
 
+def test_a_large_index_shortlisted_by_a_projection_finds_what_every_vector_finds(index_dir):
+    # Above `shortlist_above` chunks the dense side scans a projection first and scores only
+    # a shortlist exactly. Shrunk here so that 100 of the shipped corpus's ~500 chunks are
+    # shortlisted: the passages and their scores must still be the exact scan's.
+    exact = Assistant(settings(index_dir))
+    shortlisted = Assistant(
+        settings(index_dir, retrieval={"shortlist_above": 100, "shortlist": 100})
+    )
+    assert shortlisted.retriever().dense_space().shortlisted
+    assert not exact.retriever().dense_space().shortlisted
+    questions = [
+        *DETERMINISM_QUESTIONS,
+        "When do they talk about environment scaling?",
+        "노암 브라운은 요즘 코딩할 때 어떤 도구를 쓰나요?",
+    ]
+
+    def top(bot: Assistant, question: str, **filters: str) -> list[tuple[str, float]]:
+        return [(h.id, round(h.relevance, 5)) for h in bot.search(question, k=8, **filters)]
+
+    for question in questions:
+        assert top(shortlisted, question) == top(exact, question), question
+    assert top(shortlisted, questions[0], speaker="Chester") == top(
+        exact, questions[0], speaker="Chester"
+    )
+
+
 def test_bm25_terms_are_bm25s_own():
     # Our tokeniser replaces bm25s.tokenize for speed; BM25 must see the very same terms.
     import bm25s

@@ -20,6 +20,7 @@ from assistant.errors import FilterError
 from assistant.index.lexical import CROSSLINGUAL, MAIN, open_lexical, tokenize
 from assistant.index.store import Manifest, Store, decode_metadata
 from assistant.ingestion.text_formats import is_chapter_list
+from assistant.retrieval.dense import DenseSpace
 from assistant.schema import Hit, format_timestamp
 from assistant.text import WORD_RE, detect_language, stopword_stems
 
@@ -79,10 +80,12 @@ def resolve_filters(
 class Retriever:
     """Searches one generation of the index.
 
-    Dense search is exact: each chunk's cosine to the question is one product with the
-    generation's saved vector matrix, so the same question gets the same passages in every
-    process (Chroma's approximate search did not), and a filter is a mask, not a query.
-    Chroma is read only for the text and metadata of the passages returned.
+    Dense search is exact and deterministic: each chunk's cosine to the question is one
+    product with the generation's saved vector matrix (above ``retrieval.shortlist_above``
+    chunks, with the rows a projection's scan shortlists; see ``DenseSpace``), so the same
+    question gets the same passages in every process (Chroma's approximate search did not),
+    and a filter is a mask, not a query. Chroma is read only for the text and metadata of
+    the passages returned.
     """
 
     def __init__(
@@ -115,7 +118,14 @@ class Retriever:
             for text in (ep.label, ep.title, *ep.speakers):
                 self.vocabulary.update(WORD_RE.findall(text.lower()))
         self.ids = self.lexical.ids
-        self._vectors = self.lexical.vectors
+        self._dense = {
+            space: DenseSpace(
+                matrix,
+                shortlist_above=self.fusion.shortlist_above,
+                shortlist=self.fusion.shortlist,
+            )
+            for space, matrix in self.lexical.vectors.items()
+        }
         # Episode labels as small integers: np.isin over 50,000 label strings took 0.5 s when
         # a question named a label shared by many episodes ("Latent Space").
         self._episode_codes: dict[str, int] = {}
@@ -247,10 +257,9 @@ class Retriever:
         terms = tokenize([query])[0] if self.ids else []
         return self.lexical.scores(terms) if terms else None
 
-    def dense_scores(self, vector: np.ndarray, *, crosslingual: bool = False) -> np.ndarray:
-        """Every chunk's cosine similarity to ``vector``, exactly, in row order."""
-        matrix = self._vectors[CROSSLINGUAL if crosslingual else MAIN]
-        return matrix @ vector
+    def dense_space(self, *, crosslingual: bool = False) -> DenseSpace:
+        """The vectors of the main or the cross-lingual space."""
+        return self._dense[CROSSLINGUAL if crosslingual else MAIN]
 
     def search(
         self, query: str, k: int = 5, filters: Filters | None = None, candidates: int = 30
@@ -264,8 +273,12 @@ class Retriever:
         # one (the main space then needs no vector at all); its relevance is measured there.
         crosslingual = not english and self.crosslingual is not None
         vector = self.query_vector(query, crosslingual=crosslingual)
-        dense = self.dense_scores(vector, crosslingual=crosslingual)
         mask = self._mask(filters)
+        # The second dense ranking's rows (see below): chunks in the other languages.
+        other = ~self._english if english else self._english
+        second = other if mask is None else mask & other
+        space = self.dense_space(crosslingual=crosslingual)
+        dense = space.scores(vector, [mask, second])
         rankings: list[tuple[float, np.ndarray]] = [(1.0, _top(dense, mask, candidates))]
         bm25 = self._bm25_scores(query)
         if bm25 is not None:
@@ -279,15 +292,13 @@ class Retriever:
             # Korean question finds the Korean article before the English turns that answer
             # it. A ranking over English chunks alone lets those compete. BM25 stays: such
             # questions often carry English terms ("MoE", "continual learning").
-            english_only = self._english if mask is None else mask & self._english
-            rankings.append((1.0, _top(dense, english_only, candidates)))
+            rankings.append((1.0, _top(dense, second, candidates)))
         else:
             # The other way round, at half weight: an English question whose answer is only
             # in the Korean article. On five such questions (none in the eval set) a Korean
             # passage reached the top 5 for 2 without this ranking, 4 with it at weight 0.5
             # and 5 at 1.0; on the dev split 0.5 changed nothing and 1.0 cost a question.
-            other = ~self._english if mask is None else mask & ~self._english
-            rankings.append((OTHER_LANGUAGES_WEIGHT, _top(dense, other, candidates)))
+            rankings.append((OTHER_LANGUAGES_WEIGHT, _top(dense, second, candidates)))
         fused: dict[int, float] = {}
         for weight, ranking in rankings:
             for rank, row in enumerate(ranking.tolist()):
@@ -295,6 +306,7 @@ class Retriever:
         # Weights 2 and 1 make exact ties common (BM25's 7th place scores what dense's 1st
         # does): the stronger BM25 match wins them, then the closer vector, then the row.
         lexical = bm25 if bm25 is not None else np.zeros(len(self.ids))
+        space.fill(dense, vector, list(fused))  # BM25's rows a dense shortlist left out
         best = sorted(fused, key=lambda r: (-fused[r], -lexical[r], -dense[r], r))[:k]
         return self.fetch(
             [self.ids[r] for r in best],

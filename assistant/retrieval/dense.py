@@ -24,22 +24,25 @@ FIT_ROWS = 4096  # rows, evenly spread, that the directions are fitted on
 class DenseSpace:
     """Cosine scores of every chunk in one embedding space to a question's vector.
 
-    Spaces of more than ``shortlist_above`` rows (0: none) are scanned in a projection
-    first, and each ranking's best ``shortlist`` rows by it are scored exactly.
+    Spaces of more than ``shortlist_above`` rows (0: none) are scanned in a projection on
+    their ``rank`` strongest directions first, and each ranking's best ``shortlist`` rows by
+    it are scored exactly.
     """
 
-    def __init__(self, matrix: np.ndarray, *, shortlist_above: int, shortlist: int) -> None:
+    def __init__(
+        self, matrix: np.ndarray, *, shortlist_above: int, shortlist: int, rank: int = RANK
+    ) -> None:
         self.matrix = matrix
         self.shortlist = shortlist
         self._projection: np.ndarray | None = None
         self._projected: np.ndarray | None = None
         rows, dims = matrix.shape if matrix.ndim == 2 else (0, 0)
-        if shortlist_above and rows > shortlist_above and dims > RANK:
+        if shortlist_above and rows > shortlist_above and dims > rank:
             sample = np.asarray(matrix[:: max(1, rows // FIT_ROWS)], dtype=np.float64)
             # The strongest directions of the rows themselves (not centred: dot products,
             # not distances, are what the shortlist approximates).
             _, directions = np.linalg.eigh(sample.T @ sample)
-            self._projection = np.ascontiguousarray(directions[:, ::-1][:, :RANK], np.float32)
+            self._projection = np.ascontiguousarray(directions[:, ::-1][:, :rank], np.float32)
             self._projected = np.ascontiguousarray(matrix @ self._projection)
 
     @property

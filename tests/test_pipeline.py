@@ -195,6 +195,18 @@ def test_a_name_opening_the_question_with_its_version_is_what_each_side_quotes(
         assert "Gemini 3" in first.quote
 
 
+def test_how_someone_sees_the_role_of_a_thing_is_asked_about_that_thing(bot: Assistant) -> None:
+    # "see" and "role" say how it asks: rare in the passages, they outweighed "harnesses",
+    # and EP 88's side quoted Claude bots that "improve", with no harness in it.
+    answer = bot.ask(
+        "How do Seonghyun (EP 88) and Noam Brown (Latent Space) see the role of harnesses "
+        "as models improve?"
+    )
+    assert_cited(answer)
+    first = next(c for c in answer.citations if c.episode == "EP 88")
+    assert "harness" in first.quote.lower()
+
+
 def test_when_question_lists_places_in_episode_order(bot: Assistant) -> None:
     answer = bot.ask("When do they talk about environment scaling?")
     assert_cited(answer)

@@ -66,7 +66,7 @@ ASKING_WORDS = frozenset(
         "difference different compare comparison contrast versus both across between "
         "reckon reckoned put puts keep keeps want wants know knows get gets got go goes "
         "really actually lot lots kind sort well maybe pretty something anything everything "
-        "come comes came up many much"
+        "come comes came up many much see sees role roles"
     )
 )
 EPISODE_NUMBER_RE = re.compile(

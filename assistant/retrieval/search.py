@@ -122,7 +122,8 @@ class Retriever:
             space: DenseSpace(
                 matrix,
                 shortlist_above=self.fusion.shortlist_above,
-                shortlist=self.fusion.shortlist,
+                # Never fewer rows than a ranking hands to the fusion.
+                shortlist=max(self.fusion.shortlist, self.fusion.candidates),
             )
             for space, matrix in self.lexical.vectors.items()
         }

@@ -10,6 +10,7 @@ it cites (our judges give a verdict per claim).
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
@@ -88,6 +89,11 @@ class LlamaIndexFaithfulness:
 
         self.name = f"{LLAMAINDEX_JUDGE}:{settings.llm.model}"
         self.evaluator = FaithfulnessEvaluator(llm=llm or openai_like(settings))
+        # One loop for every answer: the LLM keeps its async client, whose connections
+        # belong to the loop that opened them. ``evaluate`` runs each call on a new loop
+        # once the process has no current one (after any ``asyncio.run``), and the second
+        # answer then failed with "Connection error".
+        self._loop = asyncio.new_event_loop()
 
     def judge(self, answer: Answer, evidence: Mapping[str, Evidence]) -> Judgement:
         """Judge ``answer`` against its cited passages; a failed call gives ``error``."""
@@ -98,8 +104,10 @@ class LlamaIndexFaithfulness:
         if answer.abstained or not contexts:
             return result
         try:
-            verdict = self.evaluator.evaluate(
-                query=answer.question, response=answer.text, contexts=contexts
+            verdict = self._loop.run_until_complete(
+                self.evaluator.aevaluate(
+                    query=answer.question, response=answer.text, contexts=contexts
+                )
             )
         except Exception as exc:  # any client or server failure leaves the answer unjudged
             result.error = f"{type(exc).__name__}: {exc}"[:300]

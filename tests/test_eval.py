@@ -5,6 +5,7 @@ got better and worse."""
 
 from __future__ import annotations
 
+import asyncio
 import io
 import random
 from collections.abc import Iterator
@@ -412,6 +413,9 @@ def test_the_eval_reports_llamaindex_retrieval_next_to_ours(
 
 
 def test_llamaindex_faithfulness_asks_the_configured_server(server: FakeOpenAI) -> None:
+    # As in a process that has run an event loop before (the MCP tests do): LlamaIndex then
+    # ran each call on a new loop, and the second answer's judging failed to connect.
+    asyncio.run(asyncio.sleep(0))
     server.reset()
     settings = Settings(
         answerer="openai",

@@ -84,6 +84,10 @@ def test_feed_citations_carry_chapter_time_and_deep_link(tmp_path, feed_corpus):
     cited = next(c for c in answer.citations if "mercury" in c.quote)
     assert (cited.chapter, cited.timestamp, cited.speaker) == ("The lens", "01:05", "Ann Lee")
     assert cited.url == "https://cdn.harbour.example/audio/hl-003.mp3#t=65"
+    # The feed's date names the episode: "the March 3 episode" is EP 3's outline.
+    outline = bot.ask("What is the March 3, 2026 episode about?")
+    assert outline.citations and {c.episode for c in outline.citations} == {"EP 3"}
+    assert {c.chapter for c in outline.citations} == {"Welcome aboard", "The lens", "Automation"}
 
     # Editing the chapters re-indexes the episode they belong to, and only that one.
     chapters = feed_corpus / "hl-003.chapters.json"

@@ -397,6 +397,20 @@ def test_an_index_stored_by_an_older_version_says_rebuild_and_index_upgrades_it(
     assert not holder.get(ids=["active"])["ids"]
 
 
+def test_an_index_whose_episodes_lack_their_dates_gets_them_without_re_indexing(private_index):
+    # Summaries stored before they kept dates: nothing changed, so nothing is re-indexed,
+    # and the dates episodes.yaml gives still reach the manifest ("the March episode").
+    bot = Assistant(settings(private_index))
+    manifest = bot.store.manifest()
+    assert manifest is not None and {e.label: e.date for e in manifest.episodes}["EP 88"]
+    undated = [e.model_copy(update={"date": None}) for e in manifest.episodes]
+    bot.store.write_manifest(manifest.model_copy(update={"episodes": undated}))
+    report = Assistant(settings(private_index)).index()
+    assert not report.changed and report.embedded == 0
+    dates = {e.label: e.date for e in Assistant(settings(private_index)).store.manifest().episodes}
+    assert dates["EP 88"] == "2026-03-01" and dates["EP 81"] == "2025-12-27"
+
+
 def test_an_index_chunked_by_an_older_version_is_rebuilt_by_index(private_index):
     bot = Assistant(settings(private_index))
     manifest = bot.store.manifest()

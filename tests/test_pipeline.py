@@ -96,14 +96,39 @@ def test_an_episode_named_by_its_title_is_the_one_outlined(
         ("What was the title of the very first episode Chester and Seungjoon made?", ()),
         ("When does EP 88 get to the Dario Amodei interview?", ("EP 88",)),
         ("What do they say about reasoning models in the latest episode?", ()),
+        # By recording date (the shipped episodes.yaml's; a feed's pubDate does the same).
+        ("What is the March episode about?", ("EP 88",)),
+        ("3월 에피소드는 무엇에 관한 건가요?", ("EP 88",)),
+        ("What did Chester say in the December 14 episode about loneliness?", ("EP 79",)),
+        # Two episodes were recorded in December: the title's words pick one, or none is.
+        (
+            "How did Seonghyun's outlook on continual learning evolve from the December "
+            "year-in-review to the March episode?",
+            ("EP 81", "EP 88"),
+        ),
+        ("What did they say in the December episode about GPT-5.2?", ()),
+        ("What did the hosts do in the May episode?", ()),
     ],
 )
-def test_an_episode_is_named_by_its_titles_words_only_before_episode(
+def test_an_episode_is_named_by_its_title_before_episode_or_by_its_date(
     bot: Assistant, question: str, named: tuple[str, ...]
 ) -> None:
     query = read_question(question, [], bot.retriever().manifest.episodes)
     assert query.episodes == named
     assert not {"year", "end", "secret"} & set(query.focus)
+    if named:
+        assert not {"march", "decemb", "review"} & set(query.focus)
+
+
+def test_two_episodes_named_by_date_and_title_are_compared(bot: Assistant) -> None:
+    answer = bot.ask(
+        "How did Seonghyun's outlook on continual learning evolve from the December "
+        "year-in-review to the March episode?"
+    )
+    assert_cited(answer)
+    assert {c.episode for c in answer.citations} == {"EP 81", "EP 88"}
+    lines = answer.text.splitlines()
+    assert lines[0].startswith("EP 81") and lines[-1].startswith("EP 88")
 
 
 @pytest.mark.parametrize(

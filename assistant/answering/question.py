@@ -153,6 +153,7 @@ class EpisodeRef(Protocol):
     label: str
     title: str
     speakers: list[str]
+    date: str | None
 
 
 @dataclass(frozen=True)
@@ -207,6 +208,9 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
     named_episodes = tuple(episodes_named(question, labels))
     titled, title_words = episodes_titled(question, episodes, named_episodes)
     named_episodes += tuple(titled)
+    dated, date_words = episodes_dated(question, episodes, named_episodes)
+    named_episodes += tuple(dated)
+    title_words += date_words
     named_speakers = tuple(speakers_named(question, speakers))
     # The title's words name the episode; they are not what is asked about it.
     naming = (*named_episodes, *title_words)
@@ -466,6 +470,90 @@ def episodes_titled(
                 found.append(winners[0])
             phrases.append(m.group(1))
     return found, phrases
+
+
+MONTHS = [
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+]
+# "the March episode", "the December 27, 2025 recording", "the December year-in-review":
+# a month right after "the", with its day and year if given.
+DATE_REFERENCE_RE = re.compile(
+    r"\bthe\s+(" + "|".join(MONTHS) + r")\b(?:\s+(\d{1,2})(?:st|nd|rd|th)?\b)?(?:,?\s+(\d{4})\b)?"
+    r"(\s+(?:episode|interview|show|recording|conversation)\b)?",
+    re.I,
+)
+# "3월 에피소드", "2026년 3월 1일 방송", "12월 녹화분": a month that names an episode.
+KOREAN_DATE_REFERENCE_RE = re.compile(
+    r"(?:(\d{4})년\s*)?(\d{1,2})월(?:\s*(\d{1,2})일)?\s*(?:에\s*)?(?:녹화(?:한|된|분)?\s*)?"
+    r"(?:에피소드|방송|편|회차|녹화분)"
+)
+# The words after a month that may say which of its episodes ("the December year-in-review
+# to …"): up to four, ending at a word for an episode or at punctuation.
+FOLLOWING_WORDS_RE = re.compile(r"(?:\s+(?!(?:episode|interview|show|recording)\b)[\w'’-]+){0,4}")
+
+
+def episodes_dated(
+    question: str, episodes: Sequence[EpisodeRef], named: Sequence[str] = ()
+) -> tuple[list[str], list[str]]:
+    """Episodes the question names by their date ("the March episode", "3월 에피소드"), and
+    the words that name them. A month of several episodes names the one whose title holds
+    most of the words that follow it ("the December year-in-review"), or none."""
+    dates = {e.label: when for e in episodes if (when := _ymd(e.date))}
+    if not dates:
+        return [], []
+    titles: dict[str, set[str]] = {}
+    for e in episodes:
+        titles.setdefault(e.label, set()).update(content_terms(e.title))
+    references: list[tuple[tuple[int | None, int, int | None], str, str]] = []
+    for m in DATE_REFERENCE_RE.finditer(question):
+        day, year = (int(g) if g else None for g in (m.group(2), m.group(3)))
+        month = MONTHS.index(m.group(1).lower()) + 1
+        # "the December episode about GPT-5.2": what follows the episode is its topic.
+        after = None if m.group(4) else FOLLOWING_WORDS_RE.match(question, m.end())
+        references.append(((year, month, day), m.group(0), after.group(0) if after else ""))
+    for m in KOREAN_DATE_REFERENCE_RE.finditer(question):
+        year, month, day = (int(g) if g else None for g in m.groups())
+        if month and 1 <= month <= 12:
+            references.append(((year, month, day), m.group(0), ""))
+    found: list[str] = []
+    phrases: list[str] = []
+    for (year, month, day), phrase, after in references:
+        labels = [
+            label
+            for label, (y, mo, d) in dates.items()
+            if mo == month and day in (None, d) and year in (None, y)
+        ]
+        if len(labels) > 1:
+            words = set(content_terms(after)) - NOT_TITLE_WORDS
+            held = {label: len(words & titles[label]) for label in labels}
+            best = max(held.values())
+            labels = [label for label in labels if best and held[label] == best]
+            # The words that picked it name it too ("year-in-review"); the rest may be topic.
+            phrase += " " + " ".join(
+                w for w in after.split() if labels and set(content_terms(w)) <= titles[labels[0]]
+            )
+        if len(labels) == 1:
+            if labels[0] not in named and labels[0] not in found:
+                found.append(labels[0])
+            phrases.append(phrase)
+    return found, phrases
+
+
+def _ymd(date: str | None) -> tuple[int, int, int] | None:
+    """An ISO date's year, month and day (``None`` for none or a malformed one)."""
+    m = re.match(r"(\d{4})-(\d{2})-(\d{2})", date or "")
+    return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
 
 
 def speakers_named(question: str, speakers: Sequence[str]) -> list[str]:

@@ -266,9 +266,12 @@ def build_index(
         if old is not None:
             check_compatible(old, settings, embedder, crosslingual)
     if not report.changed:
-        # A moved or copied corpus (it has every indexed file): remember where it is now.
-        if old.settings_key != key or old.corpus != corpus_dir:
-            store.write_manifest(old.model_copy(update={"settings_key": key, "corpus": corpus_dir}))
+        # A moved or copied corpus (it has every indexed file): remember where it is now;
+        # and the dates that summaries stored before they kept dates lack.
+        episodes = [_dated(e, metadata.get(e.source_file)) for e in old.episodes]
+        if old.settings_key != key or old.corpus != corpus_dir or episodes != old.episodes:
+            update = {"settings_key": key, "corpus": corpus_dir, "episodes": episodes}
+            store.write_manifest(old.model_copy(update=update))
         report.chunks, report.episodes = old.chunks, len(old.episodes)
         report.seconds = time.perf_counter() - started
         return report
@@ -322,7 +325,9 @@ def build_index(
         store.add(target, nodes, space_vectors, documents=space == 0, progress=stored)
 
     summaries = {e.source_file: _summary(e) for e in corpus.episodes}
-    old_summaries = {e.source_file: e for e in (old.episodes if old else [])}
+    old_summaries = {
+        e.source_file: _dated(e, metadata.get(e.source_file)) for e in (old.episodes if old else [])
+    }
     entries: dict[str, FileEntry] = {}
     for f in files:
         if f.name in kept:
@@ -444,7 +449,16 @@ def _summary(episode: Episode) -> EpisodeSummary:
         speakers=episode.speakers,
         chapters=len(episode.chapters),
         show=episode.show,
+        date=episode.date,
     )
+
+
+def _dated(summary: EpisodeSummary, meta: Metadata | None) -> EpisodeSummary:
+    """An unchanged file's summary, with the date its metadata gives: summaries stored
+    before they kept dates have none, and nothing re-indexes an unchanged file."""
+    if summary.date is None and meta is not None and meta.date:
+        return summary.model_copy(update={"date": meta.date})
+    return summary
 
 
 def _readable_manifest(store: Store) -> Manifest | None:

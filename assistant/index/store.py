@@ -90,6 +90,7 @@ class EpisodeSummary(BaseModel):
     speakers: list[str] = Field(default_factory=list)
     chapters: int = 0
     show: str | None = None  # the podcast's title, when a feed gave it
+    date: str | None = None  # ISO date, from episodes.yaml or a feed ("the March episode")
 
 
 class Manifest(BaseModel):

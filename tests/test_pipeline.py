@@ -12,7 +12,7 @@ import pytest
 from assistant import Assistant, Settings
 from assistant.answering.citations import speaker_changes, verbatim_quotes
 from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
-from assistant.answering.question import read_question, speakers_named
+from assistant.answering.question import quoted_phrases, read_question, speakers_named
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
 from assistant.answering.synthesizers.base import NOTICE
 from assistant.schema import Answer, Hit
@@ -120,6 +120,21 @@ def test_an_episode_is_named_by_its_title_before_episode_or_by_its_date(
     assert not {"year", "end", "secret"} & set(query.focus)
     if named:
         assert not {"march", "decemb", "review"} & set(query.focus)
+
+
+def test_a_quoted_phrase_is_searched_on_its_own(bot: Assistant) -> None:
+    # The whole Korean question found no passage holding the turn it quotes in translation;
+    # the quote alone finds it first, and it joins the passages in second place.
+    answer = bot.ask(
+        "Latent Space에서 지금의 AI 모델을 ‘출근 첫날의 천재’에 비유한 사람은 누구인가요?"
+    )
+    assert any("first day on the job" in p.text for p in answer.passages[:5])
+    assert quoted_phrases("Who said “a game of chicken” about Noam's bet?") == (
+        "a game of chicken",
+    )
+    # One word alone is no phrase to search; an apostrophe opens no quote.
+    assert quoted_phrases("Where does the name 'runaways' come from?") == ()
+    assert quoted_phrases("What is Noam's view on the 'bitter lesson' today?") == ("bitter lesson",)
 
 
 def test_two_episodes_named_by_date_and_title_are_compared(bot: Assistant) -> None:

@@ -38,6 +38,8 @@ PROMOTE_WEIGHT = 3.0
 MAX_OUTLINED = 4
 # Passages searched for a comparison, shared out among the episodes compared.
 COMPARISON_POOL = 16
+# Quoted phrases searched on their own, at most (each is one more search).
+MAX_QUOTED = 2
 NOT_COVERED = "The episodes don't seem to cover that."
 NOT_COVERED_KO = (
     "에피소드에서 그 내용을 다루지 않는 것 같습니다. (The episodes don't seem to cover that.)"
@@ -233,6 +235,13 @@ class AnswerPipeline:
             # holds little of the rest of the question's words; the term alone finds it.
             alone = retriever.search(query.defines, pool, narrowed, candidates=candidates)
             hits += [h for h in alone if h not in hits]
+        for phrase in reversed(query.quoted[:MAX_QUOTED]):
+            # "… ‘출근 첫날의 천재’에 비유한 사람은?": the quote alone finds the turn that says
+            # it (1st, against none in the top 12 for the whole question). Second place:
+            # first, it cost the when-questions that quote a chapter's topic their rank 1.
+            alone = [h for h in retriever.search(phrase, 1, narrowed, candidates=candidates)]
+            rest = [h for h in hits if h not in alone]
+            hits = [*rest[:1], *alone, *rest[1:]]
         if query.wants_article:
             hits = self._articles_first(query, hits, narrowed, retriever)
         hits = self._promote(query, hits, filters, retriever)[:passages]

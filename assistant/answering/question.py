@@ -146,6 +146,13 @@ DEFINITION_RE = re.compile(
     re.I,
 )
 
+# A phrase the question quotes ("… ‘출근 첫날의 천재’에 비유한 사람은?", "Who said “a game of
+# chicken”?"). A straight single quote only opens
+# after a space and closes before one, so "Noam's" is no quote.
+QUOTED_RE = re.compile(
+    r"[‘“«「『]([^’”»」』]{2,80})[’”»」』]|\"([^\"]{2,80})\"|(?<!\w)'([^']{2,80})'(?!\w)"
+)
+
 
 class EpisodeRef(Protocol):
     """What reading a question needs to know of an indexed episode."""
@@ -188,6 +195,7 @@ class Query:
     # "What is RLVR?": the term a definition is asked for.
     defines: str | None = None
     wants_article: bool = False  # "according to the write-up …"
+    quoted: tuple[str, ...] = ()  # phrases the question quotes, searched on their own too
 
     @property
     def checkable_focus(self) -> tuple[str, ...]:
@@ -249,6 +257,7 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         entities=tuple(entities_named(question, [*naming, *named_speakers])),
         attribute=attribute_asked(question, language),
         defines=(m.group("term") if (m := DEFINITION_RE.match(question)) else None),
+        quoted=quoted_phrases(question),
         wants_article=bool(ARTICLE_RE.search(question)),
     )
 
@@ -376,6 +385,17 @@ def standalone_question(question: str, history: Sequence[Turn]) -> str:
     if not history:
         return question
     return f"{question} ({history[-1].question})"
+
+
+def quoted_phrases(question: str) -> tuple[str, ...]:
+    """The phrases of two words or more that ``question`` quotes: worth a search of their
+    own (a translated quote finds the English turn better alone)."""
+    out = []
+    for m in QUOTED_RE.finditer(question):
+        phrase = next(g for g in m.groups() if g).strip()
+        if len(phrase.split()) >= 2:  # one word alone finds noise ("‘목발’": the intro)
+            out.append(phrase)
+    return tuple(dict.fromkeys(out))
 
 
 def episodes_named(question: str, labels: Sequence[str]) -> list[str]:

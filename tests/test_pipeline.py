@@ -137,6 +137,19 @@ def test_a_quoted_phrase_is_searched_on_its_own(bot: Assistant) -> None:
     assert quoted_phrases("What is Noam's view on the 'bitter lesson' today?") == ("bitter lesson",)
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["What did the hosts do in the May episode?", "5월 에피소드에서는 무슨 얘기를 했나요?"],
+)
+def test_an_episode_of_a_month_none_was_recorded_in_is_not_answered(
+    bot: Assistant, question: str
+) -> None:
+    answer = bot.ask(question)
+    assert answer.abstained and not answer.citations
+    # Two episodes of December: which one is unsaid, but the question is answered.
+    assert not bot.ask("What did they say in the December episode about GPT-5.2?").abstained
+
+
 def test_two_episodes_named_by_date_and_title_are_compared(bot: Assistant) -> None:
     answer = bot.ask(
         "How did Seonghyun's outlook on continual learning evolve from the December "

@@ -48,6 +48,8 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
         return Coverage(False, "the message asks nothing")
     if not hits:
         return Coverage(False, "nothing retrieved")
+    if query.undated:
+        return Coverage(False, f"no episode was recorded then: {query.undated[0]!r}")
     if query.kind == "summary":
         named = [h for h in hits if h.episode in query.episodes]
         return Coverage(bool(named), "" if named else "the episode has no passages")

@@ -196,6 +196,8 @@ class Query:
     defines: str | None = None
     wants_article: bool = False  # "according to the write-up …"
     quoted: tuple[str, ...] = ()  # phrases the question quotes, searched on their own too
+    # "the May episode" when no episode was recorded in May: nothing can answer it.
+    undated: tuple[str, ...] = ()
 
     @property
     def checkable_focus(self) -> tuple[str, ...]:
@@ -216,7 +218,7 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
     named_episodes = tuple(episodes_named(question, labels))
     titled, title_words = episodes_titled(question, episodes, named_episodes)
     named_episodes += tuple(titled)
-    dated, date_words = episodes_dated(question, episodes, named_episodes)
+    dated, date_words, undated = episodes_dated(question, episodes, named_episodes)
     named_episodes += tuple(dated)
     title_words += date_words
     named_speakers = tuple(speakers_named(question, speakers))
@@ -258,6 +260,7 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         attribute=attribute_asked(question, language),
         defines=(m.group("term") if (m := DEFINITION_RE.match(question)) else None),
         quoted=quoted_phrases(question),
+        undated=tuple(undated),
         wants_article=bool(ARTICLE_RE.search(question)),
     )
 
@@ -525,11 +528,13 @@ FOLLOWING_WORDS_RE = re.compile(r"(?:\s+(?!(?:episode|interview|show|recording)\
 
 def episodes_dated(
     question: str, episodes: Sequence[EpisodeRef], named: Sequence[str] = ()
-) -> tuple[list[str], list[str]]:
-    """Episodes the question names by their date ("the March episode", "3월 에피소드"), and
-    the words that name them. A month of several episodes names the one whose title holds
-    most of the words that follow it ("the December year-in-review"), or none."""
-    references: list[tuple[tuple[int | None, int, int | None], str, str]] = []
+) -> tuple[list[str], list[str], list[str]]:
+    """Episodes the question names by their date ("the March episode", "3월 에피소드"), the
+    words that name them, and the references to an episode of a date none was recorded on
+    ("the May episode"). A month of several episodes names the one whose title holds most
+    of the words that follow it ("the December year-in-review"), or none."""
+    # (year, month, day), the words, the words after them, whether "episode" follows.
+    references: list[tuple[tuple[int | None, int, int | None], str, str, bool]] = []
     for m in DATE_REFERENCE_RE.finditer(question):
         if not (m.group(1)[0].isupper() or m.group(4)):
             continue  # "the march of progress", "the may …": a month only when capitalised
@@ -537,25 +542,29 @@ def episodes_dated(
         month = MONTHS.index(m.group(1).lower()) + 1
         # "the December episode about GPT-5.2": what follows the episode is its topic.
         after = None if m.group(4) else FOLLOWING_WORDS_RE.match(question, m.end())
-        references.append(((year, month, day), m.group(0), after.group(0) if after else ""))
+        references.append(
+            ((year, month, day), m.group(0), after.group(0) if after else "", bool(m.group(4)))
+        )
     for m in KOREAN_DATE_REFERENCE_RE.finditer(question):
         year, month, day = (int(g) if g else None for g in m.groups())
         if month and 1 <= month <= 12:
-            references.append(((year, month, day), m.group(0), ""))
+            references.append(((year, month, day), m.group(0), "", True))
     dates = {e.label: when for e in episodes if (when := _ymd(e.date))} if references else {}
     if not dates:  # most questions: no month to read (titles cost 5 ms at 500 episodes)
-        return [], []
+        return [], [], []
     titles: dict[str, set[str]] = {}
     for e in episodes:
         titles.setdefault(e.label, set()).update(content_terms(e.title))
     found: list[str] = []
     phrases: list[str] = []
-    for (year, month, day), phrase, after in references:
+    undated: list[str] = []
+    for (year, month, day), phrase, after, episode_word in references:
         labels = [
             label
             for label, (y, mo, d) in dates.items()
             if mo == month and day in (None, d) and year in (None, y)
         ]
+        recorded = bool(labels)
         if len(labels) > 1:
             words = set(content_terms(after)) - NOT_TITLE_WORDS
             held = {label: len(words & titles[label]) for label in labels}
@@ -569,7 +578,9 @@ def episodes_dated(
             if labels[0] not in named and labels[0] not in found:
                 found.append(labels[0])
             phrases.append(phrase)
-    return found, phrases
+        elif not recorded and episode_word:  # two December episodes: only ambiguous
+            undated.append(phrase)
+    return found, phrases, undated
 
 
 def _ymd(date: str | None) -> tuple[int, int, int] | None:

@@ -239,7 +239,7 @@ class AnswerPipeline:
             # "… ‘출근 첫날의 천재’에 비유한 사람은?": the quote alone finds the turn that says
             # it (1st, against none in the top 12 for the whole question). Second place:
             # first, it cost the when-questions that quote a chapter's topic their rank 1.
-            alone = [h for h in retriever.search(phrase, 1, narrowed, candidates=candidates)]
+            alone = retriever.search(phrase, 1, narrowed, candidates=candidates)
             rest = [h for h in hits if h not in alone]
             hits = [*rest[:1], *alone, *rest[1:]]
         if query.wants_article:

@@ -147,8 +147,8 @@ DEFINITION_RE = re.compile(
 )
 
 # A phrase the question quotes ("… ‘출근 첫날의 천재’에 비유한 사람은?", "Who said “a game of
-# chicken”?"). A straight single quote only opens
-# after a space and closes before one, so "Noam's" is no quote.
+# chicken”?"). A straight single quote opens and closes only beside no letter: "Noam's"
+# is no quote.
 QUOTED_RE = re.compile(
     r"[‘“«「『]([^’”»」』]{2,80})[’”»」』]|\"([^\"]{2,80})\"|(?<!\w)'([^']{2,80})'(?!\w)"
 )

@@ -110,6 +110,7 @@ def test_an_episode_named_by_its_title_is_the_one_outlined(
         ("What did the hosts do in the May episode?", ()),
         ("what is the march episode about?", ("EP 88",)),
         ("Where does the march of progress lead, according to the hosts?", ()),
+        ("What happened at the March meetup?", ()),
     ],
 )
 def test_an_episode_is_named_by_its_title_before_episode_or_by_its_date(

@@ -531,8 +531,9 @@ def episodes_dated(
 ) -> tuple[list[str], list[str], list[str]]:
     """Episodes the question names by their date ("the March episode", "3월 에피소드"), the
     words that name them, and the references to an episode of a date none was recorded on
-    ("the May episode"). A month of several episodes names the one whose title holds most
-    of the words that follow it ("the December year-in-review"), or none."""
+    ("the May episode"). A month followed by a word for an episode names the episode of
+    that month; of several, or with no such word, the one whose title holds most of the
+    words that follow the month ("the December year-in-review"), or none."""
     # (year, month, day), the words, the words after them, whether "episode" follows.
     references: list[tuple[tuple[int | None, int, int | None], str, str, bool]] = []
     for m in DATE_REFERENCE_RE.finditer(question):
@@ -565,7 +566,9 @@ def episodes_dated(
             if mo == month and day in (None, d) and year in (None, y)
         ]
         recorded = bool(labels)
-        if len(labels) > 1:
+        # Without "episode" after it, a month names an episode only by the title words that
+        # follow ("the December year-in-review"): "the March meetup" is no episode.
+        if len(labels) > 1 or (labels and not episode_word):
             words = set(content_terms(after)) - NOT_TITLE_WORDS
             held = {label: len(words & titles[label]) for label in labels}
             best = max(held.values())

@@ -20,6 +20,7 @@ import numpy as np
 from assistant.config import Settings
 from assistant.index.embeddings import get_embedder
 from assistant.retrieval.dense import RANK, DenseSpace
+from assistant.retrieval.search import top_rows
 from evals.dataset import load_pairs
 
 TOP = 30  # what each dense ranking hands to the fusion (`retrieval.candidates`)
@@ -41,13 +42,6 @@ def passages(settings: Settings, count: int, seed: int = 0) -> list[str]:
     return out
 
 
-def top(scores: np.ndarray) -> np.ndarray:
-    """The ``TOP`` best rows, ties to the earlier row (as the retriever ranks)."""
-    rows = np.flatnonzero(np.isfinite(scores))
-    rows = rows[np.argpartition(-scores[rows], TOP - 1)[:TOP]]
-    return rows[np.lexsort((rows, -scores[rows]))]
-
-
 def main(count: int = 50_000) -> None:
     """Print, per projection and shortlist, rankings changed and milliseconds a search."""
     from threadpoolctl import threadpool_limits
@@ -66,7 +60,7 @@ def main(count: int = 50_000) -> None:
     matrix /= np.linalg.norm(matrix, axis=1, keepdims=True)
     print(f"{count} passages embedded in {time.perf_counter() - started:.0f} s")
     questions = [embedder.embed_query(p.question) for p in load_pairs()]
-    exact = [top(matrix @ q) for q in questions]
+    exact = [top_rows(matrix @ q, None, TOP) for q in questions]
     started = time.perf_counter()
     for q in questions:
         matrix @ q
@@ -77,7 +71,7 @@ def main(count: int = 50_000) -> None:
         started = time.perf_counter()
         scored = [space.scores(q, [None]) for q in questions]
         ms = (time.perf_counter() - started) / len(questions) * 1000
-        shortlisted = [top(s) for s in scored]
+        shortlisted = [top_rows(s, None, TOP) for s in scored]
         changed = sum(not np.array_equal(a, b) for a, b in zip(exact, shortlisted, strict=True))
         lost = sum(len(set(a) - set(b)) for a, b in zip(exact, shortlisted, strict=True))
         print(

@@ -465,6 +465,14 @@ NOT_TITLE_WORDS = frozenset(
 )
 
 
+def title_terms(episodes: Sequence[EpisodeRef]) -> dict[str, set[str]]:
+    """Each episode label's title words, stemmed (a label's files pooled)."""
+    titles: dict[str, set[str]] = {}
+    for e in episodes:
+        titles.setdefault(e.label, set()).update(content_terms(e.title))
+    return titles
+
+
 def episodes_titled(
     question: str, episodes: Sequence[EpisodeRef], named: Sequence[str] = ()
 ) -> tuple[list[str], list[str]]:
@@ -476,9 +484,7 @@ def episodes_titled(
     references = list(TITLE_REFERENCE_RE.finditer(question))
     if not references:  # most questions: no title's words to read (5 ms at 500 episodes)
         return [], []
-    titles: dict[str, set[str]] = {}
-    for e in episodes:
-        titles.setdefault(e.label, set()).update(content_terms(e.title))
+    titles = title_terms(episodes)
     found: list[str] = []
     phrases: list[str] = []
     for m in references:
@@ -553,9 +559,7 @@ def episodes_dated(
     dates = {e.label: when for e in episodes if (when := _ymd(e.date))} if references else {}
     if not dates:  # most questions: no month to read (titles cost 5 ms at 500 episodes)
         return [], [], []
-    titles: dict[str, set[str]] = {}
-    for e in episodes:
-        titles.setdefault(e.label, set()).update(content_terms(e.title))
+    titles = title_terms(episodes)
     found: list[str] = []
     phrases: list[str] = []
     undated: list[str] = []

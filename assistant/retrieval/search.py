@@ -280,26 +280,26 @@ class Retriever:
         second = other if mask is None else mask & other
         space = self.dense_space(crosslingual=crosslingual)
         dense = space.scores(vector, [mask, second])
-        rankings: list[tuple[float, np.ndarray]] = [(1.0, _top(dense, mask, candidates))]
+        rankings: list[tuple[float, np.ndarray]] = [(1.0, top_rows(dense, mask, candidates))]
         bm25 = self._bm25_scores(query)
         if bm25 is not None:
             # Counted once for other languages: a Korean question's own words match only the
             # Korean article, and counted twice they put article chunks with a cosine under
             # 0.06 at rank 1 for 3 of the 10 Korean dev questions (hit@1 / hit@5 unchanged).
             weight = self.fusion.bm25_weight if english else 1.0
-            rankings.append((weight, _top(bm25, mask, candidates, positive=True)))
+            rankings.append((weight, top_rows(bm25, mask, candidates, positive=True)))
         if not english:
             # A space that is not perfectly aligned still pulls same-language text first: a
             # Korean question finds the Korean article before the English turns that answer
             # it. A ranking over English chunks alone lets those compete. BM25 stays: such
             # questions often carry English terms ("MoE", "continual learning").
-            rankings.append((1.0, _top(dense, second, candidates)))
+            rankings.append((1.0, top_rows(dense, second, candidates)))
         else:
             # The other way round, at half weight: an English question whose answer is only
             # in the Korean article. On five such questions (none in the eval set) a Korean
             # passage reached the top 5 for 2 without this ranking, 4 with it at weight 0.5
             # and 5 at 1.0; on the dev split 0.5 changed nothing and 1.0 cost a question.
-            rankings.append((OTHER_LANGUAGES_WEIGHT, _top(dense, second, candidates)))
+            rankings.append((OTHER_LANGUAGES_WEIGHT, top_rows(dense, second, candidates)))
         fused: dict[int, float] = {}
         for weight, ranking in rankings:
             for rank, row in enumerate(ranking.tolist()):
@@ -365,7 +365,7 @@ class Retriever:
         ]
 
 
-def _top(
+def top_rows(
     scores: np.ndarray, mask: np.ndarray | None, limit: int, *, positive: bool = False
 ) -> np.ndarray:
     """Rows of the ``limit`` highest ``scores`` among ``mask`` (above 0 if ``positive``),

@@ -11,6 +11,7 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.answering.citations import speaker_changes, verbatim_quotes
+from assistant.answering.loanwords import unheard_borrowings
 from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
 from assistant.answering.question import quoted_phrases, read_question, speakers_named
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
@@ -606,6 +607,44 @@ def test_korean_questions_abstain_when_what_is_asked_is_absent(
     answer = bot.ask(question)
     assert answer.abstained and not answer.citations
     assert answer.text.startswith("에피소드에서 그 내용을 다루지 않는")
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "EP 81에서 네이버 하이퍼클로바X 같은 한국 모델은 어떻게 평가했어요?",  # HyperCLOVA X
+        "블록체인 기술에 대해 뭐라고 했나요?",  # blockchain
+        "쿠버네티스로 모델을 배포하는 법은?",  # Kubernetes
+    ],
+)
+def test_korean_questions_about_a_borrowed_word_the_episodes_never_say_abstain(
+    bot: Assistant, question: str
+) -> None:
+    answer = bot.ask(question)
+    assert answer.abstained and not answer.citations, answer.text
+
+
+def test_borrowed_words_the_episodes_say_are_heard_in_any_spelling(bot: Assistant) -> None:
+    # Each is said in English in the episodes: plurals ("platforms"), a silent r ("percent"),
+    # ch as ㅋ ("architecture"), th as ㅅ or ㄷ ("Anthropic", "Karpathy").
+    spelled = (
+        "에이전트 하네스 벤치마크 스케일링 파라미터 트랜스포머 앤트로픽 인터뷰 퍼센트 키노트"
+        " 버블 플랫폼 챗봇 아키텍처 하이퍼파라미터 카파시 하사비스 힐베르트 리서치 팟캐스트"
+    )
+    vocabulary = bot.retriever().vocabulary
+    for word in spelled.split():
+        assert not unheard_borrowings(f"{word}에 대해 뭐라고 했나요?", vocabulary), word
+
+
+def test_short_korean_questions_on_what_the_episodes_cover_are_answered(bot: Assistant) -> None:
+    # Both score under 0.15 against their best passage in USE-m3's space.
+    for question, episode in (
+        ("EP 88에서 하네스에 대해 뭐라고 했나요?", "EP 88"),  # harnesses
+        ("EP 79에서 도망자 연합이 뭐예요?", "EP 79"),  # the Runaways' Alliance
+    ):
+        answer = bot.ask(question)
+        assert not answer.abstained, question
+        assert answer.citations and {c.episode for c in answer.citations} == {episode}
 
 
 def test_korean_questions_asking_for_a_figure_the_episodes_give_are_answered(

@@ -1,0 +1,215 @@
+"""Telling whether a word a Korean question borrows from English ("비트코인", "하네스") is
+one the episodes ever say.
+
+A Latin name the corpus lacks already makes a question uncovered (``unknown_names``); a
+Korean question writes the same names in Hangul. Borrowed words keep the consonants of the
+English they come from, so both are reduced to a consonant skeleton (voicing, r/l, f/p and
+v/b merged, vowels dropped) and compared exactly: "비트코인" and "bitcoin" are both
+``ptkn``; "하네스" and "harness" both ``hns``.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Iterator, Set
+
+from assistant.text import WORD_RE
+
+HANGUL_WORD_RE = re.compile(r"[\uac00-\ud7a3]+")
+# Particles and endings that stick to a borrowed noun ("비트코인이나", "에피소드인가요"),
+# longest first so that "에서는" goes before "는".
+# fmt: off
+_PARTICLES = [
+    "은", "는", "이", "가", "을", "를", "의", "에", "에서", "에게", "께", "와", "과", "도", "만", "로", "으로",
+    "이나", "나", "랑", "이랑", "까지", "부터", "처럼", "보다", "라고", "이라고", "라는", "이라는", "란", "이란", "인가요",
+    "인가", "이에요", "예요", "에는", "에서는", "으로는", "로는", "와는", "과는", "이라", "라", "같은", "에서의", "에도",
+    "하고", "이고", "들", "들은", "들이", "들을", "들의", "당", "별", "씩", "하다", "하는", "할", "한", "했", "해",
+    "해서", "하면", "하기", "하게", "하려고", "된", "되는", "될", "됐", "적", "적인", "적으로",
+]
+# fmt: on
+PARTICLES = tuple(sorted(_PARTICLES, key=len, reverse=True))
+# Syllables English loans are written with and Sino-Korean words never have: an open "eu"
+# put between consonants (트, 스, 크, but not the particle 으), a ㅋ onset (코, 키; Sino-Korean
+# has only 쾌), 터, 티, 테, 퍼, 페, and 블, 클, 플, 슬 before an l.
+_EU, _EO, _E, _I = 18, 4, 5, 20
+# A word that still ends like a verb ("터질까요", "만드나요") is no borrowed noun; the few
+# loans that end so ("이미지", "센서") are left unjudged.
+VERB_ENDINGS = tuple("요다까죠니냐네며면고서지게자래")
+# ㅂ ㅅ ㅋ ㅍ: not ㄷ or ㄱ, whose 들려 and 글로 are native.
+_CLUSTER_ONSETS = (7, 9, 15, 17)
+# Native words that carry those syllables and are no loans.
+# fmt: off
+NATIVE = frozenset([
+    "그", "그런", "그게", "그거", "그때", "어느", "크게", "크기", "모르", "다르", "쓰", "드리", "바쁘", "아프", "키우",
+])
+# fmt: on
+
+# Hangul letters as consonant sounds: onsets, codas.
+_ONSETS = ("k", "k", "n", "t", "t", "l", "m", "p", "p", "s", "s", "", "j", "j", "C", "k", "t")
+_ONSETS += ("p", "h")
+_CODAS = ("", "k", "k", "ks", "n", "nj", "n", "t", "l", "lk", "lm", "lp", "ls", "lt", "lp", "l")
+_CODAS += ("m", "p", "ps", "t", "t", "N", "t", "t", "k", "t", "p", "t")
+# Spellings of English consonant sounds, most specific first. "th" is heard as ㅅ or ㄷ.
+_ENGLISH_SOUNDS = (
+    ("tch", "C"),
+    ("ture", "C"),  # picture 픽처, architecture 아키텍처
+    ("tion", "sn"),
+    ("sion", "jn"),
+    ("ph", "p"),
+    ("ck", "k"),
+    ("sh", "s"),
+    ("gh", ""),
+    ("wh", ""),
+    ("qu", "k"),
+    ("x", "ks"),
+)
+_ENGLISH_LETTERS = str.maketrans("bdfgqvzcw", "ptpkkpjk ")
+
+
+def borrowed_words(question: str) -> Iterator[str]:
+    """Hangul words of ``question`` that look borrowed from English, particles dropped."""
+    for word in HANGUL_WORD_RE.findall(question):
+        noun = _strip_particles(word)
+        if (
+            len(noun) >= 2
+            and noun not in NATIVE
+            and not noun.endswith(VERB_ENDINGS)
+            and _looks_borrowed(noun)
+        ):
+            yield noun
+
+
+def _strip_particles(word: str) -> str:
+    for particle in PARTICLES:
+        if word.endswith(particle) and len(word) - len(particle) >= 2:
+            return word[: -len(particle)]
+    return word
+
+
+def _looks_borrowed(word: str) -> bool:
+    jamo = [_jamo(ch) for ch in word]
+    for (onset, vowel, coda), following in zip(jamo, [*jamo[1:], None], strict=True):
+        if (
+            (vowel == _EU and coda == 0 and onset != 11)
+            or onset == 15
+            or (onset in (16, 17) and vowel in (_EO, _E, _I))
+            # An English cluster before l: 블록 (block), 클로 (clo), 플랫 (plat), 슬라 (sla).
+            or (
+                onset in _CLUSTER_ONSETS
+                and vowel == _EU
+                and coda == 8
+                and following
+                and following[0] == 5
+            )
+        ):
+            return True
+    return False
+
+
+def _jamo(ch: str) -> tuple[int, int, int]:
+    onset, rest = divmod(ord(ch) - 0xAC00, 588)
+    vowel, coda = divmod(rest, 28)
+    return onset, vowel, coda
+
+
+def hangul_skeletons(word: str) -> set[str]:
+    """The consonants ``word`` is heard with: one skeleton, and one without the ㄹ of an
+    open 르 that stands for an English r Korean spells out ("힐베르트": Hilbert)."""
+    plain, dropped = [], []
+    for ch in "".join(HANGUL_WORD_RE.findall(word)):
+        onset, rest = divmod(ord(ch) - 0xAC00, 588)
+        vowel, coda = divmod(rest, 28)
+        sound = _ONSETS[onset] + _CODAS[coda]
+        plain.append(sound)
+        dropped.append("" if (onset == 5 and vowel == _EU and coda == 0) else sound)
+    return {_collapse("".join(plain)), _collapse("".join(dropped))}
+
+
+def english_skeletons(word: str) -> set[str]:
+    """The consonants an English word is heard with, in the letters ``hangul_skeletons``
+    uses; "th" and a soft c or g give two readings ("anthropic": nslpk and ntlpk)."""
+    readings = set()
+    # Korean borrows the singular: 플랫폼 for "platforms".
+    for w in _singulars(word.lower()):
+        for spelling, sound in _ENGLISH_SOUNDS:
+            w = w.replace(spelling, sound)
+        readings.add(w)
+    # "ch" is ㅊ in "chess" and ㅋ in "architecture".
+    variants = ((r"th", ("s", "t")), (r"g(?=[eiy])", ("j", "k")), (r"ch", ("C", "k")))
+    for pattern, options in variants:
+        readings = {re.sub(pattern, o, r) for r in readings for o in options}
+    out = set()
+    for r in readings:
+        r = re.sub(r"c(?=[eiy])", "s", r)
+        r = re.sub(r"n(?=[kg])", "N", r).replace("Ng", "N")
+        # An r that no vowel follows is not pronounced ("percent" is 퍼센트).
+        r = re.sub(r"r(?![aeiouy])", "", r).replace("r", "l")
+        r = re.sub(r"(?<=[aeiou])y|^y", "", r)
+        r = r.translate(_ENGLISH_LETTERS)
+        out.add(_collapse(re.sub(r"[aeiouy ]", "", r)))
+    return out
+
+
+def _singulars(word: str) -> set[str]:
+    if word.endswith("ies"):
+        return {word, word[:-3] + "y"}
+    if word.endswith("es"):
+        return {word, word[:-1], word[:-2]}
+    if word.endswith("s") and not word.endswith("ss"):
+        return {word, word[:-1]}
+    return {word}
+
+
+def _collapse(skeleton: str) -> str:
+    # "ll" in 클로 and "bb" in bubble are one sound each.
+    return re.sub(r"(.)\1+", r"\1", skeleton)
+
+
+class EnglishSounds:
+    """The consonant skeletons of a corpus's Latin words, looked up by skeleton."""
+
+    def __init__(self, vocabulary: Set[str]) -> None:
+        self.skeletons: set[str] = set()
+        self.hangul: list[str] = []
+        for word in vocabulary:
+            if word.isascii() and word.isalpha():
+                self.skeletons.update(english_skeletons(word))
+            elif HANGUL_WORD_RE.fullmatch(word):
+                self.hangul.append(word)
+        self.hangul.sort()
+
+    def heard(self, word: str) -> bool:
+        """Whether the corpus says ``word``: in Hangul, or as an English word with its
+        consonants."""
+        i = bisect.bisect_left(self.hangul, word)
+        if i < len(self.hangul) and self.hangul[i].startswith(word):
+            return True
+        return bool(hangul_skeletons(word) & self.skeletons)
+
+
+_cache: tuple[Set[str], EnglishSounds] | None = None
+
+
+def sounds_of(vocabulary: Set[str]) -> EnglishSounds:
+    """``EnglishSounds`` of a vocabulary, kept for the vocabulary in use (one per index)."""
+    global _cache
+    if _cache is None or _cache[0] is not vocabulary:
+        _cache = (vocabulary, EnglishSounds(vocabulary))
+    return _cache[1]
+
+
+def unheard_borrowings(question: str, vocabulary: Set[str]) -> list[str]:
+    """Words a Korean question borrows from English that the corpus never says
+    ("비트코인" over episodes that never mention bitcoin). A borrowed word the question
+    glosses in Latin letters ("하이퍼스티션(hyperstition)") is left to the name check."""
+    latin = {s for w in WORD_RE.findall(question) if w.isascii() for s in english_skeletons(w)}
+    sounds = sounds_of(vocabulary)
+    return [
+        word
+        for word in dict.fromkeys(borrowed_words(question))
+        # One consonant ("데이터": t) could be any word.
+        if max(map(len, hangul_skeletons(word))) >= 2
+        and not (hangul_skeletons(word) & latin)
+        and not sounds.heard(word)
+    ]

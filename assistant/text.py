@@ -62,6 +62,9 @@ STOPWORDS = word_set(
 # every start inside a run of dots not followed by a space (50 KB of "." took 55 s).
 SENTENCE_END_RE = re.compile(r"(?<![.!?…。])([.!?…。]++)[\"”’)]*+(?=\s|$)")
 
+QUOTE_CLOSERS = '"”’'
+ATTRIBUTION_RE = re.compile(r"\s*[—―]")
+
 
 def split_sentences(text: str) -> list[str]:
     """Sentences of ``text`` (lines are hard breaks); stripped, empty ones dropped."""
@@ -72,6 +75,9 @@ def split_sentences(text: str) -> list[str]:
             # A sentence has a character before its end marks: a lone "." opening it is
             # that character, and the sentence runs on to the next end.
             if m.end(1) - start < 2:
+                continue
+            # A quote's attribution ("…" — Jim Fan) belongs to the quote, not to what follows.
+            if m.group(0)[-1] in QUOTE_CLOSERS and ATTRIBUTION_RE.match(line, m.end()):
                 continue
             out.append(line[start : m.end()])
             start = m.end()

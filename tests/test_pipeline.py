@@ -466,6 +466,20 @@ def test_a_short_sentence_naming_what_is_asked_is_quoted(bot: Assistant) -> None
     assert lead.speaker == "Seungjoon Choi"
 
 
+def test_a_quote_keeps_the_attribution_after_it(bot: Assistant) -> None:
+    # The write-up opens with a quote, then "— 짐 팬(Jim Fan)" runs on into the next
+    # sentence. Split after the quote, the name went with what followed: the answer quoted
+    # that instead, and the quote's passage was not found.
+    answer = bot.ask("What did Jim Fan say?")
+    assert_cited(answer)
+    lead = answer.citations[0].quote
+    assert "친칠라 스케일링 법칙" in lead and "짐 팬(Jim Fan)" in lead
+    assert split_sentences('끝. "전환점이 될 수 있습니다." — 짐 팬(Jim Fan) 그는 말한다.') == [
+        "끝.",
+        '"전환점이 될 수 있습니다." — 짐 팬(Jim Fan) 그는 말한다.',
+    ]
+
+
 def test_a_latin_name_is_the_same_term_with_a_korean_particle_on_it() -> None:
     assert content_terms("Cognition은 GPT-5.2의") == content_terms("Cognition GPT-5.2")
 

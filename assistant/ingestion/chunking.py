@@ -23,7 +23,7 @@ from assistant.text import split_sentences
 if TYPE_CHECKING:  # llama-index-core takes seconds to import: only building nodes needs it
     from llama_index.core.schema import TextNode
 
-CHUNKING_VERSION = 4  # 4: a write-up's chapter list is a passage of the write-up
+CHUNKING_VERSION = 5  # 5: a quote keeps its "— Name" attribution
 
 
 @lru_cache(maxsize=1)

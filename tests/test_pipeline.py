@@ -582,6 +582,49 @@ def test_no_quote_spans_two_speakers_anywhere_in_the_corpus(bot: Assistant) -> N
     assert checked > 1000
 
 
+# --- who someone is ----------------------------------------------------------------------------
+
+
+def test_who_a_speaker_is_is_answered_by_where_each_episode_introduces_them(
+    bot: Assistant,
+) -> None:
+    # Before, the answer quoted Seungjoon naming a "Kim Min-seok" (the word "Kim").
+    answer = bot.ask("Who is Seonghyun Kim?")
+    assert not answer.abstained
+    assert answer.text.startswith("Seonghyun Kim speaks in EP 81 and EP 88.")
+    assert [c.episode for c in answer.citations] == ["EP 81", "EP 88"]
+    for citation in answer.citations:  # a host's welcome, in the episode's first minute
+        assert "Seonghyun" in citation.quote and citation.speaker == "Chester Roh"
+        assert citation.seconds == 0
+
+
+@pytest.mark.parametrize(
+    ("question", "episodes", "said"),
+    [
+        # Both abstained before: nothing asked but the person.
+        ("Who is Chester Roh?", {"EP 79", "EP 81", "EP 88"}, "Chester Roh speaks in"),
+        ("Who is the guest in EP 88?", {"EP 88"}, "Seonghyun Kim, Chester Roh and"),
+        ("노암 브라운은 누구인가요?", {"Latent Space · Noam Brown"}, "Noam 님은"),
+    ],
+)
+def test_who_someone_is_names_where_they_speak(
+    bot: Assistant, question: str, episodes: set[str], said: str
+) -> None:
+    answer = bot.ask(question)
+    assert not answer.abstained and said in answer.text
+    assert {c.episode for c in answer.citations} == episodes
+
+
+def test_who_said_something_is_not_a_question_about_who_someone_is(bot: Assistant) -> None:
+    episodes = bot.retriever().manifest.episodes
+    for question in (
+        "Who is talking about scaling in EP 88?",
+        "Who is the one who said it's a game of chicken?",
+        "노암 브라운 인터뷰에서 리처드 해밍의 책을 꺼낸 사람은 누구인가요?",
+    ):
+        assert read_question(question, [], episodes).kind == "who", question
+
+
 # --- abstention --------------------------------------------------------------------------------
 
 

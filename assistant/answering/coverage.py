@@ -54,6 +54,8 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
     if query.kind == "summary":
         named = [h for h in hits if h.episode in query.episodes]
         return Coverage(bool(named), "" if named else "the episode has no passages")
+    if query.kind == "person":
+        return Coverage(True)
     english = query.language == "en"
     floor = settings.answer.abstain_below if english else settings.answer.abstain_below_crosslingual
     # The best by relevance, not by rank: a comparison interleaves the episodes' passages.

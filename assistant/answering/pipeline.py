@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 PROMOTE_WEIGHT = 3.0
 # Episodes outlined for a summary, or searched one by one for a comparison.
 MAX_OUTLINED = 4
+# (episode, person) pairs a "who is" answer introduces: four episodes of three speakers.
+MAX_INTRODUCTIONS = 12
 # Passages searched for a comparison, shared out among the episodes compared.
 COMPARISON_POOL = 16
 # Quoted phrases searched on their own, at most (each is one more search).
@@ -190,6 +192,20 @@ class AnswerPipeline:
             # language says of them counts too (in another language it only crowded out their
             # own words: dev hit@1 lost a question).
             narrowed.articles_in = query.language
+        if query.kind == "person":
+            # "Who is Seonghyun?": where each episode introduces them, not passages that
+            # happen to say their name most.
+            wanted = filters.episodes
+            hits = retriever.introductions(
+                [
+                    (cast.episode, person)
+                    for cast in query.cast
+                    if not wanted or cast.episode in wanted
+                    for person in cast.speakers
+                ][:MAX_INTRODUCTIONS]
+            )
+            if hits:
+                return hits
         if query.kind == "summary" and narrowed.episodes:
             hits = retriever.outline(
                 narrowed.episodes[:MAX_OUTLINED], whole_articles=query.wants_article
@@ -279,7 +295,7 @@ class AnswerPipeline:
         """
         evidence = _evidence(query, hits, filters, retriever)
         checkable = query.checkable_focus or evidence.similarity is not None
-        if len(hits) < 2 or query.kind in ("summary", "comparison") or not checkable:
+        if len(hits) < 2 or query.kind in ("summary", "comparison", "person") or not checkable:
             return hits
         scored = self.offline.passage_scores(evidence)
         best = {pid: score for pid, (score, _) in scored.items()}
@@ -400,7 +416,7 @@ class AnswerPipeline:
         answerer: str | None = None,
     ) -> Answer:
         usage = usage.model_copy(update={"total_time": time.perf_counter() - started})
-        if query.kind == "summary" and citations and hits:
+        if query.kind in ("summary", "person") and citations and hits:
             # An outline's passages come in episode order, not by relevance: the ones it
             # quotes are the ones that answer, first.
             cited = list(dict.fromkeys(c.passage_id for c in citations))

@@ -16,7 +16,7 @@ from typing import Literal, Protocol
 from assistant.schema import Turn
 from assistant.text import WORD_RE, content_terms, detect_language, romanize, stem
 
-QuestionKind = Literal["factoid", "who", "when", "summary", "comparison", "empty"]
+QuestionKind = Literal["factoid", "who", "when", "summary", "comparison", "person", "empty"]
 
 FOLLOW_UP_START = re.compile(
     r"^(and|but|so|also|then|what about|how about|what else|and why|why not|"
@@ -27,6 +27,23 @@ FOLLOW_UP_START = re.compile(
 # about the Apple Vision Pro?" stands on its own; "he", "it" and "that" point back.
 ANAPHORA = re.compile(r"\b(he|she|him|her|his|hers|it|its|that|this|those|these)\b", re.I)
 WHO_RE = re.compile(r"\bwho\b|\bwhich (guest|host|speaker|person)\b|누가|누구", re.I)
+# "Who is Chester Roh?", "Tell me about swyx", "Who are the hosts?", "노암 브라운은
+# 누구인가요?": who someone is, not who said something (that question has a topic).
+PERSON_RE = re.compile(
+    r"^\s*(who\s+(is|was|are|were)|who'?s|tell me (more )?about|what do (we|you) know about)\b"
+    r"|^\s*who (hosts?|speaks?|appears?)\b"
+    # In Korean the name comes first and the sentence is short: "EP 88에는 누가 나오나요?".
+    r"|^\s*(\S+\s+){0,2}\S*\s*(누구(인가요|예요|에요|야|죠|입니까|인지|니)?|어떤 사람|누가 (나오|출연|진행))",
+    re.I,
+)
+# Episodes a "person" answer goes through (each with who speaks in it).
+MAX_CAST = 4
+# Words that ask for the people of an episode when no one is named.
+PEOPLE_RE = re.compile(
+    r"\b(guests?|hosts?|speakers?|panel\w*|people|participants?|cast)\b|게스트|진행자|출연|호스트"
+    r"|누가 (나오|진행)",
+    re.I,
+)
 # "When Seonghyun listed X, who asked…" is a who-question; "when" must lead or ask.
 WHEN_RE = re.compile(
     r"^\s*(when|at what point|what time|where in|how far into)\b"
@@ -172,6 +189,15 @@ class Name:
 
 
 @dataclass(frozen=True)
+class Cast:
+    """Who speaks in an episode: for a question that asks who someone is."""
+
+    episode: str
+    title: str
+    speakers: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Query:
     """A question as read once: what every step of answering works from."""
 
@@ -198,6 +224,8 @@ class Query:
     quoted: tuple[str, ...] = ()  # phrases the question quotes, searched on their own too
     # "the May episode" when no episode was recorded in May: nothing can answer it.
     undated: tuple[str, ...] = ()
+    # For a "person" question: the episodes and the people in them it asks about.
+    cast: tuple[Cast, ...] = ()
 
     @property
     def checkable_focus(self) -> tuple[str, ...]:
@@ -235,12 +263,20 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
     if follow:  # the question it follows says what "it" is about; its names are not topics
         around = speakers_named(standalone, speakers)
         focus = tuple(dict.fromkeys([*focus, *topic_terms(standalone, named_episodes, around)]))
+    kind = question_kind(question, named_episodes, focus)
+    cast: tuple[Cast, ...] = ()
+    if kind in ("who", "factoid") and asks_who_someone_is(question, focus, named_speakers):
+        # "Who are the speakers in the Noam Brown episode?" names Noam only by the episode.
+        people = () if PEOPLE_RE.search(question) else named_speakers
+        cast = cast_of(episodes, named_episodes, people)
+        kind = "person" if cast else kind
     return Query(
         text=question,
         standalone=standalone,
         context_episodes=context,
         language=language,
-        kind=question_kind(question, named_episodes, focus),
+        kind=kind,
+        cast=cast,
         episodes=named_episodes,
         speakers=named_speakers,
         follow_up=follow,
@@ -283,6 +319,34 @@ def question_kind(question: str, episodes: Sequence[str], focus: Sequence[str]) 
     if WHEN_RE.search(question):
         return "when"
     return "factoid"
+
+
+def asks_who_someone_is(question: str, focus: Sequence[str], speakers: Sequence[str]) -> bool:
+    """Whether the question asks who a named speaker is, or who speaks in an episode, with
+    nothing else asked of them ("Who is the guest in EP 88?", not "Who talks about X?")."""
+    if not PERSON_RE.search(question) or _latin_focus(focus):
+        return False
+    return bool(speakers) or bool(PEOPLE_RE.search(question))
+
+
+def cast_of(
+    episodes: Sequence[EpisodeRef], named: Sequence[str], speakers: Sequence[str]
+) -> tuple[Cast, ...]:
+    """The people a "person" question asks about, by episode: the named speakers in the
+    episodes they speak in, or everyone who speaks in the named episodes (or in all)."""
+    out = []
+    for label in dict.fromkeys(e.label for e in episodes):
+        if named and label not in named:
+            continue
+        refs = [e for e in episodes if e.label == label]
+        people = [s for s in dict.fromkeys(s for e in refs for s in e.speakers)]
+        if speakers:
+            people = [s for s in people if s in speakers]
+        if people:
+            # The transcript's title: an article's adds its own headline.
+            title = next((e.title for e in refs if e.speakers), refs[0].title)
+            out.append(Cast(label, title, tuple(people)))
+    return tuple(out[:MAX_CAST])
 
 
 def _latin_focus(focus: Sequence[str]) -> list[str]:

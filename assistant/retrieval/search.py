@@ -343,6 +343,27 @@ class Retriever:
                     out.append(pid)
         return self.fetch(out, None)
 
+    def introductions(self, people: list[tuple[str, str]]) -> list[Hit]:
+        """For each (episode, speaker): the passage where the episode's transcript first
+        names them or they first speak, whichever comes first (a host's welcome says who a
+        guest is), then the first passage of its write-up that names them; in the order
+        given."""
+        articles = self._rows_where(("kind", "article"), {"kind": "article"})
+        out: list[str] = []
+        for label, person in people:
+            code = self._episode_codes.get(label)
+            if code is None:
+                continue
+            rows = (self._episode == code) & self._searchable
+            speaks = self._rows_where(("speaker", person), {"speakers": {"$contains": person}})
+            terms = tokenize([person.split()[0]])[0]
+            named = self.lexical.scores(terms[:1]) > 0 if terms else np.zeros(len(rows), bool)
+            for found in (rows & ~articles & (speaks | named), rows & articles & named):
+                if found.any():
+                    # Chunk ids sort by file, then by position in it.
+                    out.append(min(self.ids[r] for r in np.flatnonzero(found)))
+        return self.fetch(list(dict.fromkeys(out)), None)
+
     def fetch(
         self,
         ids: list[str],

@@ -94,6 +94,8 @@ PHRASES = {
         "article": "The {episode} write-up sums it up:",
         "listed": "The write-up lists these chapters:",
         "points": "The {episode} write-up makes these points:",
+        "speaks_in": "{person} speaks in {episodes}.",
+        "cast": "{episode} ({title}): {names}.",
     },
     "ko": {
         "quoted": "영어 원문에서 인용한 답변입니다 (quoted from the English episodes): ",
@@ -101,6 +103,8 @@ PHRASES = {
         "article": "{episode} 요약 기사의 설명입니다:",
         "listed": "기사에 실린 챕터 목록입니다:",
         "points": "{episode} 기사의 핵심 논점입니다:",
+        "speaks_in": "{person} 님은 {episodes}에 출연합니다.",
+        "cast": "{episode} ({title}) 출연: {names}.",
     },
 }
 
@@ -157,6 +161,8 @@ class QuoteSynthesizer:
             lines = self._side_by_side(evidence)
         elif query.kind == "when":
             lines = self._places(evidence)
+        elif query.kind == "person":
+            lines = self._profile(evidence)
         else:
             lines = self._factoid(evidence)
         if not lines:
@@ -175,7 +181,9 @@ class QuoteSynthesizer:
         # Said only when a quote is in another language than the question: a Korean
         # question answered from the Korean write-up quotes no English episode.
         language = {h.id: h.language for h in evidence.hits}
-        if lead and any(language.get(c.passage_id, "en") != query.language for c in citations):
+        foreign = [language.get(c.passage_id, "en") != query.language for c in citations]
+        # A profile quotes each episode's transcript and write-up, each marked as such.
+        if lead and (all(foreign) if query.kind == "person" else any(foreign)):
             text = lead + text
         return Draft(text=text, citations=citations)
 
@@ -394,6 +402,43 @@ class QuoteSynthesizer:
                 lines.append(_list_line(phrases["listed"], rows, quoted=False))
         return lines
 
+    def _profile(self, evidence: Evidence) -> list[_Line]:
+        """Who speaks where, then each episode's introduction of them: the first sentence
+        that names them in someone else's words (a host's welcome), or their own first."""
+        query = evidence.query
+        phrases = PHRASES.get(query.language, PHRASES["en"])
+        people = list(dict.fromkeys(p for cast in query.cast for p in cast.speakers))
+        if query.speakers:
+            heads = [
+                phrases["speaks_in"].format(
+                    person=person,
+                    episodes=_listed([c.episode for c in query.cast if person in c.speakers]),
+                )
+                for person in people
+            ]
+        else:
+            heads = [
+                phrases["cast"].format(
+                    episode=c.episode, title=c.title, names=_listed(list(c.speakers))
+                )
+                for c in query.cast
+            ]
+        lines = []
+        for hit in evidence.hits:
+            sentence = _introduction(hit, people)
+            if sentence:
+                quote = verbatim_quotes(hit, [sentence])[0]
+                citation = cite(hit, quote, 1)
+                where = citation.episode + (" article" if citation.kind == "article" else "")
+                if citation.kind == "transcript":
+                    where += f" ({citation.episode_title})"
+                when = f" · {citation.when}" if citation.timestamp else ""
+                who = f" — {citation.speaker}" if citation.speaker else ""
+                lines.append(_Line(f"{where}{when}{who}: “{quote}” [#1]", [citation]))
+        if lines:
+            lines[0] = _Line(" ".join(heads) + "\n" + lines[0].text, lines[0].citations)
+        return lines
+
     def _side_by_side(self, evidence: Evidence) -> list[_Line]:
         """The best quote of each named episode, and its runner-up when that clears the
         support floor, each saying which episode it is from. The runner-up is there because
@@ -506,7 +551,7 @@ def pieces(text: str) -> Iterator[str]:
 
 def line_join(parts: list[str], query: Query) -> str:
     """Lines of a list-shaped answer each on their own line; quotes of a factoid run on."""
-    sep = "\n" if query.kind in ("when", "comparison", "summary") else " "
+    sep = "\n" if query.kind in ("when", "comparison", "summary", "person") else " "
     return sep.join(parts)
 
 
@@ -543,6 +588,26 @@ def _list_line(head: str, items: list[tuple[str, Hit]], *, quoted: bool) -> _Lin
     shown = [f"“{c.quote}”" if quoted else c.quote for c in listed]
     body = "; ".join(f"{text} [#{c.n}]" for text, c in zip(shown, listed, strict=True))
     return _Line(f"{head} {body}.", listed)
+
+
+def _introduction(hit: Hit, people: list[str]) -> str | None:
+    """The first sentence of ``hit`` that names one of ``people`` in another speaker's
+    words, else the first one of theirs, else its first sentence."""
+    sentences = [s for s in split_sentences(hit.text) if len(s.split()) >= 3]
+    names = {p: re.compile(rf"\b{re.escape(p.split()[0])}\b", re.I) for p in people}
+    own = None
+    for sentence in sentences:
+        speaker = cite(hit, sentence, 1).speaker
+        if any(n.search(sentence) and speaker != p for p, n in names.items()):
+            return sentence
+        if own is None and speaker in people and len(sentence.split()) >= 5:
+            own = sentence
+    return own or (sentences[0] if sentences else None)
+
+
+def _listed(items: list[str]) -> str:
+    """ "a", "a and b", "a, b and c"."""
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _same_turn_around(

@@ -681,6 +681,41 @@ def test_korean_questions_about_a_borrowed_word_the_episodes_never_say_abstain(
     assert answer.abstained and not answer.citations, answer.text
 
 
+@pytest.mark.parametrize(
+    "question",
+    [
+        "EP 88에서 고양이에 대해 뭐라고 했나요?",  # cats
+        "오늘 날씨 어때?",  # the weather today
+        "노암 브라운은 결혼했나요?",  # is Noam Brown married?
+    ],
+)
+def test_korean_questions_about_nothing_the_episodes_say_abstain(
+    bot: Assistant, question: str
+) -> None:
+    # Each scored 0.157-0.198 against its best passage, above the floor, and was answered.
+    answer = bot.ask(question)
+    assert answer.abstained and not answer.citations, answer.text
+    assert answer.text.startswith("에피소드에서 그 내용을 다루지 않는")
+
+
+def test_a_korean_word_whose_listed_senses_are_absent_does_not_make_a_question_abstain(
+    bot: Assistant,
+) -> None:
+    for question in (
+        "성현 님은 왜 영국으로 가나요?",  # 영국 is "the United Kingdom": the episodes say "UK"
+        "EP 79에서 도망자 연합이 뭐예요?",  # 연합 is "association; union": they say "alliance"
+        "챗봇 아레나 순위에 대해 뭐라고 했나요?",  # 순위 (ranking) absent, "arena" unjudged
+    ):
+        assert not bot.ask(question).abstained, question
+
+
+def test_a_korean_word_is_not_taken_for_a_speaker_it_merely_resembles(bot: Assistant) -> None:
+    # "날씨" (weather, nalssi) came within 0.77 of "Alessio" and narrowed to his turns.
+    episodes = bot.retriever().manifest.episodes
+    assert read_question("오늘 날씨 어때?", [], episodes).speakers == ()
+    assert read_question("성현 님은 뭐라고 했나요?", [], episodes).speakers == ("Seonghyun Kim",)
+
+
 def test_borrowed_words_the_episodes_say_are_heard_in_any_spelling(bot: Assistant) -> None:
     # Each is said in English in the episodes: plurals ("platforms"), a silent r ("percent"),
     # ch as ㅋ ("architecture"), th as ㅅ or ㄷ ("Anthropic", "Karpathy").

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
+from assistant.answering.korean_words import nothing_present
 from assistant.answering.loanwords import unheard_borrowings
 from assistant.answering.question import HANGUL_RE, Query
 from assistant.schema import Hit
@@ -69,6 +70,16 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
     )
     if missing:
         return Coverage(False, f"never mentioned: {', '.join(missing)}")
+    if not english:
+        episodes = retriever.manifest.episodes
+        absent = nothing_present(
+            query.text,
+            retriever.vocabulary,
+            sorted({s for e in episodes for s in e.speakers}),
+            list(dict.fromkeys(e.label for e in episodes)),
+        )
+        if absent:
+            return Coverage(False, f"nothing asked is in the corpus: {absent[0].because}")
     held = [passage_terms(hit) for hit in hits]
     for entity in query.entities:
         if not any(names(entity.terms, terms, retriever) for terms in held):

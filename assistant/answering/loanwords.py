@@ -70,24 +70,24 @@ _ENGLISH_LETTERS = str.maketrans("bdfgqvzcw", "ptpkkpjk ")
 def borrowed_words(question: str) -> Iterator[str]:
     """Hangul words of ``question`` that look borrowed from English, particles dropped."""
     for word in HANGUL_WORD_RE.findall(question):
-        noun = _strip_particles(word)
+        noun = strip_particles(word)
         if (
             len(noun) >= 2
             and noun not in NATIVE
             and not noun.endswith(VERB_ENDINGS)
-            and _looks_borrowed(noun)
+            and looks_borrowed(noun)
         ):
             yield noun
 
 
-def _strip_particles(word: str) -> str:
+def strip_particles(word: str) -> str:
     for particle in PARTICLES:
         if word.endswith(particle) and len(word) - len(particle) >= 2:
             return word[: -len(particle)]
     return word
 
 
-def _looks_borrowed(word: str) -> bool:
+def looks_borrowed(word: str) -> bool:
     jamo = [_jamo(ch) for ch in word]
     for (onset, vowel, coda), following in zip(jamo, [*jamo[1:], None], strict=True):
         if (
@@ -182,10 +182,12 @@ class EnglishSounds:
     def heard(self, word: str) -> bool:
         """Whether the corpus says ``word``: in Hangul, or as an English word with its
         consonants."""
+        return self.in_korean(word) or bool(hangul_skeletons(word) & self.skeletons)
+
+    def in_korean(self, word: str) -> bool:
+        """Whether a Korean word of the corpus starts with ``word`` (particles follow it)."""
         i = bisect.bisect_left(self.hangul, word)
-        if i < len(self.hangul) and self.hangul[i].startswith(word):
-            return True
-        return bool(hangul_skeletons(word) & self.skeletons)
+        return i < len(self.hangul) and self.hangul[i].startswith(word)
 
 
 _cache: tuple[Set[str], EnglishSounds] | None = None

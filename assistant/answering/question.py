@@ -671,7 +671,7 @@ def speakers_named(question: str, speakers: Sequence[str]) -> list[str]:
         if (
             name.lower() in q
             or any(len(p) > 2 and re.search(rf"\b{re.escape(p)}\b", q) for p in first)
-            or any(_sounds_like(w, p) for w in spelled for p in first if len(p) > 2)
+            or any(sounds_like(w, p) for w in spelled for p in first if len(p) > 2)
         ):
             named.append(name)
     return named
@@ -687,7 +687,12 @@ def _hangul_words(question: str) -> list[str]:
     return out
 
 
-def _sounds_like(romanized: str, name: str) -> bool:
+def sounds_like(romanized: str, name: str) -> bool:
+    """Whether a romanized Hangul word is a spelling of ``name`` (lower case)."""
     # Measured on the transcripts' names: 성현 / Seonghyun .84, 승준 / Seungjoon .82,
     # 체스터 / Chester .75, 노암 / Noam 1.0; unrelated words and other names stay under .5.
-    return difflib.SequenceMatcher(None, romanized, name).ratio() >= HANGUL_NAME_MATCH
+    # A name starts as it is spelled: "날씨" (weather, nalssi) scored .77 against Alessio.
+    return (
+        romanized[:1] == name[:1]
+        and difflib.SequenceMatcher(None, romanized, name).ratio() >= HANGUL_NAME_MATCH
+    )

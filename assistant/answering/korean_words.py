@@ -55,11 +55,12 @@ ENDINGS = tuple(sorted(_ENDINGS, key=len, reverse=True))
 
 @dataclass(frozen=True)
 class Verdict:
-    """Whether one Korean word of a question is in the corpus, and why (for logs)."""
+    """Whether one Korean word of a question is in the corpus (``None``: it cannot be told,
+    as for a verb or a name the dictionary lacks), and why (for logs)."""
 
     word: str
-    present: bool
-    because: str
+    present: bool | None
+    because: str = ""
 
 
 def nothing_present(
@@ -77,10 +78,10 @@ def nothing_present(
     for verdict in judged(question, vocabulary, speakers, labels):
         if verdict.present:
             return []
-        if verdict.because:
-            verdicts.append(verdict)
-        else:
+        if verdict.present is None:
             unjudged += 1
+        else:
+            verdicts.append(verdict)
     # One absent word stands for the question only when no other word could be the topic
     # ("챗봇 아레나 순위": ranking is absent, the borrowed "arena" cannot be judged).
     return verdicts if len(verdicts) >= 2 or (verdicts and not unjudged) else []
@@ -91,7 +92,7 @@ def judged(
 ) -> Iterator[Verdict]:
     """A verdict for each Korean word of ``question`` that says what it asks about: not a
     word that asks or names the show, nor a speaker or an episode ("성현", "노암 브라운":
-    read from the question elsewhere). One that cannot be judged has no ``because``."""
+    read from the question elsewhere)."""
     corpus = corpus_terms(vocabulary)
     names = {
         w.lower()
@@ -105,7 +106,7 @@ def judged(
             continue
         if _a_name(noun, names):
             continue
-        yield _judge(noun, vocabulary, corpus) or Verdict(noun, False, "")
+        yield _judge(noun, vocabulary, corpus)
 
 
 def _a_name(noun: str, names: set[str]) -> bool:
@@ -124,7 +125,7 @@ def _noun(word: str) -> str:
     return strip_particles(word)
 
 
-def _judge(noun: str, vocabulary: Set[str], corpus: frozenset[str]) -> Verdict | None:
+def _judge(noun: str, vocabulary: Set[str], corpus: frozenset[str]) -> Verdict:
     sounds = sounds_of(vocabulary)
     if sounds.in_korean(noun):
         return Verdict(noun, True, "in the corpus's Korean text")
@@ -140,7 +141,7 @@ def _judge(noun: str, vocabulary: Set[str], corpus: frozenset[str]) -> Verdict |
     if looks_borrowed(noun) and max(map(len, hangul_skeletons(noun))) >= 2:
         heard = sounds.heard(noun)
         return Verdict(noun, heard, "borrowed, " + ("heard" if heard else "never heard"))
-    return None
+    return Verdict(noun, None)
 
 
 def english_senses(noun: str) -> list[str]:

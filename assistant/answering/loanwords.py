@@ -29,9 +29,7 @@ _PARTICLES = [
 ]
 # fmt: on
 PARTICLES = tuple(sorted(_PARTICLES, key=len, reverse=True))
-# Syllables English loans are written with and Sino-Korean words never have: an open "eu"
-# put between consonants (트, 스, 크, but not the particle 으), a ㅋ onset (코, 키; Sino-Korean
-# has only 쾌), 터, 티, 테, 퍼, 페, and 블, 클, 플, 슬 before an l.
+# Vowels by their index in a Hangul syllable: ㅡ, ㅓ, ㅔ, ㅣ.
 _EU, _EO, _E, _I = 18, 4, 5, 20
 # A word that still ends like a verb ("터질까요", "만드나요") is no borrowed noun; the few
 # loans that end so ("이미지", "센서") are left unjudged.
@@ -81,6 +79,7 @@ def borrowed_words(question: str) -> Iterator[str]:
 
 
 def strip_particles(word: str) -> str:
+    """``word`` without the particle or ending stuck to it, keeping at least two syllables."""
     for particle in PARTICLES:
         if word.endswith(particle) and len(word) - len(particle) >= 2:
             return word[: -len(particle)]
@@ -88,6 +87,10 @@ def strip_particles(word: str) -> str:
 
 
 def looks_borrowed(word: str) -> bool:
+    """Whether ``word`` has a syllable English loans are written with and Sino-Korean words
+    never have: an open "eu" put between consonants (트, 스, 크, but not the particle 으), a
+    ㅋ onset (코, 키; Sino-Korean has only 쾌), 터, 티, 테, 퍼, 페, or 블, 클, 플, 슬 before
+    an l."""
     jamo = [_jamo(ch) for ch in word]
     for (onset, vowel, coda), following in zip(jamo, [*jamo[1:], None], strict=True):
         if (
@@ -118,8 +121,7 @@ def hangul_skeletons(word: str) -> set[str]:
     open 르 that stands for an English r Korean spells out ("힐베르트": Hilbert)."""
     plain, dropped = [], []
     for ch in "".join(HANGUL_WORD_RE.findall(word)):
-        onset, rest = divmod(ord(ch) - 0xAC00, 588)
-        vowel, coda = divmod(rest, 28)
+        onset, vowel, coda = _jamo(ch)
         sound = _ONSETS[onset] + _CODAS[coda]
         plain.append(sound)
         dropped.append("" if (onset == 5 and vowel == _EU and coda == 0) else sound)

@@ -428,13 +428,7 @@ class QuoteSynthesizer:
             sentence = _introduction(hit, people)
             if sentence:
                 quote = verbatim_quotes(hit, [sentence])[0]
-                citation = cite(hit, quote, 1)
-                where = citation.episode + (" article" if citation.kind == "article" else "")
-                if citation.kind == "transcript":
-                    where += f" ({citation.episode_title})"
-                when = f" · {citation.when}" if citation.timestamp else ""
-                who = f" — {citation.speaker}" if citation.speaker else ""
-                lines.append(_Line(f"{where}{when}{who}: “{quote}” [#1]", [citation]))
+                lines.append(_located(cite(hit, quote, 1), quote, titled=True))
         if lines:
             lines[0] = _Line(" ".join(heads) + "\n" + lines[0].text, lines[0].citations)
         return lines
@@ -526,12 +520,7 @@ class QuoteSynthesizer:
     def _place_line(c: _Candidate, query: Query) -> _Line:
         before = QuoteSynthesizer._before(c, set(query.checkable_focus))
         quote = verbatim_quotes(c.hit, [*(b.sentence for b in before), c.sentence])[0]
-        citation = cite(c.hit, quote, 1)
-        where = citation.episode + (" article" if citation.kind == "article" else "")
-        chapter = f" · {citation.chapter}" if citation.chapter else ""
-        when = f" · {citation.when}" if citation.timestamp else ""
-        who = f" — {citation.speaker}" if citation.speaker else ""
-        return _Line(f"{where}{chapter}{when}{who}: “{quote}” [#1]", [citation])
+        return _located(cite(c.hit, quote, 1), quote)
 
 
 @dataclass
@@ -588,6 +577,19 @@ def _list_line(head: str, items: list[tuple[str, Hit]], *, quoted: bool) -> _Lin
     shown = [f"“{c.quote}”" if quoted else c.quote for c in listed]
     body = "; ".join(f"{text} [#{c.n}]" for text, c in zip(shown, listed, strict=True))
     return _Line(f"{head} {body}.", listed)
+
+
+def _located(citation: Citation, quote: str, *, titled: bool = False) -> _Line:
+    """ "EP 88 · <chapter> · 15:15 — Seonghyun Kim: “…” [#1]", with the episode's title for
+    the chapter when ``titled`` (an answer that goes through episodes, not chapters)."""
+    where = citation.episode + (" article" if citation.kind == "article" else "")
+    if titled and citation.kind == "transcript":
+        where += f" ({citation.episode_title})"
+    elif not titled and citation.chapter:
+        where += f" · {citation.chapter}"
+    when = f" · {citation.when}" if citation.timestamp else ""
+    who = f" — {citation.speaker}" if citation.speaker else ""
+    return _Line(f"{where}{when}{who}: “{quote}” [#1]", [citation])
 
 
 def _introduction(hit: Hit, people: list[str]) -> str | None:

@@ -124,6 +124,15 @@ def test_an_episode_is_named_by_its_title_before_episode_or_by_its_date(
         assert not {"march", "decemb", "review"} & set(query.focus)
 
 
+def test_chapters_titled_with_what_is_asked_are_searched(bot: Assistant) -> None:
+    # "forecast" is said in no sentence of EP 81, only in two chapter titles; fusion ranked
+    # passages that say "2026" above both chapters' passages.
+    answer = bot.ask("What did Seonghyun forecast for 2026 in EP 81?")
+    chapters = {h.chapter for h in answer.passages[:5]}
+    assert {"2026 Forecast 1: The Unstoppable Scale-Up Competition"} <= chapters
+    assert any((c or "").startswith("2026 Forecast 2") for c in chapters)
+
+
 def test_a_quoted_phrase_is_searched_on_its_own(bot: Assistant) -> None:
     # The whole Korean question found no passage holding the turn it quotes in translation;
     # the quote alone finds it first, and it joins the passages in second place.

@@ -23,6 +23,7 @@ from assistant.answering.synthesizers.base import (
 from assistant.answering.synthesizers.quotes import QuoteSynthesizer, pieces
 from assistant.retrieval.search import Filters
 from assistant.schema import Answer, Citation, Hit, Turn, Usage
+from assistant.text import content_terms
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -260,11 +261,42 @@ class AnswerPipeline:
             hits = [*rest[:1], *alone, *rest[1:]]
         if query.wants_article:
             hits = self._articles_first(query, hits, narrowed, retriever)
+        hits = self._chapters_titled(query, hits, narrowed, retriever)
         hits = self._promote(query, hits, filters, retriever)[:passages]
         # A name can sit in an article or another speaker's turn: look for it in the episodes
         # searched, among the speakers the caller asked for.
         where = Filters(episodes=narrowed.episodes, speakers=filters.speakers)
         return self._with_names(query, hits, where, retriever)
+
+    def _chapters_titled(
+        self, query: Query, hits: list[Hit], filters: Filters, retriever: Retriever
+    ) -> list[Hit]:
+        """``hits`` with, after the first, the best passage of each chapter of the named
+        episodes whose title holds everything the question asks about ("What did Seonghyun
+        forecast for 2026?" and the chapters "2026 Forecast 1: …" and "2026 Forecast 2: …",
+        which fusion ranked below passages that only say "2026")."""
+        focus = set(query.checkable_focus)
+        if len(focus) < 2 or not filters.episodes or query.kind not in ("factoid", "who"):
+            return hits
+        titled = {
+            chapter: start
+            for label in filters.episodes[:MAX_OUTLINED]
+            for chapter, start in retriever.chapter_starts(label).items()
+            if focus <= set(content_terms(chapter))
+        }
+        if not titled:
+            return hits
+        candidates = self.settings.retrieval.candidates
+        wide = retriever.search(query.standalone, candidates, filters, candidates=candidates)
+        best = {
+            chapter: next((h for h in wide if h.chapter == chapter), None) for chapter in titled
+        }
+        # A chapter none of whose passages is among the best: its opening passage.
+        missing = [titled[c] for c, h in best.items() if h is None]
+        opening = {h.chapter: h for h in retriever.fetch(missing)}
+        extra = [best[c] or opening.get(c) for c in list(titled)[:MAX_OUTLINED]]
+        extra = [h for h in extra if h is not None and h not in hits[:1]]
+        return [*hits[:1], *extra, *(h for h in hits[1:] if h not in extra)]
 
     def _articles_first(
         self, query: Query, hits: list[Hit], filters: Filters, retriever: Retriever

@@ -141,6 +141,7 @@ class Retriever:
         self._english = self.lexical.english
         # Rows where a speaker speaks, or of the articles in a language, asked of Chroma once.
         self._masks: dict[tuple[str, str], np.ndarray] = {}
+        self._chapters: dict[str, dict[str, str]] = {}
         # A write-up's chapter list is there for outlines, not search (dev: 2 lost to it).
         self._searchable = self.lexical.searchable
         # Chroma's first read of a collection in a process took 0.11 s (loading its
@@ -342,6 +343,20 @@ class Retriever:
                     seen.add(key)
                     out.append(pid)
         return self.fetch(out, None)
+
+    def chapter_starts(self, label: str) -> dict[str, str]:
+        """An episode's transcript chapters, in order, each with its first passage's id (read
+        once: a generation's chapters never change)."""
+        with self._lock:
+            starts = self._chapters.get(label)
+        if starts is None:
+            starts = {}
+            for hit in self.outline([label]):
+                if hit.kind == "transcript" and hit.chapter:
+                    starts.setdefault(hit.chapter, hit.id)
+            with self._lock:
+                self._chapters[label] = starts
+        return starts
 
     def introductions(self, people: list[tuple[str, str]]) -> list[Hit]:
         """For each (episode, speaker): the passage where the episode's transcript first

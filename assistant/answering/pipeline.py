@@ -261,7 +261,7 @@ class AnswerPipeline:
             hits = [*rest[:1], *alone, *rest[1:]]
         if query.wants_article:
             hits = self._articles_first(query, hits, narrowed, retriever)
-        hits = self._chapters_titled(query, hits, narrowed, retriever)
+        hits = self._chapters_titled(query, hits, narrowed, retriever, bool(filters.speakers))
         hits = self._promote(query, hits, filters, retriever)[:passages]
         # A name can sit in an article or another speaker's turn: look for it in the episodes
         # searched, among the speakers the caller asked for.
@@ -269,7 +269,12 @@ class AnswerPipeline:
         return self._with_names(query, hits, where, retriever)
 
     def _chapters_titled(
-        self, query: Query, hits: list[Hit], filters: Filters, retriever: Retriever
+        self,
+        query: Query,
+        hits: list[Hit],
+        filters: Filters,
+        retriever: Retriever,
+        speakers_asked: bool,
     ) -> list[Hit]:
         """``hits`` with, after the first, the best passage of each chapter of the named
         episodes whose title holds everything the question asks about ("What did Seonghyun
@@ -291,8 +296,9 @@ class AnswerPipeline:
         best = {
             chapter: next((h for h in wide if h.chapter == chapter), None) for chapter in titled
         }
-        # A chapter none of whose passages is among the best: its opening passage.
-        missing = [titled[c] for c, h in best.items() if h is None]
+        # A chapter none of whose passages is among the best: its opening passage (unless
+        # the caller asked for speakers, whom an opening need not be).
+        missing = [titled[c] for c, h in best.items() if h is None and not speakers_asked]
         opening = {h.chapter: h for h in retriever.fetch(missing)}
         extra = [best[c] or opening.get(c) for c in list(titled)[:MAX_OUTLINED]]
         extra = [h for h in extra if h is not None and h not in hits[:1]]

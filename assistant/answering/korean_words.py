@@ -44,6 +44,7 @@ ASKING = frozenset([
 # How alike a word's romanized spelling and a word of a speaker's or episode's name must be
 # for the word to be that name ("브라운" braun / brown .6).
 NAME_LIKE = 0.6
+SHORT_NAME_LIKE = 0.75
 # 하다-verbs and copulas after a noun ("결혼했나요": 결혼), longest first.
 _ENDINGS = [
     "했나요", "했어요", "했습니까", "했다고", "했는지", "했던", "했을까요", "했다", "하나요", "해요",
@@ -102,7 +103,8 @@ def judged(
     }
     for word in dict.fromkeys(HANGUL_WORD_RE.findall(question)):
         noun = _noun(word)
-        if len(noun) < 2 or noun in ASKING or noun in PARTICLES:
+        # "님의", "님은": the honorific after a name, not a word of its own.
+        if len(noun) < 2 or noun in ASKING or noun in PARTICLES or noun.startswith("님"):
             continue
         if _a_name(noun, names):
             continue
@@ -110,10 +112,14 @@ def judged(
 
 
 def _a_name(noun: str, names: set[str]) -> bool:
-    # Looser than naming a speaker (``sounds_like``): a word skipped here is only not judged.
+    # Looser than naming a speaker (``sounds_like``) for longer names: a word skipped here is
+    # only not judged. A short name must match closely: "취미" (hobby) came within .67 of
+    # "Choi".
     said = romanize(noun).replace("eu", "")
     return any(
-        said[:1] == n[:1] and difflib.SequenceMatcher(None, said, n).ratio() >= NAME_LIKE
+        said[:1] == n[:1]
+        and difflib.SequenceMatcher(None, said, n).ratio()
+        >= (NAME_LIKE if len(n) >= 5 else SHORT_NAME_LIKE)
         for n in names
     )
 

@@ -25,6 +25,7 @@ from assistant.answering.loanwords import (
     PARTICLES,
     hangul_skeletons,
     looks_borrowed,
+    per_vocabulary,
     sounds_of,
     strip_particles,
 )
@@ -177,12 +178,7 @@ def _dictionary() -> dict[str, tuple[str, ...]]:
     return out
 
 
-_corpus: tuple[Set[str], frozenset[str]] | None = None
-
-
+@per_vocabulary
 def corpus_terms(vocabulary: Set[str]) -> frozenset[str]:
     """The corpus's Latin words, stemmed, kept for the vocabulary in use."""
-    global _corpus
-    if _corpus is None or _corpus[0] is not vocabulary:
-        _corpus = (vocabulary, frozenset(stem(w) for w in vocabulary if w.isascii()))
-    return _corpus[1]
+    return frozenset(stem(w) for w in vocabulary if w.isascii())

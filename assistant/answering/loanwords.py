@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterator, Set
+from collections.abc import Callable, Iterator, Set
+from typing import TypeVar
 
 from assistant.text import WORD_RE
 
+T = TypeVar("T")
 HANGUL_WORD_RE = re.compile(r"[\uac00-\ud7a3]+")
 # Particles and endings that stick to a borrowed noun ("비트코인이나", "에피소드인가요"),
 # longest first so that "에서는" goes before "는".
@@ -192,15 +194,21 @@ class EnglishSounds:
         return i < len(self.hangul) and self.hangul[i].startswith(word)
 
 
-_cache: tuple[Set[str], EnglishSounds] | None = None
+def per_vocabulary(build: Callable[[Set[str]], T]) -> Callable[[Set[str]], T]:
+    """``build`` made once for the vocabulary in use: a retriever keeps one vocabulary per
+    index generation, so only a new generation builds it again."""
+    kept: list[tuple[Set[str], T]] = []
+
+    def of(vocabulary: Set[str]) -> T:
+        if not kept or kept[0][0] is not vocabulary:
+            kept[:] = [(vocabulary, build(vocabulary))]
+        return kept[0][1]
+
+    return of
 
 
-def sounds_of(vocabulary: Set[str]) -> EnglishSounds:
-    """``EnglishSounds`` of a vocabulary, kept for the vocabulary in use (one per index)."""
-    global _cache
-    if _cache is None or _cache[0] is not vocabulary:
-        _cache = (vocabulary, EnglishSounds(vocabulary))
-    return _cache[1]
+sounds_of = per_vocabulary(EnglishSounds)
+"""``EnglishSounds`` of a vocabulary, kept for the vocabulary in use."""
 
 
 def unheard_borrowings(question: str, vocabulary: Set[str]) -> list[str]:

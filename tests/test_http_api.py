@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -195,6 +196,30 @@ def test_search_and_ask_return_the_typed_objects(server: str) -> None:
         ).json()
     )
     assert follow.history[0].question == FIRST
+
+
+def test_concurrent_searches_each_get_their_own_passages(server: str) -> None:
+    """Searches queued behind the server's bound on searches at once still answer their own
+    query and filters, none mixed up with another's."""
+    auth = {"Authorization": f"Bearer {KEY}"}
+    asks = [
+        {"query": "compute multiplier", "k": 3, "episode": "81"},
+        {"query": "environment scaling", "k": 2, "episode": "88"},
+        {"query": "Diplomacy and Cicero", "k": 4},
+        {"query": "self-play", "k": 1, "speaker": "Noam"},
+    ] * 3
+
+    def search(body: dict) -> list[Hit]:
+        reply = httpx.post(server + "/search", json=body, headers=auth, timeout=60)
+        return [Hit.model_validate(h) for h in reply.raise_for_status().json()]
+
+    alone = [search(body) for body in asks[:4]]
+    with ThreadPoolExecutor(len(asks)) as pool:
+        together = list(pool.map(search, asks))
+    assert [[h.id for h in hits] for hits in together] == [
+        [h.id for h in hits] for hits in alone * 3
+    ]
+    assert {h.episode for h in together[0]} == {"EP 81"} and len(together[2]) == 4
 
 
 def test_the_api_key_is_required_when_set(server: str) -> None:

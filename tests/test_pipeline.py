@@ -124,6 +124,17 @@ def test_an_episode_is_named_by_its_title_before_episode_or_by_its_date(
         assert not {"march", "decemb", "review"} & set(query.focus)
 
 
+def test_the_words_naming_an_episode_are_not_matched_within_it(bot: Assistant) -> None:
+    # Searched within EP 81, "year" and "review" only matched its closing words on the past
+    # year ("this past year has been very enjoyable"), second among the passages.
+    question = "What did the December year-in-review episode say about continual learning?"
+    answer = bot.ask(question)
+    assert {h.episode for h in answer.passages} == {"EP 81"}
+    assert all("continual learning" in h.text.lower() for h in answer.passages[:3])
+    query = read_question(question, [], bot.retriever().manifest.episodes)
+    assert "December" not in query.within_named() and "continual" in query.within_named()
+
+
 def test_chapters_titled_with_what_is_asked_are_searched(bot: Assistant) -> None:
     # "forecast" is said in no sentence of EP 81, only in two chapter titles; fusion ranked
     # passages that say "2026" above both chapters' passages.

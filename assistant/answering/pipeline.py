@@ -231,6 +231,7 @@ class AnswerPipeline:
                     per,
                     Filters(episodes=[e], speakers=filters.speakers),
                     candidates=candidates,
+                    words=query.within_named(),
                 )
                 for e in query.episodes
             ]
@@ -243,7 +244,13 @@ class AnswerPipeline:
         pool = max(passages, self.settings.answer.rerank_pool)
         hits: list[Hit] = []
         if narrowed != filters:
-            hits = retriever.search(query.standalone, pool, narrowed, candidates=candidates)
+            hits = retriever.search(
+                query.standalone,
+                pool,
+                narrowed,
+                candidates=candidates,
+                words=query.words_within(narrowed.episodes),
+            )
         if not hits:
             narrowed = filters
             hits = retriever.search(query.standalone, pool, filters, candidates=candidates)
@@ -292,7 +299,13 @@ class AnswerPipeline:
         if not titled:
             return hits
         candidates = self.settings.retrieval.candidates
-        wide = retriever.search(query.standalone, candidates, filters, candidates=candidates)
+        wide = retriever.search(
+            query.standalone,
+            candidates,
+            filters,
+            candidates=candidates,
+            words=query.words_within(filters.episodes),
+        )
         best = {
             chapter: next((h for h in wide if h.chapter == chapter), None) for chapter in titled
         }
@@ -313,7 +326,13 @@ class AnswerPipeline:
         rank low among many turns (dev: "EP 88 요약 기사에 따르면 …" found its passage at
         rank 16 of EP 88's; first among the articles, it is 4th)."""
         candidates = self.settings.retrieval.candidates
-        wide = retriever.search(query.standalone, candidates, filters, candidates=candidates)
+        wide = retriever.search(
+            query.standalone,
+            candidates,
+            filters,
+            candidates=candidates,
+            words=query.words_within(filters.episodes),
+        )
         articles = [h for h in wide if h.kind == "article"]
         return [*articles, *(h for h in hits if h not in articles)] if articles else hits
 

@@ -83,7 +83,9 @@ ASKING_WORDS = frozenset(
         "difference different compare comparison contrast versus both across between "
         "reckon reckoned put puts keep keeps want wants know knows get gets got go goes "
         "really actually lot lots kind sort well maybe pretty something anything everything "
-        "come comes came up many much see sees role roles"
+        "come comes came up many much see sees role roles outlook outlooks perspective "
+        "perspectives stance stances attitude evolve evolved evolution emphasis connect "
+        "connects connection relate relates"
     )
 )
 EPISODE_NUMBER_RE = re.compile(
@@ -226,6 +228,22 @@ class Query:
     undated: tuple[str, ...] = ()
     # For a "person" question: the episodes and the people in them it asks about.
     cast: tuple[Cast, ...] = ()
+    # The words that name its episodes ("the December year-in-review", "Latent Space"), less
+    # episode numbers: a search narrowed to those episodes gains nothing from matching them.
+    naming: tuple[str, ...] = ()
+
+    def within_named(self) -> str:
+        """The search text less the words that name the episodes the question names."""
+        text = EPISODE_NUMBER_RE.sub(" ", self.standalone)
+        for phrase in sorted(self.naming, key=len, reverse=True):
+            text = re.sub(re.escape(phrase), " ", text, flags=re.I)
+        text = re.sub(r"\s+", " ", text).strip()
+        return text if content_terms(text) else self.standalone
+
+    def words_within(self, episodes: Sequence[str] | None) -> str | None:
+        """The words to match in a search narrowed to ``episodes``: without those that name
+        them when they are the ones the question names (else ``None``: the question's)."""
+        return self.within_named() if episodes and list(episodes) == list(self.episodes) else None
 
     @property
     def checkable_focus(self) -> tuple[str, ...]:
@@ -298,6 +316,7 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         quoted=quoted_phrases(question),
         undated=tuple(undated),
         wants_article=bool(ARTICLE_RE.search(question)),
+        naming=(*title_words, *(p for e in named_episodes for p in _label_parts(e))),
     )
 
 
@@ -483,10 +502,15 @@ def episodes_named(question: str, labels: Sequence[str]) -> list[str]:
     named = []
     for label in labels:
         m = re.fullmatch(r"EP (\d+)", label)
-        parts = [p.strip() for p in label.split("·") if len(p.strip()) > 3]
+        parts = _label_parts(label)
         if (m and int(m.group(1)) in numbers) or (not m and any(said(p) for p in parts)):
             named.append(label)
     return named
+
+
+def _label_parts(label: str) -> list[str]:
+    """The parts of a label a question can name it by ("Latent Space", "Noam Brown")."""
+    return [p.strip() for p in label.split("·") if len(p.strip()) > 3]
 
 
 def _spellings(word: str) -> list[str]:

@@ -264,9 +264,16 @@ class Retriever:
         return self._dense[CROSSLINGUAL if crosslingual else MAIN]
 
     def search(
-        self, query: str, k: int = 5, filters: Filters | None = None, candidates: int = 30
+        self,
+        query: str,
+        k: int = 5,
+        filters: Filters | None = None,
+        candidates: int = 30,
+        *,
+        words: str | None = None,
     ) -> list[Hit]:
-        """The ``k`` best passages for ``query``, best first."""
+        """The ``k`` best passages for ``query``, best first; BM25 matches ``words`` instead
+        of the query when given."""
         filters = filters or Filters()
         if not self.ids:
             return []
@@ -282,7 +289,7 @@ class Retriever:
         space = self.dense_space(crosslingual=crosslingual)
         dense = space.scores(vector, [mask, second])
         rankings: list[tuple[float, np.ndarray]] = [(1.0, top_rows(dense, mask, candidates))]
-        bm25 = self._bm25_scores(query)
+        bm25 = self._bm25_scores(words or query)
         if bm25 is not None:
             # Counted once for other languages: a Korean question's own words match only the
             # Korean article, and counted twice they put article chunks with a cosine under

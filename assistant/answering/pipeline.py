@@ -226,12 +226,8 @@ class AnswerPipeline:
             pool = max(passages, COMPARISON_POOL)
             per = max(2, pool // len(query.episodes))
             lists = [
-                retriever.search(
-                    query.standalone,
-                    per,
-                    Filters(episodes=[e], speakers=filters.speakers),
-                    candidates=candidates,
-                    words=query.within_named(),
+                self._search(
+                    query, retriever, per, Filters(episodes=[e], speakers=filters.speakers)
                 )
                 for e in query.episodes
             ]
@@ -244,16 +240,10 @@ class AnswerPipeline:
         pool = max(passages, self.settings.answer.rerank_pool)
         hits: list[Hit] = []
         if narrowed != filters:
-            hits = retriever.search(
-                query.standalone,
-                pool,
-                narrowed,
-                candidates=candidates,
-                words=query.words_within(narrowed.episodes),
-            )
+            hits = self._search(query, retriever, pool, narrowed)
         if not hits:
             narrowed = filters
-            hits = retriever.search(query.standalone, pool, filters, candidates=candidates)
+            hits = self._search(query, retriever, pool, filters)
         if query.defines:
             # "What is RLVR, and why does it matter?": the passage that says what RLVR is
             # holds little of the rest of the question's words; the term alone finds it.
@@ -274,6 +264,12 @@ class AnswerPipeline:
         # searched, among the speakers the caller asked for.
         where = Filters(episodes=narrowed.episodes, speakers=filters.speakers)
         return self._with_names(query, hits, where, retriever)
+
+    def _search(self, query: Query, retriever: Retriever, k: int, filters: Filters) -> list[Hit]:
+        """The ``k`` best passages for the question within ``filters``."""
+        candidates = self.settings.retrieval.candidates
+        words = query.words_within(filters.episodes)
+        return retriever.search(query.standalone, k, filters, candidates=candidates, words=words)
 
     def _chapters_titled(
         self,
@@ -298,14 +294,7 @@ class AnswerPipeline:
         }
         if not titled:
             return hits
-        candidates = self.settings.retrieval.candidates
-        wide = retriever.search(
-            query.standalone,
-            candidates,
-            filters,
-            candidates=candidates,
-            words=query.words_within(filters.episodes),
-        )
+        wide = self._search(query, retriever, self.settings.retrieval.candidates, filters)
         best = {
             chapter: next((h for h in wide if h.chapter == chapter), None) for chapter in titled
         }
@@ -325,14 +314,7 @@ class AnswerPipeline:
         passages and a Korean question's words match none of the English turns, so they
         rank low among many turns (dev: "EP 88 요약 기사에 따르면 …" found its passage at
         rank 16 of EP 88's; first among the articles, it is 4th)."""
-        candidates = self.settings.retrieval.candidates
-        wide = retriever.search(
-            query.standalone,
-            candidates,
-            filters,
-            candidates=candidates,
-            words=query.words_within(filters.episodes),
-        )
+        wide = self._search(query, retriever, self.settings.retrieval.candidates, filters)
         articles = [h for h in wide if h.kind == "article"]
         return [*articles, *(h for h in hits if h not in articles)] if articles else hits
 

@@ -242,8 +242,8 @@ class Query:
 
     def words_within(self, episodes: Sequence[str] | None) -> str | None:
         """The words to match in a search narrowed to ``episodes``: without those that name
-        them when they are the ones the question names (else ``None``: the question's)."""
-        return self.within_named() if episodes and list(episodes) == list(self.episodes) else None
+        them when the question names them all (else ``None``: the question's own)."""
+        return self.within_named() if episodes and set(episodes) <= set(self.episodes) else None
 
     @property
     def checkable_focus(self) -> tuple[str, ...]:

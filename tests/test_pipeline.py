@@ -16,7 +16,7 @@ from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COV
 from assistant.answering.question import quoted_phrases, read_question, speakers_named
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
 from assistant.answering.synthesizers.base import NOTICE
-from assistant.schema import Answer, Hit
+from assistant.schema import Answer, Hit, parse_timestamp
 from assistant.text import content_terms, split_sentences
 from benchmarks.estimates import NOAM_BROWN, measure
 
@@ -903,3 +903,30 @@ def test_citations_of_chapter_stamped_transcripts_carry_an_estimate(bot: Assista
     # Exact times (stamped turns) need no estimate.
     noam = bot.ask("How many hidden-card states are there in heads-up Texas Hold'em?")
     assert all(c.estimated_seconds is None for c in noam.citations if c.kind == "transcript")
+
+
+def test_a_summary_of_a_transcript_without_chapters_quotes_each_stretch_in_order(
+    tmp_path: Path,
+) -> None:
+    # A show as WebVTT captions bring it: no chapters, no write-up (the Noam Brown turns).
+    noam = (EPISODES / "004_8e7b0f6b4a5f4fe1.txt").read_text(encoding="utf-8")
+    turns = re.findall(r"^\*\*(\w+) \[(\d\d:\d\d:\d\d)\]\*\*: (.+)$", noam, re.M)
+    cues = [
+        f"{start}.000 --> {end}.000\n<v {name}>{text}\n"
+        for (name, start, text), (_, end, _) in zip(turns, [*turns[1:], turns[-1]], strict=True)
+    ]
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    (corpus / "reasoning.vtt").write_text("WEBVTT\n\n" + "\n".join(cues), encoding="utf-8")
+    bot = Assistant(Settings(index_dir=tmp_path / "index", corpus_dir=corpus, answerer="offline"))
+    bot.index()
+    answer = bot.ask("Give me the gist of the reasoning episode.")
+    assert_cited(answer)
+    head, *moments = answer.text.strip().splitlines()
+    assert head.startswith("What reasoning") and head.endswith("covers, in order:")
+    assert 5 <= len(moments) == len(answer.citations)
+    seconds = [c.seconds for c in answer.citations]
+    assert None not in seconds and seconds == sorted(seconds)
+    # Stretches across the whole episode, not its opening minutes.
+    assert seconds[-1] - seconds[0] > 0.6 * parse_timestamp(turns[-1][1])
+    assert all(m.split(" — ")[0] == c.when for m, c in zip(moments, answer.citations, strict=True))

@@ -29,6 +29,10 @@ if TYPE_CHECKING:
 
 # Fusion's k and BM25's weight are settings (RetrievalSettings, with their measurements).
 OTHER_LANGUAGES_WEIGHT = 0.5  # see Retriever.search
+# An outline of a transcript with no chapters: a stretch per this many passages, at most so
+# many stretches (a 75-minute interview of 140 passages gets 8 of about 9 minutes each).
+SECTION_ROWS = 12
+MAX_SECTIONS = 8
 # Sentence vectors kept for the offline answerer (USE-m3's 512 floats: 8 MB at most).
 SENTENCE_CACHE = 4096
 
@@ -326,30 +330,60 @@ class Retriever:
     def outline(self, episodes: list[str], *, whole_articles: bool = False) -> list[Hit]:
         """An episode's shape for a summary: the first passage of each chapter, in episode
         order, and the first passage of its article (every one with ``whole_articles``: a
-        summary of the write-up itself) and its chapter list, if it has them."""
+        summary of the write-up itself) and its chapter list, if it has them. A transcript
+        with no chapters at all gives the most typical passage of each of its stretches
+        instead (``sections``)."""
         out: list[str] = []
         for label in episodes:
             code = self._episode_codes.get(label)
             if code is None:
                 continue
             # Chunk ids carry their position in the episode: "<episode id>:<00042>:<hash>".
-            ids = sorted(self.ids[i] for i in np.flatnonzero(self._episode == code))
+            rows = sorted(np.flatnonzero(self._episode == code).tolist(), key=self.ids.__getitem__)
+            ids = [self.ids[r] for r in rows]
             got = self.collection.get(ids=ids, include=["metadatas"])
             meta = dict(zip(got["ids"], got["metadatas"], strict=True))
-            seen: set[tuple[str, str]] = set()
+            # Each transcript's rows, unless a chapter of its own says how it goes.
+            unchaptered: dict[str, list[int]] = {}
+            chaptered: set[str] = set()
+            for row, pid in zip(rows, ids, strict=True):
+                m = meta.get(pid) or {}
+                if m.get("kind") == "transcript":
+                    unchaptered.setdefault(m.get("source_file", ""), []).append(row)
+                    if m.get("chapter"):
+                        chaptered.add(m.get("source_file", ""))
+            seen: set[tuple[str, str, str]] = set()
             for pid in ids:
                 m = meta.get(pid)
                 if m is None:
                     continue
-                key = (m.get("source_file", ""), m.get("chapter") or "")
-                if m.get("kind") == "article" and is_chapter_list(m.get("chapter")):
-                    key = (key[0], pid)  # the whole list
-                elif m.get("kind") == "article":
-                    key = (key[0], pid if whole_articles else "")  # else one is enough
-                if key not in seen:
-                    seen.add(key)
+                # One file can hold a write-up and the transcript after it.
+                file, kind = m.get("source_file", ""), m.get("kind", "")
+                key = (file, kind, m.get("chapter") or "")
+                if kind == "article" and is_chapter_list(m.get("chapter")):
+                    key = (file, kind, pid)  # the whole list
+                elif kind == "article":
+                    key = (file, kind, pid if whole_articles else "")  # else one is enough
+                if key in seen:
+                    continue
+                seen.add(key)
+                if kind == "transcript" and file not in chaptered:
+                    out.extend(self.ids[r] for r in self.sections(unchaptered[file]))
+                else:
                     out.append(pid)
         return self.fetch(out, None)
+
+    def sections(self, rows: list[int]) -> list[int]:
+        """Of a transcript's rows in episode order, split into up to ``MAX_SECTIONS`` even
+        stretches, the row of each stretch closest to the stretch's mean vector: what most
+        of that stretch is about, where no chapter says it."""
+        count = min(MAX_SECTIONS, max(1, round(len(rows) / SECTION_ROWS)))
+        matrix = self.dense_space().matrix
+        typical = []
+        for part in np.array_split(np.array(rows), count):
+            vectors = np.asarray(matrix[part], dtype=np.float32)
+            typical.append(int(part[int(np.argmax(vectors @ vectors.mean(axis=0)))]))
+        return typical
 
     def chapter_starts(self, label: str) -> dict[str, str]:
         """An episode's transcript chapters, in order, each with its first passage's id (read

@@ -85,6 +85,8 @@ FOCUS_SHARE = 0.6
 FILLER = re.compile(
     r"^(yeah|yes|right|okay|ok|so|um|uh|hmm|exactly|true|sure|i see|got it)\W*$", re.I
 )
+# The length of a sentence that can stand for its passage in an outline, in words.
+TYPICAL_WORDS = (8, 32)
 # Framing in the question's language; quotes stay in the language of their source, and
 # "quoted" says so when it is another (the languages told apart are Korean and English).
 PHRASES = {
@@ -93,6 +95,7 @@ PHRASES = {
         "chapters": "{episode} ({title}) goes through these chapters:",
         "article": "The {episode} write-up sums it up:",
         "listed": "The write-up lists these chapters:",
+        "sections": "What {episode} ({title}) covers, in order:",
         "points": "The {episode} write-up makes these points:",
         "speaks_in": "{person} speaks in {episodes}.",
         "cast": "{episode} ({title}): {names}.",
@@ -102,6 +105,7 @@ PHRASES = {
         "chapters": "{episode} ({title})의 챕터 구성입니다:",
         "article": "{episode} 요약 기사의 설명입니다:",
         "listed": "기사에 실린 챕터 목록입니다:",
+        "sections": "{episode} ({title})의 흐름을 순서대로 인용합니다:",
         "points": "{episode} 기사의 핵심 논점입니다:",
         "speaks_in": "{person} 님은 {episodes}에 출연합니다.",
         "cast": "{episode} ({title}) 출연: {names}.",
@@ -391,15 +395,27 @@ class QuoteSynthesizer:
                 when = f"{hit.timestamp} " if hit.timestamp else ""
                 chapters.append(f"{when}{hit.chapter} [#{citation.n}]")
                 cites.append(citation)
+            title = (transcript or hits)[0].episode_title
             if chapters:
-                title = (transcript or hits)[0].episode_title
                 head = phrases["chapters"].format(episode=episode, title=title)
                 lines.append(_Line(head + " " + "; ".join(chapters) + ".", cites))
-            elif listing:
+                continue
+            if listing:
                 # No chapters of its own: the write-up's list is the outline (its times may
                 # be another cut's, so they stay the write-up's, quoted as it gives them).
                 rows = _each_once((row.strip(), h) for h in listing for row in h.text.splitlines())
                 lines.append(_list_line(phrases["listed"], rows, quoted=False))
+            # A transcript with no chapters: the typical passage of each stretch, in order.
+            stretches = []
+            for hit in transcript:
+                sentence = _typical_sentence(hit, transcript)
+                if sentence:
+                    quote = verbatim_quotes(hit, [sentence])[0]
+                    stretches.append(_timed(cite(hit, quote, 1), quote))
+            if stretches:
+                head = phrases["sections"].format(episode=episode, title=title)
+                stretches[0] = _Line(head + "\n" + stretches[0].text, stretches[0].citations)
+                lines.extend(stretches)
         return lines
 
     def _profile(self, evidence: Evidence) -> list[_Line]:
@@ -590,6 +606,38 @@ def _located(citation: Citation, quote: str, *, titled: bool = False) -> _Line:
     when = f" · {citation.when}" if citation.timestamp else ""
     who = f" — {citation.speaker}" if citation.speaker else ""
     return _Line(f"{where}{when}{who}: “{quote}” [#1]", [citation])
+
+
+def _timed(citation: Citation, quote: str) -> _Line:
+    """ "07:07 — Noam: “…” [#1]": a moment of an episode the line before has named."""
+    who = f" — {citation.speaker}" if citation.speaker else ""
+    return _Line(f"{citation.when or ''}{who}: “{quote}” [#1]".lstrip(" —:"), [citation])
+
+
+def _typical_sentence(hit: Hit, outline: list[Hit]) -> str | None:
+    """The statement of ``hit`` that best says what it, and not the rest of the ``outline``,
+    is about: words its passage repeats count, more so the fewer outline passages hold them
+    (per square root of the sentence's words, so that length alone does not win). No
+    question, aside or greeting."""
+    sentences = [
+        s
+        for s in split_sentences(hit.text)
+        if TYPICAL_WORDS[0] <= len(s.split()) <= TYPICAL_WORDS[1] and not s.endswith("?")
+    ]
+    if not sentences:
+        return None
+    terms = [set(content_terms(s)) for s in sentences]
+    held = Counter(t for ts in terms for t in ts)
+    spread = Counter(t for h in outline for t in set(content_terms(h.text)))
+
+    def weight(i: int) -> float:
+        rarity = sum(
+            math.log(1 + len(outline) / max(1, spread[t])) * (1.0 if held[t] > 1 else 0.5)
+            for t in terms[i]
+        )
+        return rarity / math.sqrt(len(terms[i]) or 1)
+
+    return sentences[max(range(len(sentences)), key=weight)]
 
 
 def _introduction(hit: Hit, people: list[str]) -> str | None:

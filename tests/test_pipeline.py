@@ -135,6 +135,34 @@ def test_the_words_naming_an_episode_are_not_matched_within_it(bot: Assistant) -
     assert "December" not in query.within_named() and "continual" in query.within_named()
 
 
+def test_a_guest_named_only_as_the_episode_does_not_narrow_to_their_turns(
+    bot: Assistant,
+) -> None:
+    episodes = bot.retriever().manifest.episodes
+    # The host says it; narrowed to Noam's turns, it was not among the passages at all.
+    answer = bot.ask("On what kind of day was the Latent Space episode with Noam Brown recorded?")
+    assert "holiday Monday" in answer.citations[0].quote and answer.citations[0].speaker == "swyx"
+    for question in [
+        "What does the Noam Brown interview say about poker?",
+        "노암 브라운 인터뷰에서 포커 얘기가 나오나요?",
+    ]:
+        query = read_question(question, [], episodes)
+        assert query.speakers == () and query.episodes == ("Latent Space · Noam Brown",)
+    # Named outside the phrase too, they are the one asked about.
+    query = read_question(
+        "What did Noam say in the Noam Brown interview about poker?", [], episodes
+    )
+    assert query.speakers == ("Noam",)
+
+
+def test_a_when_clause_that_sets_the_scene_is_no_when_question(bot: Assistant) -> None:
+    episodes = bot.retriever().manifest.episodes
+    scene = "When Cicero said something bizarre, how did the players explain it away?"
+    assert read_question(scene, [], episodes).kind == "factoid"
+    assert read_question("When in EP 79 do they recap the meetup?", [], episodes).kind == "when"
+    assert read_question("When Noam played poker, when did he start?", [], episodes).kind == "when"
+
+
 def test_chapters_titled_with_what_is_asked_are_searched(bot: Assistant) -> None:
     # "forecast" is said in no sentence of EP 81, only in two chapter titles; fusion ranked
     # passages that say "2026" above both chapters' passages.

@@ -51,6 +51,13 @@ WHEN_RE = re.compile(
     r"|언제|몇 분",
     re.I,
 )
+# "When Cicero said something bizarre, how did players explain it?": a clause that sets the
+# scene for the question after the comma, which is what asks.
+WHEN_CLAUSE_RE = re.compile(
+    r"^\s*when\b[^,?]*,\s*(?=(?:who|whom|whose|what|which|how|why|where|did|does|do|is|was|were"
+    r"|are|can|could|would)\b)",
+    re.I,
+)
 SUMMARY_RE = re.compile(
     r"\b(about|summar\w*|overview|outline|recap|gist|tl;?dr|cover(s|ed)?|topics?|main points?)\b"
     r"|요약|무엇에 관한|무슨 내용|어떤 내용|개요|주제|정리해|간추려|줄거리",
@@ -267,14 +274,14 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
     dated, date_words, undated = episodes_dated(question, episodes, named_episodes)
     named_episodes += tuple(dated)
     title_words += date_words
-    named_speakers = tuple(speakers_named(question, speakers))
+    named_speakers = tuple(speakers_named(without_episode_phrases(question), speakers))
     # The title's words name the episode; they are not what is asked about it.
     naming = (*named_episodes, *title_words)
     focus = tuple(dict.fromkeys(topic_terms(question, naming, named_speakers)))
     follow = bool(history) and is_follow_up(question, focus, names_episode=bool(named_episodes))
     standalone = standalone_question(question, history) if follow else question
     if follow and not named_speakers:
-        named_speakers = tuple(speakers_named(standalone, speakers))
+        named_speakers = tuple(speakers_named(without_episode_phrases(standalone), speakers))
     if follow and not named_episodes:
         named_episodes = tuple(episodes_named(standalone, labels))
     context = tuple(history[-1].episodes) if follow and not named_episodes else ()
@@ -335,7 +342,7 @@ def question_kind(question: str, episodes: Sequence[str], focus: Sequence[str]) 
         return "summary"
     if WHO_RE.search(question):
         return "who"
-    if WHEN_RE.search(question):
+    if WHEN_RE.search(WHEN_CLAUSE_RE.sub("", question)):
         return "when"
     return "factoid"
 
@@ -682,6 +689,24 @@ def _ymd(date: str | None) -> tuple[int, int, int] | None:
     """An ISO date's year, month and day (``None`` for none or a malformed one)."""
     m = re.match(r"(\d{4})-(\d{2})-(\d{2})", date or "")
     return (int(m.group(1)), int(m.group(2)), int(m.group(3))) if m else None
+
+
+# A guest's name as the name of an episode: "the episode with Noam Brown", "the Noam Brown
+# interview", "노암 브라운 인터뷰에서". Asking about the episode is not asking what the guest
+# said: "On what kind of day was the episode with Noam Brown recorded?" is answered by a
+# host, whose turn a narrowing to Noam's turns had left out.
+EPISODE_PHRASE_RE = re.compile(
+    r"(?:\bthe\s+(?:[A-Z][\w'’.-]*\s+){0,4})?"
+    r"\b(?:episode|interview|conversation|podcast|show|chat|talk)\s+(?:with|featuring)\s+"
+    r"(?:[A-Z][\w'’.-]*\s*){1,3}"
+    r"|\bthe\s+(?:[A-Z][\w'’.-]*\s+){1,4}(?:episode|interview|conversation|podcast)\b"
+    r"|(?:[\uac00-\ud7a3]+\s+)?[\uac00-\ud7a3]+\s*(?:인터뷰|에피소드|편)(?=\s|[을를은는이가의에도]|$)"
+)
+
+
+def without_episode_phrases(question: str) -> str:
+    """The question less the phrases in which a name only names an episode."""
+    return EPISODE_PHRASE_RE.sub(" ", question)
 
 
 def speakers_named(question: str, speakers: Sequence[str]) -> list[str]:

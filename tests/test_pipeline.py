@@ -11,7 +11,8 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.answering.citations import speaker_changes, verbatim_quotes
-from assistant.answering.loanwords import unheard_borrowings
+from assistant.answering.korean_words import native
+from assistant.answering.loanwords import strip_particles, unheard_borrowings
 from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
 from assistant.answering.question import quoted_phrases, read_question, speakers_named
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
@@ -774,6 +775,24 @@ def test_borrowed_words_the_episodes_say_are_heard_in_any_spelling(bot: Assistan
     vocabulary = bot.retriever().vocabulary
     for word in spelled.split():
         assert not unheard_borrowings(f"{word}에 대해 뭐라고 했나요?", vocabulary), word
+
+
+def test_korean_words_that_only_look_borrowed_do_not_make_a_question_abstain(
+    bot: Assistant,
+) -> None:
+    # "흐름" (flow) has the 흐 loans spell an h with, and "대학원생들한테" (to graduate
+    # students) the 테 of its particle: both were "never mentioned", and both questions
+    # abstained. A dictionary word whose senses do not sound like it is no borrowing.
+    for question in (
+        "모델이 좋아지면 하네스가 바뀌고 다음 모델이 그걸 흡수하는 흐름을 체스터 님은 어떤 패턴이라고"
+        " 불렀어요?",
+        "노암 브라운 인터뷰에서 FAIR 시절 대학원생들한테 트위터에 꼭 올리라고 했다는 얘기는 몇 분쯤"
+        " 나와요?",
+    ):
+        answer = bot.ask(question)
+        assert not answer.abstained and answer.citations, question
+    assert native("흐름") and native("대학원생") and not native("컴퓨터")
+    assert strip_particles("대학원생들한테") == "대학원생"
 
 
 def test_short_korean_questions_on_what_the_episodes_cover_are_answered(bot: Assistant) -> None:

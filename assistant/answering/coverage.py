@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from assistant.answering.korean_words import nothing_present
+from assistant.answering.korean_words import native, nothing_present
 from assistant.answering.loanwords import unheard_borrowings
 from assistant.answering.question import HANGUL_RE, Query
 from assistant.schema import Hit
@@ -65,9 +65,9 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
         return Coverage(False, f"best passage too far ({closest:.3f} < {floor})")
     if english and retriever.unknown_share(query.standalone) >= settings.answer.unknown_share:
         return Coverage(False, "most of the question's words are not in the corpus")
-    missing = unknown_names(query.text, retriever.vocabulary) or unheard_borrowings(
-        query.text, retriever.vocabulary
-    )
+    missing = unknown_names(query.text, retriever.vocabulary) or [
+        word for word in unheard_borrowings(query.text, retriever.vocabulary) if not native(word)
+    ]
     if missing:
         return Coverage(False, f"never mentioned: {', '.join(missing)}")
     if not english:

@@ -23,6 +23,7 @@ from importlib.resources import files
 from assistant.answering.loanwords import (
     HANGUL_WORD_RE,
     PARTICLES,
+    english_skeletons,
     hangul_skeletons,
     looks_borrowed,
     per_vocabulary,
@@ -161,6 +162,19 @@ def english_senses(noun: str) -> list[str]:
         if senses:
             return list(senses)
     return []
+
+
+def native(noun: str) -> bool:
+    """Whether ``noun`` is a dictionary word whose senses do not sound like it: a Korean
+    word, however English some syllable of it looks ("흐름", flow: 흐 is how loans spell an
+    h before a consonant), where "컴퓨터" (computer) is a borrowing."""
+    senses = _dictionary().get(noun)
+    if not senses:
+        return False
+    sounds = hangul_skeletons(noun)
+    return not any(
+        sounds & english_skeletons(word) for sense in senses for word in WORD_RE.findall(sense)
+    )
 
 
 @lru_cache(maxsize=1)

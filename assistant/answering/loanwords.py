@@ -28,6 +28,7 @@ _PARTICLES = [
     "인가", "이에요", "예요", "에는", "에서는", "으로는", "로는", "와는", "과는", "이라", "라", "같은", "에서의", "에도",
     "하고", "이고", "들", "들은", "들이", "들을", "들의", "당", "별", "씩", "하다", "하는", "할", "한", "했", "해",
     "해서", "하면", "하기", "하게", "하려고", "된", "되는", "될", "됐", "적", "적인", "적으로",
+    "한테", "한테서", "에게서", "께서",
 ]
 # fmt: on
 PARTICLES = tuple(sorted(_PARTICLES, key=len, reverse=True))
@@ -81,11 +82,13 @@ def borrowed_words(question: str) -> Iterator[str]:
 
 
 def strip_particles(word: str) -> str:
-    """``word`` without the particle or ending stuck to it, keeping at least two syllables."""
+    """``word`` without the particle or ending stuck to it, and the plural 들 before it
+    ("대학원생들한테": 대학원생), keeping at least two syllables."""
     for particle in PARTICLES:
         if word.endswith(particle) and len(word) - len(particle) >= 2:
-            return word[: -len(particle)]
-    return word
+            word = word[: -len(particle)]
+            break
+    return word[:-1] if word.endswith("들") and len(word) >= 3 else word
 
 
 def looks_borrowed(word: str) -> bool:

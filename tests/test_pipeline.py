@@ -11,7 +11,7 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.answering.citations import speaker_changes, verbatim_quotes
-from assistant.answering.korean_words import native
+from assistant.answering.korean_words import english_spellings, native
 from assistant.answering.loanwords import strip_particles, unheard_borrowings
 from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
 from assistant.answering.question import quoted_phrases, read_question, speakers_named
@@ -793,6 +793,20 @@ def test_korean_words_that_only_look_borrowed_do_not_make_a_question_abstain(
         assert not answer.abstained and answer.citations, question
     assert native("흐름") and native("대학원생") and not native("컴퓨터")
     assert strip_particles("대학원생들한테") == "대학원생"
+
+
+def test_borrowed_words_of_a_korean_question_are_matched_in_english(bot: Assistant) -> None:
+    retriever = bot.retriever()
+    spelled = english_spellings(
+        "노암 브라운은 에이전트 벤치마크와 스케일링, 그리고 시험에 대해 뭐라고 했나요?",
+        retriever.vocabulary,
+        retriever.names,
+    )
+    # Names are the speaker check's ("브라운" is no "brain"); "시험" (test) is Korean.
+    assert spelled == ["agent", "benchmark", "scaling"]
+    # "커뮤니티" (community) found the snowflake turn, which no Korean word could.
+    answer = bot.ask("체스터 님은 커뮤니티를 처음부터 활짝 공개하지 않은 이유를 뭐에 비유했어요?")
+    assert any("snowflake" in p.text for p in answer.passages[:5])
 
 
 def test_short_korean_questions_on_what_the_episodes_cover_are_answered(bot: Assistant) -> None:

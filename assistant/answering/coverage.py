@@ -71,13 +71,7 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
     if missing:
         return Coverage(False, f"never mentioned: {', '.join(missing)}")
     if not english:
-        episodes = retriever.manifest.episodes
-        absent = nothing_present(
-            query.text,
-            retriever.vocabulary,
-            sorted({s for e in episodes for s in e.speakers}),
-            list(dict.fromkeys(e.label for e in episodes)),
-        )
+        absent = nothing_present(query.text, retriever.vocabulary, retriever.names)
         if absent:
             return Coverage(False, f"nothing asked is in the corpus: {absent[0].because}")
     held = [passage_terms(hit) for hit in hits]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator, Sequence, Set
+from collections.abc import Iterator, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -23,6 +23,7 @@ from importlib.resources import files
 from assistant.answering.loanwords import (
     HANGUL_WORD_RE,
     PARTICLES,
+    VERB_ENDINGS,
     english_skeletons,
     hangul_skeletons,
     looks_borrowed,
@@ -66,9 +67,7 @@ class Verdict:
     because: str = ""
 
 
-def nothing_present(
-    question: str, vocabulary: Set[str], speakers: Sequence[str], labels: Sequence[str]
-) -> list[Verdict]:
+def nothing_present(question: str, vocabulary: Set[str], names: Set[str]) -> list[Verdict]:
     """The verdicts on the question's Korean words when every word that can be judged is
     absent from the corpus ("EP 88에서 고양이에 대해 뭐라고 했나요?": cat), else ``[]``.
 
@@ -78,7 +77,7 @@ def nothing_present(
     """
     verdicts: list[Verdict] = []
     unjudged = 0
-    for verdict in judged(question, vocabulary, speakers, labels):
+    for verdict in judged(question, vocabulary, names):
         if verdict.present:
             return []
         if verdict.present is None:
@@ -90,19 +89,11 @@ def nothing_present(
     return verdicts if len(verdicts) >= 2 or (verdicts and not unjudged) else []
 
 
-def judged(
-    question: str, vocabulary: Set[str], speakers: Sequence[str], labels: Sequence[str]
-) -> Iterator[Verdict]:
+def judged(question: str, vocabulary: Set[str], names: Set[str]) -> Iterator[Verdict]:
     """A verdict for each Korean word of ``question`` that says what it asks about: not a
-    word that asks or names the show, nor a speaker or an episode ("성현", "노암 브라운":
-    read from the question elsewhere)."""
+    word that asks or names the show, nor one of ``names``, the words of speakers' and
+    episodes' names in lower case ("성현", "노암 브라운": read from the question elsewhere)."""
     corpus = corpus_terms(vocabulary)
-    names = {
-        w.lower()
-        for n in [*speakers, *labels]
-        for w in WORD_RE.findall(n)
-        if len(w) > 2 and w.isalpha()
-    }
     for word in dict.fromkeys(HANGUL_WORD_RE.findall(question)):
         noun = _noun(word)
         # "님의", "님은": the honorific after a name, not a word of its own.
@@ -162,6 +153,32 @@ def english_senses(noun: str) -> list[str]:
         if senses:
             return list(senses)
     return []
+
+
+def english_spellings(question: str, vocabulary: Set[str], names: Set[str]) -> list[str]:
+    """The corpus's English words that the Korean question's borrowed words spell ("멘탈
+    이미지": mental, image), for matching English passages word for word: words that look
+    borrowed, or dictionary words whose sense sounds like them ("모델": model). ``names``
+    (lower case) are left to the speaker and episode checks."""
+    sounds = sounds_of(vocabulary)
+    words = [strip_particles(w) for w in HANGUL_WORD_RE.findall(question)]
+    borrowed = [
+        w
+        for w in dict.fromkeys(words)
+        if len(w) >= 2
+        and not w.endswith(VERB_ENDINGS)
+        and (looks_borrowed(w) or loaned(w))
+        and max(map(len, hangul_skeletons(w))) >= 2
+        and not _a_name(w, names)
+    ]
+    spelled = (sounds.spelled(w) for w in borrowed)
+    return list(dict.fromkeys(w for w in spelled if w and w not in names))
+
+
+def loaned(noun: str) -> bool:
+    """Whether ``noun`` is a dictionary word with a sense that sounds like it ("버전":
+    version)."""
+    return bool(_dictionary().get(noun)) and not native(noun)
 
 
 def native(noun: str) -> bool:

@@ -11,11 +11,12 @@ v/b merged, vowels dropped) and compared exactly: "비트코인" and "bitcoin" a
 from __future__ import annotations
 
 import bisect
+import difflib
 import re
 from collections.abc import Callable, Iterator, Set
 from typing import TypeVar
 
-from assistant.text import WORD_RE
+from assistant.text import WORD_RE, romanize, stem
 
 T = TypeVar("T")
 HANGUL_WORD_RE = re.compile(r"[\uac00-\ud7a3]+")
@@ -31,6 +32,11 @@ _PARTICLES = [
     "한테", "한테서", "에게서", "께서",
 ]
 # fmt: on
+# How alike a borrowed word's romanization and the English word it spells must be, and by
+# how much more alike than any other word with its consonants ("에이전트", eijeonte: agent
+# .57, agenda .50, joined .27).
+SPELLED_LIKE = 0.45
+SPELLED_MARGIN = 0.05
 PARTICLES = tuple(sorted(_PARTICLES, key=len, reverse=True))
 # Vowels by their index in a Hangul syllable: ㅡ, ㅓ, ㅔ, ㅣ.
 _EU, _EO, _E, _I = 18, 4, 5, 20
@@ -177,11 +183,12 @@ class EnglishSounds:
     """The consonant skeletons of a corpus's Latin words, looked up by skeleton."""
 
     def __init__(self, vocabulary: Set[str]) -> None:
-        self.skeletons: set[str] = set()
+        self.skeletons: dict[str, set[str]] = {}
         self.hangul: list[str] = []
         for word in vocabulary:
             if word.isascii() and word.isalpha():
-                self.skeletons.update(english_skeletons(word))
+                for skeleton in english_skeletons(word):
+                    self.skeletons.setdefault(skeleton, set()).add(word)
             elif HANGUL_WORD_RE.fullmatch(word):
                 self.hangul.append(word)
         self.hangul.sort()
@@ -189,7 +196,28 @@ class EnglishSounds:
     def heard(self, word: str) -> bool:
         """Whether the corpus says ``word``: in Hangul, or as an English word with its
         consonants."""
-        return self.in_korean(word) or bool(hangul_skeletons(word) & self.skeletons)
+        return self.in_korean(word) or any(s in self.skeletons for s in hangul_skeletons(word))
+
+    def spelled(self, word: str) -> str | None:
+        """The corpus's English word that ``word`` spells in Hangul ("에이전트": agent, not
+        "agenda" or "joined", whose consonants are the same): of the words with its
+        consonants, the one spelled most like its romanization, if clearly so."""
+        said = romanize(word).replace("eu", "")
+        alike = sorted(
+            (
+                (difflib.SequenceMatcher(None, said, w).ratio(), w)
+                for s in hangul_skeletons(word)
+                for w in self.skeletons.get(s, ())
+            ),
+            reverse=True,
+        )
+        # Inflections of one word are one candidate: "agent" and "agents" do not compete.
+        rivals = [a for a in alike if stem(a[1]) != stem(alike[0][1])] if alike else []
+        if not alike or alike[0][0] < SPELLED_LIKE:
+            return None
+        if rivals and rivals[0][0] > alike[0][0] - SPELLED_MARGIN:
+            return None
+        return alike[0][1]
 
     def in_korean(self, word: str) -> bool:
         """Whether a Korean word of the corpus starts with ``word`` (particles follow it)."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from assistant.answering.citations import renumber, see_also
 from assistant.answering.coverage import Coverage, assess, names, passage_terms
+from assistant.answering.korean_words import english_spellings
 from assistant.answering.question import Query, read_question
 from assistant.answering.synthesizers.base import (
     NOTICE,
@@ -269,6 +270,9 @@ class AnswerPipeline:
         """The ``k`` best passages for the question within ``filters``."""
         candidates = self.settings.retrieval.candidates
         words = query.words_within(filters.episodes)
+        if query.language != "en":
+            spelled = english_spellings(query.standalone, retriever.vocabulary, retriever.names)
+            words = " ".join([words or query.standalone, *spelled])
         return retriever.search(query.standalone, k, filters, candidates=candidates, words=words)
 
     def _chapters_titled(

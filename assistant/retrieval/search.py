@@ -121,6 +121,14 @@ class Retriever:
         for ep in manifest.episodes:
             for text in (ep.label, ep.title, *ep.speakers):
                 self.vocabulary.update(WORD_RE.findall(text.lower()))
+        # The words of speakers' names and episode labels, lower case.
+        self.names = {
+            w.lower()
+            for ep in manifest.episodes
+            for text in (ep.label, *ep.speakers)
+            for w in WORD_RE.findall(text)
+            if len(w) > 2 and w.isalpha()
+        }
         self.ids = self.lexical.ids
         self._dense = {
             space: DenseSpace(

@@ -156,6 +156,17 @@ def test_a_guest_named_only_as_the_episode_does_not_narrow_to_their_turns(
     assert query.speakers == ("Noam",)
 
 
+def test_naming_the_write_up_as_a_summary_asks_for_no_summary(bot: Assistant) -> None:
+    # "요약 글" is the write-up's name: the question asks one thing of it, not an outline.
+    question = (
+        "EP 88 요약 글에서는 진보의 안개 속에서 프런티어 기업들이 어떤 위치에 있다고 설명하나요?"
+    )
+    answer = bot.ask(question)
+    assert any("exponential visibility" in c.quote for c in answer.citations), answer.text
+    episodes = bot.retriever().manifest.episodes
+    assert read_question("EP 88 요약 글을 요약해 주세요", [], episodes).kind == "summary"
+
+
 def test_a_when_clause_that_sets_the_scene_is_no_when_question(bot: Assistant) -> None:
     episodes = bot.retriever().manifest.episodes
     scene = "When Cicero said something bizarre, how did the players explain it away?"

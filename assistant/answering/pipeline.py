@@ -254,7 +254,13 @@ class AnswerPipeline:
             # "… ‘출근 첫날의 천재’에 비유한 사람은?": the quote alone finds the turn that says
             # it (1st, against none in the top 12 for the whole question). Second place:
             # first, it cost the when-questions that quote a chapter's topic their rank 1.
-            alone = retriever.search(phrase, 1, narrowed, candidates=candidates)
+            alone = retriever.search(
+                phrase,
+                1,
+                narrowed,
+                candidates=candidates,
+                words=self._spelled(query, phrase, retriever),
+            )
             rest = [h for h in hits if h not in alone]
             hits = [*rest[:1], *alone, *rest[1:]]
         if query.wants_article:
@@ -269,11 +275,17 @@ class AnswerPipeline:
     def _search(self, query: Query, retriever: Retriever, k: int, filters: Filters) -> list[Hit]:
         """The ``k`` best passages for the question within ``filters``."""
         candidates = self.settings.retrieval.candidates
-        words = query.words_within(filters.episodes)
-        if query.language != "en":
-            spelled = english_spellings(query.standalone, retriever.vocabulary, retriever.names)
-            words = " ".join([words or query.standalone, *spelled])
+        words = self._spelled(
+            query, query.words_within(filters.episodes) or query.standalone, retriever
+        )
         return retriever.search(query.standalone, k, filters, candidates=candidates, words=words)
+
+    @staticmethod
+    def _spelled(query: Query, words: str, retriever: Retriever) -> str:
+        """``words`` with the English words that a Korean question's borrowed words spell."""
+        if query.language == "en":
+            return words
+        return " ".join([words, *english_spellings(words, retriever.vocabulary, retriever.names)])
 
     def _chapters_titled(
         self,

@@ -338,7 +338,8 @@ def question_kind(question: str, episodes: Sequence[str], focus: Sequence[str]) 
         # what each is, which is each one's outline.
         return "comparison" if [t for t in focus if not KOREAN_DIFFER_RE.match(t)] else "summary"
     # "What is EP 88 about?": an episode named and nothing else asked of it.
-    if episodes and SUMMARY_RE.search(question) and not _latin_focus(focus):
+    # "요약 글", "summary article": the write-up's name asks for no summary of it.
+    if episodes and SUMMARY_RE.search(ARTICLE_RE.sub(" ", question)) and not _latin_focus(focus):
         return "summary"
     if WHO_RE.search(question):
         return "who"

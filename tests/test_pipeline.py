@@ -11,7 +11,7 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.answering.citations import speaker_changes, verbatim_quotes
-from assistant.answering.korean_words import english_spellings, native
+from assistant.answering.korean_words import english_senses_said, english_spellings, native
 from assistant.answering.loanwords import strip_particles, unheard_borrowings
 from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
 from assistant.answering.question import quoted_phrases, read_question, speakers_named
@@ -818,6 +818,26 @@ def test_borrowed_words_of_a_korean_question_are_matched_in_english(bot: Assista
     # "커뮤니티" (community) found the snowflake turn, which no Korean word could.
     answer = bot.ask("체스터 님은 커뮤니티를 처음부터 활짝 공개하지 않은 이유를 뭐에 비유했어요?")
     assert any("snowflake" in p.text for p in answer.passages[:5])
+
+
+def test_korean_nouns_are_matched_in_english_by_their_dictionary_senses(bot: Assistant) -> None:
+    retriever = bot.retriever()
+
+    def senses(question: str, unwanted: frozenset[str] = frozenset()) -> list[str]:
+        return english_senses_said(
+            question, retriever.vocabulary, retriever.names, retriever.rarity, unwanted
+        )
+
+    assert {"rareness", "scarcity"} <= set(senses("MoE의 희소성에 대해 뭐라고 했나요?"))
+    # The kind of answer wanted ("which country") and an attribute asked for are no topic.
+    assert senses("성현 님은 어느 나라로 간다고 했나요?") == []
+    assert "name" not in senses("회사 이름은 무엇인가요?", frozenset({"name"}))
+    # No Latin word, and 로컬 (local) spells nothing clearly: the senses of 회사, 정보 and
+    # 따로 (company, data, information, separately) found Seungjoon's LoRA turn.
+    answer = bot.ask(
+        "승준 님은 회사 정보를 배운 부분만 따로 떼서 로컬에 두려면 뭘 붙이면 되지 않겠냐고 했어요?"
+    )
+    assert any("LoRA" in p.text for p in answer.passages[:5])
 
 
 def test_short_korean_questions_on_what_the_episodes_cover_are_answered(bot: Assistant) -> None:

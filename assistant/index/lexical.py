@@ -32,7 +32,7 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from assistant.index.store import pages
 from assistant.ingestion.text_formats import is_chapter_list
-from assistant.text import WORD_RE, stemmer
+from assistant.text import HANGUL_RE, WORD_RE, stemmer, strip_particles
 
 if TYPE_CHECKING:
     import chromadb
@@ -43,8 +43,8 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # 2: vectors saved beside BM25; 3: with checksums.json; 4: speakers left to Chroma; 5: which
-# chunks search may return
-FORMAT = 5
+# chunks search may return; 6: Korean words without their particles
+FORMAT = 6
 CHECKSUMS = "checksums.json"
 MAIN = "main"  # vector spaces: the main embedder's, and the optional cross-lingual one's
 CROSSLINGUAL = "crosslingual"
@@ -59,10 +59,14 @@ _STOPWORD_STEMS = frozenset(stemmer().stemWords(list(_STOPWORDS)))
 
 
 def tokenize(texts: list[str]) -> list[list[str]]:
-    """BM25 terms: lower-cased, English stop words out, Snowball-stemmed."""
+    """BM25 terms: lower-cased, English stop words out, Snowball-stemmed; a Korean word
+    without its particle ("윤리는", "윤리가": 윤리), which as written matched only itself."""
     stem_words = stemmer().stemWords
     return [
-        stem_words([w for w in _TOKEN_RE.findall(text.lower()) if w not in _STOPWORDS])
+        [
+            strip_particles(w) if HANGUL_RE.match(w) else w
+            for w in stem_words([w for w in _TOKEN_RE.findall(text.lower()) if w not in _STOPWORDS])
+        ]
         for text in texts
     ]
 

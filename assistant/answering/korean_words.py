@@ -227,6 +227,7 @@ def loaned(noun: str) -> bool:
     return bool(_dictionary().get(noun)) and not native(noun)
 
 
+@lru_cache(maxsize=8192)
 def native(noun: str) -> bool:
     """Whether ``noun`` is a dictionary word whose senses do not sound like it: a Korean
     word, however English some syllable of it looks ("흐름", flow: 흐 is how loans spell an

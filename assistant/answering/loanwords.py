@@ -14,6 +14,7 @@ import bisect
 import difflib
 import re
 from collections.abc import Callable, Iterator, Set
+from functools import lru_cache
 from typing import TypeVar
 
 from assistant.text import WORD_RE, romanize, stem, strip_particles
@@ -24,6 +25,7 @@ HANGUL_WORD_RE = re.compile(r"[\uac00-\ud7a3]+")
 # how much more alike than any other word with its consonants ("에이전트", eijeonte: agent
 # .57, agenda .50, joined .27).
 SPELLED_LIKE = 0.45
+SPELLINGS_KEPT = 8192  # words whose spelling is kept, per vocabulary
 SPELLED_MARGIN = 0.05
 # Vowels by their index in a Hangul syllable: ㅡ, ㅓ, ㅔ, ㅣ.
 _EU, _EO, _E, _I = 18, 4, 5, 20
@@ -116,7 +118,8 @@ def hangul_skeletons(word: str) -> set[str]:
     return {_collapse("".join(plain)), _collapse("".join(dropped))}
 
 
-def english_skeletons(word: str) -> set[str]:
+@lru_cache(maxsize=16384)
+def english_skeletons(word: str) -> frozenset[str]:
     """The consonants an English word is heard with, in the letters ``hangul_skeletons``
     uses; "th" and a soft c or g give two readings ("anthropic": nslpk and ntlpk)."""
     readings = set()
@@ -138,7 +141,7 @@ def english_skeletons(word: str) -> set[str]:
         r = re.sub(r"(?<=[aeiou])y|^y", "", r)
         r = r.translate(_ENGLISH_LETTERS)
         out.add(_collapse(re.sub(r"[aeiouy ]", "", r)))
-    return out
+    return frozenset(out)
 
 
 def _singulars(word: str) -> set[str]:
@@ -162,6 +165,7 @@ class EnglishSounds:
     def __init__(self, vocabulary: Set[str]) -> None:
         self.skeletons: dict[str, set[str]] = {}
         self.hangul: list[str] = []
+        self._spelled: dict[str, str | None] = {}  # a question's words recur in its searches
         for word in vocabulary:
             if word.isascii() and word.isalpha():
                 for skeleton in english_skeletons(word):
@@ -179,6 +183,13 @@ class EnglishSounds:
         """The corpus's English word that ``word`` spells in Hangul ("에이전트": agent, not
         "agenda" or "joined", whose consonants are the same): of the words with its
         consonants, the one spelled most like its romanization, if clearly so."""
+        if word not in self._spelled:
+            if len(self._spelled) >= SPELLINGS_KEPT:
+                self._spelled.clear()
+            self._spelled[word] = self._spell(word)
+        return self._spelled[word]
+
+    def _spell(self, word: str) -> str | None:
         said = romanize(word).replace("eu", "")
         alike = sorted(
             (

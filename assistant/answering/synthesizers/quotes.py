@@ -407,8 +407,9 @@ class QuoteSynthesizer:
                 lines.append(_list_line(phrases["listed"], rows, quoted=False))
             # A transcript with no chapters: the typical passage of each stretch, in order.
             stretches = []
+            spread = Counter(t for h in transcript for t in set(content_terms(h.text)))
             for hit in transcript:
-                sentence = _typical_sentence(hit, transcript)
+                sentence = _typical_sentence(hit, spread, len(transcript))
                 if sentence:
                     quote = verbatim_quotes(hit, [sentence])[0]
                     stretches.append(_timed(cite(hit, quote, 1), quote))
@@ -614,11 +615,12 @@ def _timed(citation: Citation, quote: str) -> _Line:
     return _Line(f"{citation.when or ''}{who}: “{quote}” [#1]".lstrip(" —:"), [citation])
 
 
-def _typical_sentence(hit: Hit, outline: list[Hit]) -> str | None:
-    """The statement of ``hit`` that best says what it, and not the rest of the ``outline``,
-    is about: words its passage repeats count, more so the fewer outline passages hold them
-    (per square root of the sentence's words, so that length alone does not win). No
-    question, aside or greeting."""
+def _typical_sentence(hit: Hit, spread: Counter[str], passages: int) -> str | None:
+    """The statement of ``hit`` that best says what it, and not the rest of an outline of
+    ``passages`` passages, is about: words its passage repeats count, more so the fewer
+    outline passages hold them (``spread``: in how many each word is), per square root of
+    the sentence's words, so that length alone does not win. No question, aside or
+    greeting."""
     sentences = [
         s
         for s in split_sentences(hit.text)
@@ -628,11 +630,10 @@ def _typical_sentence(hit: Hit, outline: list[Hit]) -> str | None:
         return None
     terms = [set(content_terms(s)) for s in sentences]
     held = Counter(t for ts in terms for t in ts)
-    spread = Counter(t for h in outline for t in set(content_terms(h.text)))
 
     def weight(i: int) -> float:
         rarity = sum(
-            math.log(1 + len(outline) / max(1, spread[t])) * (1.0 if held[t] > 1 else 0.5)
+            math.log(1 + passages / max(1, spread[t])) * (1.0 if held[t] > 1 else 0.5)
             for t in terms[i]
         )
         return rarity / math.sqrt(len(terms[i]) or 1)

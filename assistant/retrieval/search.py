@@ -178,12 +178,18 @@ class Retriever:
     def query_vector(self, query: str, *, crosslingual: bool = False) -> np.ndarray:
         """The query's embedding, cached: the same question asked twice is embedded once."""
         key = ("x:" if crosslingual else "d:") + query
+        # One answer searches its question several times (narrowed, then for the write-up,
+        # the chapters, the names): this thread's last vector is kept even with the cache off.
+        last = getattr(self._thread, "query", None)
+        if last is not None and last[0] == key:
+            return last[1]
         with self._lock:
             if self.cache_queries and key in self._query_cache:
                 self._query_cache.move_to_end(key)
                 return self._query_cache[key]
         embedder = self.crosslingual if crosslingual and self.crosslingual else self.embedder
         vector = embedder.embed_query(query)
+        self._thread.query = (key, vector)
         with self._lock:
             self._query_cache[key] = vector
             while len(self._query_cache) > self.fusion.query_cache:

@@ -189,7 +189,8 @@ def test_a_large_index_shortlisted_by_a_projection_finds_what_every_vector_finds
 
 def test_bm25_terms_are_bm25s_own_and_korean_words_lose_their_particles():
     # Our tokeniser replaces bm25s.tokenize for speed; BM25 must see the very same terms,
-    # except that a Korean word drops its particle, so that "윤리는" and "윤리가" are one term.
+    # except that a Korean word drops its particle, so that "윤리는" and "윤리가" are one term,
+    # and an English term its Korean particle.
     import bm25s
     import Stemmer
 
@@ -208,6 +209,10 @@ def test_bm25_terms_are_bm25s_own_and_korean_words_lose_their_particles():
     assert tokenize(texts) == expected
     assert tokenize(["AI 윤리는 윤리가 아니라 대학원생들한테 컴퓨트"]) == [
         ["ai", "윤리", "윤리", "아니", "대학원생", "컴퓨트"]
+    ]
+    # A particle stuck to an English term comes off it: "DeepSeek의" is the term "deepseek".
+    assert tokenize(["DeepSeek의 MoE는 continual learning이"]) == [
+        ["deepseek", "moe", "continu", "learn"]
     ]
 
 

@@ -32,7 +32,14 @@ from bm25s.stopwords import STOPWORDS_EN
 
 from assistant.index.store import pages
 from assistant.ingestion.text_formats import is_chapter_list
-from assistant.text import HANGUL_RE, WORD_RE, stemmer, strip_particles
+from assistant.text import (
+    HANGUL_RE,
+    HANGUL_RUN_RE,
+    SCRIPT_WORD_RE,
+    WORD_RE,
+    stemmer,
+    strip_particles,
+)
 
 if TYPE_CHECKING:
     import chromadb
@@ -43,8 +50,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 # 2: vectors saved beside BM25; 3: with checksums.json; 4: speakers left to Chroma; 5: which
-# chunks search may return; 6: Korean words without their particles
-FORMAT = 6
+# chunks search may return; 6: Korean words without their particles; 7: a word that runs
+# Latin letters into Hangul split at the change
+FORMAT = 7
 CHECKSUMS = "checksums.json"
 MAIN = "main"  # vector spaces: the main embedder's, and the optional cross-lingual one's
 CROSSLINGUAL = "crosslingual"
@@ -65,10 +73,23 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return [
         [
             strip_particles(w) if HANGUL_RE.match(w) else w
-            for w in stem_words([w for w in _TOKEN_RE.findall(text.lower()) if w not in _STOPWORDS])
+            for w in stem_words([w for w in _words(text.lower()) if w not in _STOPWORDS])
         ]
         for text in texts
     ]
+
+
+def _words(text: str) -> list[str]:
+    """bm25s's tokens, a word that runs Latin letters into Hangul split at the change: a
+    Korean particle sticks to the English term before it ("DeepSeek의", "learning이"),
+    which as one token matched no English passage."""
+    out: list[str] = []
+    for token in _TOKEN_RE.findall(text):
+        if HANGUL_RE.search(token) and not HANGUL_RUN_RE.fullmatch(token):
+            out.extend(run for run in SCRIPT_WORD_RE.findall(token) if len(run) > 1)
+        else:
+            out.append(token)
+    return out
 
 
 @dataclass

@@ -7,7 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from functools import partial
+from functools import cache, partial
 from typing import TYPE_CHECKING
 
 from assistant.answering.citations import renumber, see_also
@@ -263,9 +263,13 @@ class AnswerPipeline:
             )
             rest = [h for h in hits if h not in alone]
             hits = [*rest[:1], *alone, *rest[1:]]
+        # The wide search both the write-up and the chapters need, run once for the two.
+        wide = cache(
+            partial(self._search, query, retriever, self.settings.retrieval.candidates, narrowed)
+        )
         if query.wants_article:
-            hits = self._articles_first(query, hits, narrowed, retriever)
-        hits = self._chapters_titled(query, hits, narrowed, retriever, bool(filters.speakers))
+            hits = self._articles_first(hits, wide)
+        hits = self._chapters_titled(query, hits, narrowed, retriever, wide, bool(filters.speakers))
         hits = self._promote(query, hits, filters, retriever)[:passages]
         # A name can sit in an article or another speaker's turn: look for it in the episodes
         # searched, among the speakers the caller asked for.
@@ -299,6 +303,7 @@ class AnswerPipeline:
         hits: list[Hit],
         filters: Filters,
         retriever: Retriever,
+        wide: Callable[[], list[Hit]],
         speakers_asked: bool,
     ) -> list[Hit]:
         """``hits`` with, after the first, the best passage of each chapter of the named
@@ -316,9 +321,8 @@ class AnswerPipeline:
         }
         if not titled:
             return hits
-        wide = self._search(query, retriever, self.settings.retrieval.candidates, filters)
         best = {
-            chapter: next((h for h in wide if h.chapter == chapter), None) for chapter in titled
+            chapter: next((h for h in wide() if h.chapter == chapter), None) for chapter in titled
         }
         # A chapter none of whose passages is among the best: its opening passage (unless
         # the caller asked for speakers, whom an opening need not be).
@@ -328,16 +332,14 @@ class AnswerPipeline:
         extra = [h for h in extra if h is not None and h not in hits[:1]]
         return [*hits[:1], *extra, *(h for h in hits[1:] if h not in extra)]
 
-    def _articles_first(
-        self, query: Query, hits: list[Hit], filters: Filters, retriever: Retriever
-    ) -> list[Hit]:
+    @staticmethod
+    def _articles_first(hits: list[Hit], wide: Callable[[], list[Hit]]) -> list[Hit]:
         """For a question that asks the write-up: the article passages among the best
-        ``candidates`` first, in their order, then the other hits. A write-up has few
+        ``candidates`` (``wide``) first, in their order, then the other hits. A write-up has few
         passages and a Korean question's words match none of the English turns, so they
         rank low among many turns (dev: "EP 88 요약 기사에 따르면 …" found its passage at
         rank 16 of EP 88's; first among the articles, it is 4th)."""
-        wide = self._search(query, retriever, self.settings.retrieval.candidates, filters)
-        articles = [h for h in wide if h.kind == "article"]
+        articles = [h for h in wide() if h.kind == "article"]
         return [*articles, *(h for h in hits if h not in articles)] if articles else hits
 
     def _promote(

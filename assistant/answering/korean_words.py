@@ -22,7 +22,8 @@ from importlib.resources import files
 
 from assistant.answering.loanwords import (
     HANGUL_WORD_RE,
-    VERB_ENDINGS,
+    borrowed_words,
+    distinct,
     english_skeletons,
     hangul_skeletons,
     looks_borrowed,
@@ -147,7 +148,7 @@ def _judge(noun: str, vocabulary: Set[str], corpus: frozenset[str]) -> Verdict:
             if terms and (all(stem(t) in corpus for t in terms) or initials in corpus):
                 return Verdict(noun, True, f"said as {sense!r}")
         return Verdict(noun, False, f"none of {'; '.join(senses)!r}")
-    if looks_borrowed(noun) and max(map(len, hangul_skeletons(noun))) >= 2:
+    if looks_borrowed(noun) and distinct(noun):
         heard = sounds.heard(noun)
         return Verdict(noun, heard, "borrowed, " + ("heard" if heard else "never heard"))
     return Verdict(noun, None)
@@ -171,17 +172,8 @@ def english_spellings(question: str, vocabulary: Set[str], names: Set[str]) -> l
     borrowed, or dictionary words whose sense sounds like them ("모델": model). ``names``
     (lower case) are left to the speaker and episode checks."""
     sounds = sounds_of(vocabulary)
-    words = [strip_particles(w) for w in HANGUL_WORD_RE.findall(question)]
-    borrowed = [
-        w
-        for w in dict.fromkeys(words)
-        if len(w) >= 2
-        and not w.endswith(VERB_ENDINGS)
-        and (looks_borrowed(w) or loaned(w))
-        and max(map(len, hangul_skeletons(w))) >= 2
-        and not _a_name(w, names)
-    ]
-    spelled = (sounds.spelled(w) for w in borrowed)
+    borrowed = dict.fromkeys(borrowed_words(question, also=loaned))
+    spelled = (sounds.spelled(w) for w in borrowed if distinct(w) and not _a_name(w, names))
     return list(dict.fromkeys(w for w in spelled if w and w not in names))
 
 

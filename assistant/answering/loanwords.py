@@ -63,17 +63,24 @@ _ENGLISH_SOUNDS = (
 _ENGLISH_LETTERS = str.maketrans("bdfgqvzcw", "ptpkkpjk ")
 
 
-def borrowed_words(question: str) -> Iterator[str]:
-    """Hangul words of ``question`` that look borrowed from English, particles dropped."""
+def borrowed_words(question: str, also: Callable[[str], bool] | None = None) -> Iterator[str]:
+    """Hangul words of ``question`` that look borrowed from English, or that ``also``
+    accepts, particles dropped."""
     for word in HANGUL_WORD_RE.findall(question):
         noun = strip_particles(word)
         if (
             len(noun) >= 2
             and noun not in NATIVE
             and not noun.endswith(VERB_ENDINGS)
-            and looks_borrowed(noun)
+            and (looks_borrowed(noun) or (also is not None and also(noun)))
         ):
             yield noun
+
+
+def distinct(word: str) -> bool:
+    """Whether a Hangul word has consonants enough to stand for one English word: one
+    ("데이터": t) could be any."""
+    return max(map(len, hangul_skeletons(word))) >= 2
 
 
 def looks_borrowed(word: str) -> bool:
@@ -239,8 +246,5 @@ def unheard_borrowings(question: str, vocabulary: Set[str]) -> list[str]:
     return [
         word
         for word in dict.fromkeys(borrowed_words(question))
-        # One consonant ("데이터": t) could be any word.
-        if max(map(len, hangul_skeletons(word))) >= 2
-        and not (hangul_skeletons(word) & latin)
-        and not sounds.heard(word)
+        if distinct(word) and not (hangul_skeletons(word) & latin) and not sounds.heard(word)
     ]

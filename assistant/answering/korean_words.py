@@ -12,7 +12,6 @@ in the corpus's own Korean text.
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Callable, Iterator, Set
@@ -30,6 +29,7 @@ from assistant.answering.loanwords import (
     per_vocabulary,
     sounds_of,
 )
+from assistant.answering.question import sounds_like
 from assistant.text import PARTICLES, STOPWORDS, WORD_RE, romanize, stem, strip_particles
 
 # Words that ask, point or name the show rather than say what is asked about.
@@ -120,12 +120,7 @@ def _a_name(noun: str, names: set[str]) -> bool:
     # only not judged. A short name must match closely: "취미" (hobby) came within .67 of
     # "Choi".
     said = romanize(noun).replace("eu", "")
-    return any(
-        said[:1] == n[:1]
-        and difflib.SequenceMatcher(None, said, n).ratio()
-        >= (NAME_LIKE if len(n) >= 5 else SHORT_NAME_LIKE)
-        for n in names
-    )
+    return any(sounds_like(said, n, NAME_LIKE if len(n) >= 5 else SHORT_NAME_LIKE) for n in names)
 
 
 def _noun(word: str) -> str:

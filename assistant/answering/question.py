@@ -737,12 +737,13 @@ def _hangul_words(question: str) -> list[str]:
     return out
 
 
-def sounds_like(romanized: str, name: str) -> bool:
-    """Whether a romanized Hangul word is a spelling of ``name`` (lower case)."""
+def sounds_like(romanized: str, name: str, alike: float = HANGUL_NAME_MATCH) -> bool:
+    """Whether a romanized Hangul word is a spelling of ``name`` (lower case): it starts
+    with the name's letter and comes within ``alike`` of it."""
     # Measured on the transcripts' names: 성현 / Seonghyun .84, 승준 / Seungjoon .82,
     # 체스터 / Chester .75, 노암 / Noam 1.0; unrelated words and other names stay under .5.
     # A name starts as it is spelled: "날씨" (weather, nalssi) scored .77 against Alessio.
     return (
         romanized[:1] == name[:1]
-        and difflib.SequenceMatcher(None, romanized, name).ratio() >= HANGUL_NAME_MATCH
+        and difflib.SequenceMatcher(None, romanized, name).ratio() >= alike
     )

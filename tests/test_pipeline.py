@@ -199,6 +199,36 @@ def test_a_quoted_phrase_is_searched_on_its_own(bot: Assistant) -> None:
     assert quoted_phrases("What is Noam's view on the 'bitter lesson' today?") == ("bitter lesson",)
 
 
+def test_a_rare_borrowed_word_picks_the_korean_questions_answer_sentence(bot: Assistant) -> None:
+    # "커뮤니티" (community) is rare in the corpus: the sentence that says it answers. Scored
+    # by closeness in meaning alone, the answer led with why the alliance is called
+    # "Runaway", and the snowflake came second.
+    answer = bot.ask("체스터 님은 커뮤니티를 처음부터 활짝 공개하지 않은 이유를 뭐에 비유했어요?")
+    first = answer.citations[0]
+    assert "community" in first.quote and "snowflake" in first.quote
+
+
+def test_a_quoted_hangul_spelling_finds_the_english_it_spells(bot: Assistant) -> None:
+    # "'미니 딥 리서치'라고": a straight quote a particle follows, around English in Hangul that
+    # neither looks borrowed (리서치) nor escapes looking like a verb (미니). It read as no
+    # quote, its words spelled nothing, and the turn that says "a mini deep research … in
+    # three minutes" was not among the passages.
+    question = (
+        "노암 브라운은 o3를 '미니 딥 리서치'라고 하면서 응답을 얼마 만에 받을 수 있다고 했어요?"
+    )
+    assert quoted_phrases(question) == ("미니 딥 리서치",)
+    retriever = bot.retriever()
+    spelled = english_spellings(
+        "미니 딥 리서치", retriever.vocabulary, retriever.names, quoted=True
+    )
+    assert {"mini", "research"} <= set(spelled)
+    # Outside a quote the same words are left alone: "다시" (again) is not "days".
+    assert english_spellings("다시 리서치", retriever.vocabulary, retriever.names) == []
+    answer = bot.ask(question)
+    assert any("mini deep research" in p.text for p in answer.passages[:5])
+    assert "three minutes" in answer.text
+
+
 @pytest.mark.parametrize(
     "question",
     ["What did the hosts do in the May episode?", "5월 에피소드에서는 무슨 얘기를 했나요?"],

@@ -21,6 +21,11 @@ from importlib.resources import files
 
 from assistant.answering.loanwords import (
     HANGUL_WORD_RE,
+    NATIVE,
+    QUOTED_LIKE,
+    QUOTED_NATIVE_LIKE,
+    SPELLED_LIKE,
+    VERB_ENDINGS,
     borrowed_words,
     distinct,
     english_skeletons,
@@ -161,15 +166,40 @@ def english_senses(noun: str) -> list[str]:
     return []
 
 
-def english_spellings(question: str, vocabulary: Set[str], names: Set[str]) -> list[str]:
+def english_spellings(
+    question: str, vocabulary: Set[str], names: Set[str], *, quoted: bool = False
+) -> list[str]:
     """The corpus's English words that the Korean question's borrowed words spell ("멘탈
     이미지": mental, image), for matching English passages word for word: words that look
-    borrowed, or dictionary words whose sense sounds like them ("모델": model). ``names``
-    (lower case) are left to the speaker and episode checks."""
+    borrowed, or dictionary words whose sense sounds like them ("모델": model). In a
+    ``quoted`` phrase any word may spell English, if closely (``QUOTED_LIKE``, and
+    ``QUOTED_NATIVE_LIKE`` for a native word): "'미니 딥 리서치'" is mini, research, where
+    미니 ends like a verb and 리서치 looks Sino-Korean. ``names`` (lower case) are left to the speaker and
+    episode checks."""
     sounds = sounds_of(vocabulary)
-    borrowed = dict.fromkeys(borrowed_words(question, also=loaned))
-    spelled = (sounds.spelled(w) for w in borrowed if distinct(w) and not _a_name(w, names))
+    if quoted:
+        words = (strip_particles(w) for w in HANGUL_WORD_RE.findall(question))
+        likes = {w: like for w in words if len(w) >= 2 and (like := _quoted_like(w))}
+    else:
+        likes = dict.fromkeys(borrowed_words(question, also=loaned), SPELLED_LIKE)
+    spelled = (
+        sounds.spelled(w, like)
+        for w, like in likes.items()
+        if distinct(w) and not _a_name(w, names)
+    )
     return list(dict.fromkeys(w for w in spelled if w and w not in names))
+
+
+def _quoted_like(word: str) -> float | None:
+    """How alike a word of a quoted phrase must be to the English it spells; ``None`` for a
+    word that asks, or one that is no dictionary word and ends like a verb ("된다": tend)."""
+    if word in ASKING:
+        return None
+    if native(word):
+        return QUOTED_NATIVE_LIKE
+    if loaned(word) or looks_borrowed(word):
+        return SPELLED_LIKE
+    return None if word in NATIVE or word.endswith(VERB_ENDINGS) else QUOTED_LIKE
 
 
 def english_senses_said(

@@ -25,6 +25,13 @@ HANGUL_WORD_RE = re.compile(r"[\uac00-\ud7a3]+")
 # how much more alike than any other word with its consonants ("에이전트", eijeonte: agent
 # .57, agenda .50, joined .27).
 SPELLED_LIKE = 0.45
+# The same for a word that neither looks borrowed nor is a dictionary loan, in a phrase the
+# question quotes ("'미니 딥 리서치'": riseochi, research .62): quoted jargon is mostly
+# English in Hangul, where elsewhere "올라온" (ollaon) came within .73 of "orion".
+QUOTED_LIKE = 0.6
+# And for a dictionary word whose senses do not sound like it, in a quoted phrase: "미니"
+# (small) is "mini" (1.0), where "다시" (again) came within .75 of "days".
+QUOTED_NATIVE_LIKE = 0.9
 SPELLINGS_KEPT = 8192  # words whose spelling is kept, per vocabulary
 SPELLED_MARGIN = 0.05
 # Vowels by their index in a Hangul syllable: ㅡ, ㅓ, ㅔ, ㅣ.
@@ -172,7 +179,8 @@ class EnglishSounds:
     def __init__(self, vocabulary: Set[str]) -> None:
         self.skeletons: dict[str, set[str]] = {}
         self.hangul: list[str] = []
-        self._spelled: dict[str, str | None] = {}  # a question's words recur in its searches
+        # A question's words recur in its searches.
+        self._spelled: dict[tuple[str, float], str | None] = {}
         for word in vocabulary:
             if word.isascii() and word.isalpha():
                 for skeleton in english_skeletons(word):
@@ -186,17 +194,19 @@ class EnglishSounds:
         consonants."""
         return self.in_korean(word) or any(s in self.skeletons for s in hangul_skeletons(word))
 
-    def spelled(self, word: str) -> str | None:
+    def spelled(self, word: str, like: float = SPELLED_LIKE) -> str | None:
         """The corpus's English word that ``word`` spells in Hangul ("에이전트": agent, not
         "agenda" or "joined", whose consonants are the same): of the words with its
-        consonants, the one spelled most like its romanization, if clearly so."""
-        if word not in self._spelled:
+        consonants, the one spelled most like its romanization, if clearly so and at least
+        ``like`` alike."""
+        key = (word, like)
+        if key not in self._spelled:
             if len(self._spelled) >= SPELLINGS_KEPT:
                 self._spelled.clear()
-            self._spelled[word] = self._spell(word)
-        return self._spelled[word]
+            self._spelled[key] = self._spell(word, like)
+        return self._spelled[key]
 
-    def _spell(self, word: str) -> str | None:
+    def _spell(self, word: str, like: float) -> str | None:
         said = romanize(word).replace("eu", "")
         alike = sorted(
             (
@@ -208,7 +218,7 @@ class EnglishSounds:
         )
         # Inflections of one word are one candidate: "agent" and "agents" do not compete.
         rivals = [a for a in alike if stem(a[1]) != stem(alike[0][1])] if alike else []
-        if not alike or alike[0][0] < SPELLED_LIKE:
+        if not alike or alike[0][0] < like:
             return None
         if rivals and rivals[0][0] > alike[0][0] - SPELLED_MARGIN:
             return None

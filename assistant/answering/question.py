@@ -173,10 +173,10 @@ DEFINITION_RE = re.compile(
 )
 
 # A phrase the question quotes ("… ‘출근 첫날의 천재’에 비유한 사람은?", "Who said “a game of
-# chicken”?"). A straight single quote opens and closes only beside no letter: "Noam's"
-# is no quote.
+# chicken”?"). A straight single quote opens only after no letter ("Noam's" is no quote)
+# and closes before no Latin letter: a Korean particle may follow ("'미니 딥 리서치'라고").
 QUOTED_RE = re.compile(
-    r"[‘“«「『]([^’”»」』]{2,80})[’”»」』]|\"([^\"]{2,80})\"|(?<!\w)'([^']{2,80})'(?!\w)"
+    r"[‘“«「『]([^’”»」』]{2,80})[’”»」』]|\"([^\"]{2,80})\"|(?<!\w)'([^']{2,80})'(?![A-Za-z0-9])"
 )
 
 
@@ -238,6 +238,9 @@ class Query:
     # The words that name its episodes ("the December year-in-review", "Latent Space"), less
     # episode numbers: a search narrowed to those episodes gains nothing from matching them.
     naming: tuple[str, ...] = ()
+    # A question not in English: the stemmed English words the corpus has for its words
+    # (what its borrowed words spell), which English sentences can hold.
+    english: tuple[str, ...] = ()
 
     def within_named(self) -> str:
         """The search text less the words that name the episodes the question names."""
@@ -256,7 +259,14 @@ class Query:
     def checkable_focus(self) -> tuple[str, ...]:
         """Focus terms that English passages can hold: the Korean words of a Korean question
         (particles attached) cannot be matched against them, its Latin-script terms can."""
-        return self.focus if self.language == "en" else tuple(t for t in self.focus if t.isascii())
+        if self.language == "en":
+            return self.focus
+        latin = (t for t in self.focus if t.isascii())
+        return tuple(dict.fromkeys([*latin, *self.english]))
+
+    def with_english(self, words: Sequence[str]) -> Query:
+        """The same reading with ``words`` as the English its words have in the corpus."""
+        return replace(self, english=tuple(dict.fromkeys(content_terms(" ".join(words)))))
 
     def with_standalone(self, standalone: str) -> Query:
         """The same reading with another search text (a model condensed the follow-up)."""

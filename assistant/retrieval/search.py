@@ -289,9 +289,10 @@ class Retriever:
         candidates: int = 30,
         *,
         words: str | None = None,
+        bm25_weight: float | None = None,
     ) -> list[Hit]:
         """The ``k`` best passages for ``query``, best first; BM25 matches ``words`` instead
-        of the query when given."""
+        of the query when given, and counts ``bm25_weight`` in the fusion when given."""
         filters = filters or Filters()
         if not self.ids:
             return []
@@ -312,7 +313,7 @@ class Retriever:
             # Counted once for other languages: a Korean question's own words match only the
             # Korean article, and counted twice they put article chunks with a cosine under
             # 0.06 at rank 1 for 3 of the 10 Korean dev questions (hit@1 / hit@5 unchanged).
-            weight = self.fusion.bm25_weight if english else 1.0
+            weight = bm25_weight or (self.fusion.bm25_weight if english else 1.0)
             rankings.append((weight, top_rows(bm25, mask, candidates, positive=True)))
         if not english:
             # A space that is not perfectly aligned still pulls same-language text first: a

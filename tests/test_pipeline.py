@@ -15,6 +15,7 @@ from assistant.answering.korean_words import english_senses_said, english_spelli
 from assistant.answering.loanwords import unheard_borrowings
 from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
 from assistant.answering.question import quoted_phrases, read_question, speakers_named
+from assistant.answering.spelling import respellings
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
 from assistant.answering.synthesizers.base import NOTICE
 from assistant.schema import Answer, Hit, parse_timestamp
@@ -716,6 +717,32 @@ def test_who_said_something_is_not_a_question_about_who_someone_is(bot: Assistan
 
 
 # --- abstention --------------------------------------------------------------------------------
+
+
+def test_a_misspelt_word_is_read_as_the_corpus_word_it_stands_for(bot: Assistant) -> None:
+    # One typo made the product's own example question "not covered": "enviroment" is in
+    # no episode, so most of what it asked about looked absent.
+    typed = "When do they talk about enviroment scaling?"
+    answer = bot.ask(typed)
+    assert_cited(answer)
+    assert answer.notice == "Read “enviroment” as “environment”."
+    assert any("environment" in c.quote.lower() for c in answer.citations)
+    # The question is kept as typed; it is no follow-up of anything.
+    assert answer.question == answer.standalone_question == typed
+    assert answer.history[-1].question == typed
+    # Two edits in a long word; a typo rarely hits the first letter ("calling" is commoner
+    # in English than "scaling").
+    retriever = bot.retriever()
+    fixes = respellings("When do they talk about enviorment scalling?", retriever.vocabulary)
+    assert [(f.typed, f.read) for f in fixes] == [
+        ("enviorment", "environment"),
+        ("scalling", "scaling"),
+    ]
+    # A common English word the corpus lacks is no typo, nor is a name inside a sentence
+    # ("Grek" is one edit from the corpus's "greg"), nor an acronym.
+    assert "greg" in retriever.vocabulary
+    assert respellings("Give me a good recipe from Grek about RLVRR", retriever.vocabulary) == []
+    assert bot.ask("What is a good recipe for kimchi jjigae?").abstained
 
 
 @pytest.mark.parametrize(

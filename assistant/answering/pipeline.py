@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from functools import cache, partial
 from typing import TYPE_CHECKING
 
@@ -14,6 +15,8 @@ from assistant.answering.citations import renumber, see_also
 from assistant.answering.coverage import Coverage, assess, names, passage_terms
 from assistant.answering.korean_words import english_senses_said, english_spellings
 from assistant.answering.question import Query, read_question
+from assistant.answering.spelling import notice as spelling_notice
+from assistant.answering.spelling import respelled, respellings
 from assistant.answering.synthesizers.base import (
     NOTICE,
     Draft,
@@ -92,7 +95,10 @@ class AnswerPipeline:
         # answered with these turns, and the answer's history keeps as many.
         history = history[-self.settings.answer.history_turns :]
         retriever = self.retriever()
-        query = read_question(question, history, retriever.manifest.episodes)
+        fixes = respellings(question, retriever.vocabulary)
+        query = read_question(respelled(question, fixes), history, retriever.manifest.episodes)
+        if fixes:
+            query = replace(query, respellings=tuple(fixes), asked=question)
         usage = Usage()
         if query.kind == "empty":
             text = ASK_SOMETHING_KO if query.language == "ko" else ASK_SOMETHING
@@ -506,6 +512,8 @@ class AnswerPipeline:
         answerer: str | None = None,
     ) -> Answer:
         usage = usage.model_copy(update={"total_time": time.perf_counter() - started})
+        if query.respellings:
+            notice = "; ".join(filter(None, [spelling_notice(list(query.respellings)), notice]))
         if query.kind in ("summary", "person") and citations and hits:
             # An outline's passages come in episode order, not by relevance: the ones it
             # quotes are the ones that answer, first.
@@ -513,19 +521,20 @@ class AnswerPipeline:
             order = {pid: i for i, pid in enumerate(cited)}
             hits = sorted(hits, key=lambda h: order.get(h.id, len(order)))
         answer = Answer(
-            question=query.text,
+            question=query.as_typed,
             text=text,
             citations=citations or [],
             abstained=abstained,
             see_also=see_also or [],
             answerer=answerer or self.name,
             notice=notice,
-            standalone_question=query.standalone,
+            # A respelled question is no follow-up: the notice says how it was read.
+            standalone_question=query.standalone if query.follow_up else query.as_typed,
             unsupported_sentences=unsupported or [],
             usage=usage,
             passages=hits or [],
         )
-        answer.history = new_history(history, query.text, answer)[
+        answer.history = new_history(history, query.as_typed, answer)[
             -self.settings.answer.history_turns :
         ]
         answer.settings_key = self.settings.answer_key()

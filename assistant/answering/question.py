@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
+from assistant.answering.spelling import Respelling
 from assistant.schema import Turn
 from assistant.text import WORD_RE, content_terms, detect_language, romanize, stem
 
@@ -241,6 +242,15 @@ class Query:
     # A question not in English: the stemmed English words the corpus has for its words
     # (what its borrowed words spell), which English sentences can hold.
     english: tuple[str, ...] = ()
+    # Misspelt words read as the corpus's ("enviroment": environment); ``text`` has them
+    # respelled, ``asked`` is the question as typed.
+    respellings: tuple[Respelling, ...] = ()
+    asked: str = ""
+
+    @property
+    def as_typed(self) -> str:
+        """The question as the user typed it."""
+        return self.asked or self.text
 
     def within_named(self) -> str:
         """The search text less the words that name the episodes the question names."""

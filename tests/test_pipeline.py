@@ -758,6 +758,8 @@ def test_a_misspelt_word_is_read_as_the_corpus_word_it_stands_for(bot: Assistant
         "What benchmark scores did Mistral's new open model get?",
         # Only the first Runaways' Alliance sync-up is talked about.
         "When is the second Runaways Alliance meetup, and where?",
+        # Asked as a request: "give" is a corpus word, but no part of what is asked.
+        "Give me a good recipe for kimchi jjigae",
     ],
 )
 def test_not_covered_when_what_is_asked_is_absent(bot: Assistant, question: str) -> None:

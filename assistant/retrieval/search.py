@@ -25,6 +25,8 @@ from assistant.schema import Hit, format_timestamp
 from assistant.text import WORD_RE, detect_language, stopword_stems
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable
+
     from assistant.index.embeddings import LocalEmbedder
 
 # Fusion's k and BM25's weight are settings (RetrievalSettings, with their measurements).
@@ -160,13 +162,14 @@ class Retriever:
         # segments): paid here, while opening, rather than by the first question.
         self.fetch(self.ids[:1])
 
-    def unknown_share(self, query: str) -> float:
-        """Share of the query's (stemmed, non-stopword) terms that occur nowhere in the corpus.
+    def unknown_share(self, terms: Iterable[str]) -> float:
+        """Share of stemmed ``terms`` (those of three letters or more, stop words out) that
+        occur nowhere in the corpus.
 
         "a good recipe for sourdough bread" scores 0.5: half of what it asks about is simply
         not in the episodes, however close "recipe" comes to "secret recipe".
         """
-        terms = [t for t in tokenize([query])[0] if len(t) > 2 and t not in stopword_stems()]
+        terms = [t for t in terms if len(t) > 2 and t not in stopword_stems()]
         if not terms:
             return 0.0
         return sum(not self.lexical.known(t) for t in terms) / len(terms)

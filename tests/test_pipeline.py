@@ -719,6 +719,15 @@ def test_who_said_something_is_not_a_question_about_who_someone_is(bot: Assistan
 # --- abstention --------------------------------------------------------------------------------
 
 
+def test_which_episode_talks_about_something_is_answered_by_what_says_it(bot: Assistant) -> None:
+    # "talks" was a word of what was asked: the answer led with Chester's "the things we're
+    # talking about right now", which says nothing of MoE.
+    answer = bot.ask("Which episode talks about MoE?")
+    assert_cited(answer)
+    assert "MoE" in answer.citations[0].quote
+    assert answer.citations[0].episode == "EP 81"
+
+
 def test_a_misspelt_word_is_read_as_the_corpus_word_it_stands_for(bot: Assistant) -> None:
     # One typo made the product's own example question "not covered": "enviroment" is in
     # no episode, so most of what it asked about looked absent.

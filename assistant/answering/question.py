@@ -93,7 +93,8 @@ ASKING_WORDS = frozenset(
         "really actually lot lots kind sort well maybe pretty something anything everything "
         "come comes came up many much see sees role roles outlook outlooks perspective "
         "perspectives stance stances attitude evolve evolved evolution emphasis connect "
-        "connects connection relate relates"
+        "connects connection relate relates talks talking saying mentions mentioning speak "
+        "speaks spoke spoken"
     )
 )
 EPISODE_NUMBER_RE = re.compile(

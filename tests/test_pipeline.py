@@ -14,7 +14,12 @@ from assistant.answering.citations import speaker_changes, verbatim_quotes
 from assistant.answering.korean_words import english_senses_said, english_spellings, native
 from assistant.answering.loanwords import unheard_borrowings
 from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
-from assistant.answering.question import quoted_phrases, read_question, speakers_named
+from assistant.answering.question import (
+    moment_asked,
+    quoted_phrases,
+    read_question,
+    speakers_named,
+)
 from assistant.answering.spelling import respellings
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
 from assistant.answering.synthesizers.base import NOTICE
@@ -726,6 +731,46 @@ def test_which_episode_talks_about_something_is_answered_by_what_says_it(bot: As
     assert_cited(answer)
     assert "MoE" in answer.citations[0].quote
     assert answer.citations[0].episode == "EP 81"
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What are they talking about at minute 30 of EP 88?", "EP 88 30분쯤에 무슨 얘기해?"],
+)
+def test_a_moment_of_an_episode_is_answered_with_what_is_said_then(
+    bot: Assistant, question: str
+) -> None:
+    # Asked what is said at a moment, the answer was EP 88's outline (or, in Korean, its
+    # opening): the moment's minutes were no part of the search.
+    answer = bot.ask(question)
+    assert_cited(answer)
+    assert "30:00" in answer.text.splitlines()[0]
+    assert {c.chapter for c in answer.citations} == {
+        "Generalization and the Potential of Continual Learning"
+    }
+    # Estimated within the chapter that starts at 29:32, from that moment on.
+    said = [c.estimated_seconds for c in answer.citations]
+    assert all(s is not None and 29 * 60 + 32 <= s <= 32 * 60 for s in said)
+
+
+def test_a_moment_answer_starts_with_the_turn_said_then(bot: Assistant) -> None:
+    answer = bot.ask("What is said at 05:48 in the Noam Brown interview?")
+    assert_cited(answer)
+    first = answer.citations[0]
+    assert (first.timestamp, first.speaker) == ("05:48", "Noam")
+    assert first.quote.startswith("I think the trajectory was pretty clear")
+
+
+def test_a_moment_needs_an_episode_and_one_that_lasts_that_long(bot: Assistant) -> None:
+    unnamed = bot.ask("What are they talking about at minute 30?")
+    assert unnamed.abstained and unnamed.text.startswith("Which episode do you mean?")
+    past = bot.ask("What happens 3 hours into EP 79?")
+    assert past.abstained and not past.citations
+    assert past.text.startswith("EP 79 ends around 1:") and "3:00:00" in past.text
+    # A length is no moment.
+    assert moment_asked("How long did Noam say models think, 15 minutes?") is None
+    assert moment_asked("EP 81 1시간 5분쯤 무슨 얘기?") == 3900
+    assert moment_asked("What is at 1:02:30 in the Noam Brown episode?") == 3750
 
 
 def test_a_misspelt_word_is_read_as_the_corpus_word_it_stands_for(bot: Assistant) -> None:

@@ -26,7 +26,7 @@ from assistant.answering.synthesizers.base import (
 )
 from assistant.answering.synthesizers.quotes import QuoteSynthesizer, pieces
 from assistant.retrieval.search import Filters
-from assistant.schema import Answer, Citation, Hit, Turn, Usage
+from assistant.schema import Answer, Citation, Hit, Turn, Usage, format_timestamp
 from assistant.text import content_terms, stem
 
 if TYPE_CHECKING:
@@ -61,6 +61,14 @@ ASK_SOMETHING = (
 ASK_SOMETHING_KO = (
     "에피소드에 대해 질문해 주세요. 예: “EP 88은 무엇에 관한 에피소드인가요?” "
     "(Ask me something about the episodes.)"
+)
+WHICH_EPISODE = (
+    "Which episode do you mean? Name it with the moment, for example “What are they "
+    "talking about at 30:00 in EP 88?”."
+)
+WHICH_EPISODE_KO = (
+    "어느 에피소드인지 함께 알려 주세요. 예: “EP 88 30분쯤에 무슨 이야기를 하나요?” "
+    "(Which episode do you mean?)"
 )
 DECLINED_NOTICE = "The model could not answer from these passages; quoted instead"
 
@@ -108,9 +116,22 @@ class AnswerPipeline:
         down: SynthesisError | None = None
         if query.follow_up:
             query, down = self._condense(query, history, usage)
+        if query.kind == "moment" and not (
+            filters.episodes or query.episodes or query.context_episodes
+        ):
+            # Every episode has a minute 30: which one is meant must be said.
+            text = WHICH_EPISODE_KO if query.language == "ko" else WHICH_EPISODE
+            yield text
+            yield self._answer(query, history, started, usage, text=text, abstained=True)
+            return
         if query.language != "en":
             query = query.with_english(self._english(query, retriever))
         hits = self.retrieve(query, filters, retriever)
+        if query.kind == "moment" and not hits:
+            text = self._over_by_then(query, filters, retriever)
+            yield text
+            yield self._answer(query, history, started, usage, text=text, abstained=True)
+            return
         coverage = assess(query, hits, retriever, self.settings)
         if not coverage.covered:
             log.info("abstaining on %r: %s", question, coverage.reason)
@@ -164,6 +185,24 @@ class AnswerPipeline:
         )
 
     # --- steps ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _over_by_then(query: Query, filters: Filters, retriever: Retriever) -> str:
+        """What to say of a moment past the end of the episodes asked about."""
+        labels = (filters.episodes or list(query.episodes) or list(query.context_episodes))[
+            :MAX_OUTLINED
+        ]
+        ends = [
+            f"{label} ends around {format_timestamp(end)}"
+            for label in labels
+            if (end := retriever.ends(label)) is not None
+        ]
+        if not ends:
+            return NOT_COVERED_KO if query.language == "ko" else NOT_COVERED
+        text = f"{'; '.join(ends)}: nothing is said at {format_timestamp(query.at)}."
+        if query.language == "ko":
+            return f"그 시점까지 이어지는 에피소드가 없습니다. ({text})"
+        return text
 
     def _condense(
         self, query: Query, history: list[Turn], usage: Usage
@@ -219,6 +258,10 @@ class AnswerPipeline:
             )
             if hits:
                 return hits
+        if query.kind == "moment" and query.at is not None and narrowed.episodes:
+            # "What are they talking about at minute 30 of EP 88?": what is said then.
+            labels = narrowed.episodes[:MAX_OUTLINED]
+            return [h for label in labels for h in retriever.at(label, query.at)]
         if query.kind == "summary" and narrowed.episodes:
             hits = retriever.outline(
                 narrowed.episodes[:MAX_OUTLINED], whole_articles=query.wants_article
@@ -391,7 +434,9 @@ class AnswerPipeline:
         """
         evidence = _evidence(query, hits, filters, retriever)
         checkable = query.checkable_focus or evidence.similarity is not None
-        if len(hits) < 2 or query.kind in ("summary", "comparison", "person") or not checkable:
+        if len(hits) < 2 or query.kind in ("summary", "comparison", "person", "moment"):
+            return hits
+        if not checkable:
             return hits
         scored = self.offline.passage_scores(evidence)
         best = {pid: score for pid, (score, _) in scored.items()}

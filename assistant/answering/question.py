@@ -17,7 +17,9 @@ from assistant.answering.spelling import Respelling
 from assistant.schema import Turn
 from assistant.text import WORD_RE, content_terms, detect_language, romanize, stem
 
-QuestionKind = Literal["factoid", "who", "when", "summary", "comparison", "person", "empty"]
+QuestionKind = Literal[
+    "factoid", "who", "when", "summary", "comparison", "person", "moment", "empty"
+]
 
 FOLLOW_UP_START = re.compile(
     r"^(and|but|so|also|then|what about|how about|what else|and why|why not|"
@@ -177,6 +179,24 @@ DEFINITION_RE = re.compile(
 # A phrase the question quotes ("… ‘출근 첫날의 천재’에 비유한 사람은?", "Who said “a game of
 # chicken”?"). A straight single quote opens only after no letter ("Noam's" is no quote)
 # and closes before no Latin letter: a Korean particle may follow ("'미니 딥 리서치'라고").
+# A moment of an episode the question asks about: "at 30:00", "around the 30-minute mark",
+# "minute 30", "30 minutes in", "1시간 5분쯤", "30분에". A bare number of minutes is a
+# length ("think for 15 minutes"), and a bare clock time no moment.
+_KO_AT = r"\s*(?:쯤|경|즈음|께|에|부근|무렵)"
+MOMENT_RE = re.compile(
+    r"(?P<pre>\b(?:at|around|about|near|after|from|by)\s+(?:the\s+)?)?"
+    rf"(?P<h>\d{{1,2}}:)?(?P<m>\d{{1,2}}):(?P<s>[0-5]\d)(?![\d:])(?P<ko>{_KO_AT})?"
+    r"|\b(?:at|around|about|near|after|by)\s+(?:the\s+)?(?P<mm>\d{1,3})(?:\s*|-)"
+    r"min(?:ute)?s?(?:\s+mark)?\b"
+    r"|\bminute\s+(?P<m2>\d{1,3})\b"
+    r"|\b(?P<m3>\d{1,3})\s+minutes?\s+in(?:to)?\b"
+    r"|\b(?P<hh>\d{1,2})\s+hours?\s+in(?:to)?\b"
+    rf"|(?:(?P<kh>\d{{1,2}})\s*시간\s*)?(?P<km>\d{{1,3}})\s*분(?:{_KO_AT}|\s*대)"
+    rf"|(?P<kh2>\d{{1,2}})\s*시간(?:{_KO_AT}|\s*째)",
+    re.I,
+)
+
+
 QUOTED_RE = re.compile(
     r"[‘“«「『]([^’”»」』]{2,80})[’”»」』]|\"([^\"]{2,80})\"|(?<!\w)'([^']{2,80})'(?![A-Za-z0-9])"
 )
@@ -247,6 +267,9 @@ class Query:
     # respelled, ``asked`` is the question as typed.
     respellings: tuple[Respelling, ...] = ()
     asked: str = ""
+    # "What are they talking about at minute 30 of EP 88?": the moment asked about, in
+    # seconds from the episode's start.
+    at: int | None = None
 
     @property
     def as_typed(self) -> str:
@@ -310,6 +333,10 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         around = speakers_named(standalone, speakers)
         focus = tuple(dict.fromkeys([*focus, *topic_terms(standalone, named_episodes, around)]))
     kind = question_kind(question, named_episodes, focus)
+    at = moment_asked(question)
+    # "What are they talking about at minute 30 of EP 88?" asks for no outline of EP 88.
+    if at is not None and kind in ("factoid", "who", "summary"):
+        kind = "moment"
     cast: tuple[Cast, ...] = ()
     if kind in ("who", "factoid") and asks_who_someone_is(question, focus, named_speakers):
         # "Who are the speakers in the Noam Brown episode?" names Noam only by the episode.
@@ -345,7 +372,25 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         undated=tuple(undated),
         wants_article=bool(ARTICLE_RE.search(question)),
         naming=(*title_words, *(p for e in named_episodes for p in _label_parts(e))),
+        at=at,
     )
+
+
+def moment_asked(question: str) -> int | None:
+    """The moment of an episode ``question`` asks about, in seconds ("at 1:02:30", "minute
+    30", "30분쯤"), or ``None``."""
+    for m in MOMENT_RE.finditer(question):
+        g = m.groupdict()
+        if g["m"] is not None:
+            if g["pre"] or g["ko"]:
+                hours = int(g["h"][:-1]) if g["h"] else 0
+                return hours * 3600 + int(g["m"]) * 60 + int(g["s"])
+            continue
+        if g["hh"] is not None or g["kh2"] is not None:
+            return int(g["hh"] or g["kh2"]) * 3600
+        minutes = next(int(g[k]) for k in ("mm", "m2", "m3", "km") if g[k] is not None)
+        return (int(g["kh"]) * 3600 if g["kh"] else 0) + minutes * 60
+    return None
 
 
 def question_kind(question: str, episodes: Sequence[str], focus: Sequence[str]) -> QuestionKind:

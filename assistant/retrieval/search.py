@@ -35,6 +35,8 @@ OTHER_LANGUAGES_WEIGHT = 0.5  # see Retriever.search
 # many stretches (a 75-minute interview of 140 passages gets 8 of about 9 minutes each).
 SECTION_ROWS = 12
 MAX_SECTIONS = 8
+# A moment this long after an episode's last timed passage is past its end.
+MOMENT_AFTER_END = 300
 # Sentence vectors kept for the offline answerer (USE-m3's 512 floats: 8 MB at most).
 SENTENCE_CACHE = 4096
 
@@ -156,6 +158,7 @@ class Retriever:
         # Rows where a speaker speaks, or of the articles in a language, asked of Chroma once.
         self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._chapters: dict[str, dict[str, str]] = {}
+        self._timelines: dict[str, list[tuple[int, int, str]]] = {}
         # A write-up's chapter list is there for outlines, not search (dev: 2 lost to it).
         self._searchable = self.lexical.searchable
         # Chroma's first read of a collection in a process took 0.11 s (loading its
@@ -416,6 +419,48 @@ class Retriever:
             with self._lock:
                 self._chapters[label] = starts
         return starts
+
+    def at(self, label: str, seconds: int, k: int = 2) -> list[Hit]:
+        """The transcript passages of an episode from ``seconds`` on: the one being said
+        then and the ones after it, ``k`` in all; none when the episode is over by then."""
+        timeline = self._timeline(label)
+        if not timeline or seconds > timeline[-1][1] + MOMENT_AFTER_END:
+            return []
+        # The first passage under way then, where the turn said then starts (passages
+        # overlap); else the last begun by then (the first, before any is timed).
+        during = [i for i, (start, end, _) in enumerate(timeline) if start <= seconds <= end]
+        begun = [i for i, (start, _, _) in enumerate(timeline) if start <= seconds]
+        first = during[0] if during else max(begun, default=0)
+        return self.fetch([pid for _, _, pid in timeline[first : first + k]])
+
+    def ends(self, label: str) -> int | None:
+        """The time of an episode's last timed passage (``None``: it has none)."""
+        timeline = self._timeline(label)
+        return timeline[-1][1] if timeline else None
+
+    def _timeline(self, label: str) -> list[tuple[int, int, str]]:
+        """(start, end, id) of an episode's timed transcript passages, in episode order,
+        read once: estimated times where only chapters are stamped."""
+        with self._lock:
+            timeline = self._timelines.get(label)
+        if timeline is None:
+            code = self._episode_codes.get(label)
+            rows = [] if code is None else np.flatnonzero(self._episode == code).tolist()
+            ids = sorted(self.ids[r] for r in rows)  # "<episode id>:<00042>:<hash>"
+            timeline = []
+            for hit in self.fetch(ids):
+                times = [t for t in (hit.seconds, hit.end_seconds) if t is not None]
+                times += [e.seconds for e in hit.estimates] + [
+                    t.seconds for t in hit.turns if t.seconds is not None
+                ]
+                if hit.kind == "transcript" and times:
+                    start = hit.estimate_at(0) if hit.estimates else hit.seconds
+                    timeline.append(
+                        (start if start is not None else min(times), max(times), hit.id)
+                    )
+            with self._lock:
+                self._timelines[label] = timeline
+        return timeline
 
     def introductions(self, people: list[tuple[str, str]]) -> list[Hit]:
         """For each (episode, speaker): the passage where the episode's transcript first

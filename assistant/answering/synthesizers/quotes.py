@@ -19,7 +19,7 @@ from assistant.answering.citations import cite, verbatim_quotes
 from assistant.answering.question import Query
 from assistant.answering.synthesizers.base import Draft, Evidence
 from assistant.ingestion.text_formats import is_chapter_list
-from assistant.schema import Citation, Hit, Turn, Usage
+from assistant.schema import Citation, Hit, Turn, Usage, format_timestamp
 from assistant.text import content_terms, split_sentences, syllable_pairs
 
 # Factoid answers: the lead sentence plus at most two that clear the floor, ~70 words.
@@ -99,6 +99,7 @@ PHRASES = {
         "points": "The {episode} write-up makes these points:",
         "speaks_in": "{person} speaks in {episodes}.",
         "cast": "{episode} ({title}): {names}.",
+        "moment": "Around {time} in {episode} ({title})",
     },
     "ko": {
         "quoted": "영어 원문에서 인용한 답변입니다 (quoted from the English episodes): ",
@@ -109,6 +110,7 @@ PHRASES = {
         "points": "{episode} 기사의 핵심 논점입니다:",
         "speaks_in": "{person} 님은 {episodes}에 출연합니다.",
         "cast": "{episode} ({title}) 출연: {names}.",
+        "moment": "{episode} ({title}) {time}쯤",
     },
 }
 
@@ -167,6 +169,8 @@ class QuoteSynthesizer:
             lines = self._places(evidence)
         elif query.kind == "person":
             lines = self._profile(evidence)
+        elif query.kind == "moment":
+            lines = self._moment(evidence)
         else:
             lines = self._factoid(evidence)
         if not lines:
@@ -360,6 +364,46 @@ class QuoteSynthesizer:
             key=lambda c: (c.hit.episode, c.hit.seconds if c.hit.seconds is not None else 10**9),
         )
         return [self._place_line(c, evidence.query) for c in places]
+
+    def _moment(self, evidence: Evidence) -> list[_Line]:
+        """What each named episode says at the moment asked about: its chapter, then its
+        sentences from that moment on, about ``MAX_WORDS`` of them, by speaker and time."""
+        query = evidence.query
+        at = query.at or 0
+        phrases = PHRASES.get(query.language, PHRASES["en"])
+        lines: list[_Line] = []
+        for episode in dict.fromkeys(h.episode for h in evidence.hits):
+            hits = [h for h in evidence.hits if h.episode == episode]
+            said = [
+                (hit, sentence, _said_at(hit, sentence))
+                for hit in hits
+                for sentence in split_sentences(hit.text)
+                if not FILLER.match(sentence)
+            ]
+            # From the first sentence of the turn (or estimate) under way then.
+            then = max((t for _, _, t in said if t is not None and t <= at), default=None)
+            start = next((i for i, (_, _, t) in enumerate(said) if t == then), 0)
+            chosen: list[tuple[Hit, str]] = []
+            words = 0
+            for hit, sentence, _ in said[start:]:
+                if words >= MAX_WORDS or any(sentence == s for _, s in chosen):
+                    continue
+                chosen.append((hit, sentence))
+                words += len(sentence.split())
+            if not chosen:
+                continue
+            first = chosen[0][0]
+            head = phrases["moment"].format(
+                time=format_timestamp(at), episode=episode, title=first.episode_title
+            )
+            if first.chapter:
+                head += f" · {first.chapter}"
+            lines.append(_Line(head + ":", []))
+            for hit in {h.id: h for h, _ in chosen}.values():
+                mine = [s for h, s in chosen if h.id == hit.id]
+                for quote in verbatim_quotes(hit, mine):
+                    lines.append(_timed(cite(hit, quote, 1), quote))
+        return lines
 
     def _outline(self, evidence: Evidence) -> list[_Line]:
         """The named episode's write-up, if it has one, then its chapters with their times."""
@@ -562,7 +606,7 @@ def pieces(text: str) -> Iterator[str]:
 
 def line_join(parts: list[str], query: Query) -> str:
     """Lines of a list-shaped answer each on their own line; quotes of a factoid run on."""
-    sep = "\n" if query.kind in ("when", "comparison", "summary", "person") else " "
+    sep = "\n" if query.kind in ("when", "comparison", "summary", "person", "moment") else " "
     return sep.join(parts)
 
 
@@ -618,6 +662,13 @@ def _timed(citation: Citation, quote: str) -> _Line:
     """ "07:07 — Noam: “…” [#1]": a moment of an episode the line before has named."""
     who = f" — {citation.speaker}" if citation.speaker else ""
     return _Line(f"{citation.when or ''}{who}: “{quote}” [#1]".lstrip(" —:"), [citation])
+
+
+def _said_at(hit: Hit, sentence: str) -> int | None:
+    """When ``sentence`` of ``hit`` is said: its estimated time, else its turn's."""
+    offset = max(hit.text.find(sentence), 0)
+    estimated = hit.estimate_at(offset)
+    return estimated if estimated is not None else hit.turn_at(offset).seconds
 
 
 def _typical_sentence(hit: Hit, spread: Counter[str], passages: int) -> str | None:

@@ -773,6 +773,19 @@ def test_a_moment_needs_an_episode_and_one_that_lasts_that_long(bot: Assistant) 
     assert moment_asked("What is at 1:02:30 in the Noam Brown episode?") == 3750
 
 
+@pytest.mark.parametrize("question", ["Which episodes do you have?", "에피소드 목록 보여줘"])
+def test_asked_what_episodes_there_are_it_lists_each_once(bot: Assistant, question: str) -> None:
+    # The question was searched as words: the answer quoted Seungjoon on "this episode".
+    answer = bot.ask(question)
+    assert_cited(answer)
+    labels = {e.label for e in bot.retriever().manifest.episodes}
+    assert [c.episode for c in answer.citations] == sorted(labels, key=answer.text.index)
+    assert all(label in answer.text for label in labels)
+    # Asking for episodes about something asks for the something.
+    about = bot.ask("What episodes are there about MoE?")
+    assert "MoE" in about.citations[0].quote
+
+
 def test_a_misspelt_word_is_read_as_the_corpus_word_it_stands_for(bot: Assistant) -> None:
     # One typo made the product's own example question "not covered": "enviroment" is in
     # no episode, so most of what it asked about looked absent.

@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 PROMOTE_WEIGHT = 3.0
 # Episodes outlined for a summary, or searched one by one for a comparison.
 MAX_OUTLINED = 4
+# Episodes a "which episodes do you have?" answer lists.
+MAX_CATALOG = 30
 # (episode, person) pairs a "who is" answer introduces: four episodes of three speakers.
 MAX_INTRODUCTIONS = 12
 # Passages searched for a comparison, shared out among the episodes compared.
@@ -258,6 +260,10 @@ class AnswerPipeline:
             )
             if hits:
                 return hits
+        if query.kind == "catalog" and not filters.episodes:
+            hits = retriever.openings(MAX_CATALOG)
+            if hits:
+                return hits
         if query.kind == "moment" and query.at is not None and narrowed.episodes:
             # "What are they talking about at minute 30 of EP 88?": what is said then.
             labels = narrowed.episodes[:MAX_OUTLINED]
@@ -434,7 +440,7 @@ class AnswerPipeline:
         """
         evidence = _evidence(query, hits, filters, retriever)
         checkable = query.checkable_focus or evidence.similarity is not None
-        if len(hits) < 2 or query.kind in ("summary", "comparison", "person", "moment"):
+        if len(hits) < 2 or query.kind in ("summary", "comparison", "person", "moment", "catalog"):
             return hits
         if not checkable:
             return hits

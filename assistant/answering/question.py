@@ -18,7 +18,7 @@ from assistant.schema import Turn
 from assistant.text import WORD_RE, content_terms, detect_language, romanize, stem
 
 QuestionKind = Literal[
-    "factoid", "who", "when", "summary", "comparison", "person", "moment", "empty"
+    "factoid", "who", "when", "summary", "comparison", "person", "moment", "catalog", "empty"
 ]
 
 FOLLOW_UP_START = re.compile(
@@ -64,6 +64,15 @@ WHEN_CLAUSE_RE = re.compile(
 SUMMARY_RE = re.compile(
     r"\b(about|summar\w*|overview|outline|recap|gist|tl;?dr|cover(s|ed)?|topics?|main points?)\b"
     r"|요약|무엇에 관한|무슨 내용|어떤 내용|개요|주제|정리해|간추려|줄거리",
+    re.I,
+)
+# "Which episodes do you have?", "list the episodes", "어떤 에피소드가 있어?": the catalogue.
+CATALOG_RE = re.compile(
+    r"^\s*(?:(?:what|which)\s+(?:episodes|shows|podcasts)\s+(?:do|can|are|have|is)\b"
+    r"|(?:list|show)(?:\s+me)?\s+(?:all\s+)?(?:the\s+|your\s+)?(?:episodes|shows|podcasts)\b"
+    r"|how many episodes\b"
+    r"|what(?:'s| is) (?:in )?(?:the|your) (?:corpus|library|catalog(?:ue)?)\b)"
+    r"|(?:어떤|무슨)\s*에피소드(?:가|들이)\s*있|에피소드\s*목록|에피소드는?\s*(?:몇 개|뭐가 있)",
     re.I,
 )
 # What a listener calls an episode, or its write-up: "the gist of the interview" and
@@ -399,6 +408,9 @@ def question_kind(question: str, episodes: Sequence[str], focus: Sequence[str]) 
         ch.isalpha() or ch.isdigit() for w in WORD_RE.findall(question) for ch in w
     ):
         return "empty"
+    # "What episodes are there about MoE?" asks for a topic.
+    if not episodes and CATALOG_RE.search(question) and set(_latin_focus(focus)) <= {"list"}:
+        return "catalog"
     if len(episodes) >= 2 and (COMPARE_RE.search(question) or len(focus) >= 1):
         # "What's the difference between EP 79 and EP 81?": nothing is asked of them but
         # what each is, which is each one's outline.

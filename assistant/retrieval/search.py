@@ -462,6 +462,23 @@ class Retriever:
                 self._timelines[label] = timeline
         return timeline
 
+    def openings(self, limit: int) -> list[Hit]:
+        """The first passage of each episode, up to ``limit`` episodes in the index's order:
+        of its transcript where it has one, else of its write-up."""
+        articles = self._rows_where(("kind", "article"), {"kind": "article"})
+        out: list[str] = []
+        for label in list(dict.fromkeys(e.label for e in self.manifest.episodes))[:limit]:
+            code = self._episode_codes.get(label)
+            if code is None:
+                continue
+            rows = (self._episode == code) & self._searchable
+            for found in (rows & ~articles, rows):
+                if found.any():
+                    # Chunk ids sort by file, then by position in it.
+                    out.append(min(self.ids[r] for r in np.flatnonzero(found)))
+                    break
+        return self.fetch(out, None)
+
     def introductions(self, people: list[tuple[str, str]]) -> list[Hit]:
         """For each (episode, speaker): the passage where the episode's transcript first
         names them or they first speak, whichever comes first (a host's welcome says who a

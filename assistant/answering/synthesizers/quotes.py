@@ -100,6 +100,7 @@ PHRASES = {
         "speaks_in": "{person} speaks in {episodes}.",
         "cast": "{episode} ({title}): {names}.",
         "moment": "Around {time} in {episode} ({title})",
+        "catalog": "I can answer from these {count} episodes, each quoted where it opens:",
     },
     "ko": {
         "quoted": "영어 원문에서 인용한 답변입니다 (quoted from the English episodes): ",
@@ -111,6 +112,7 @@ PHRASES = {
         "speaks_in": "{person} 님은 {episodes}에 출연합니다.",
         "cast": "{episode} ({title}) 출연: {names}.",
         "moment": "{episode} ({title}) {time}쯤",
+        "catalog": "답할 수 있는 에피소드 {count}개입니다 (각 에피소드의 첫 부분을 인용합니다):",
     },
 }
 
@@ -171,6 +173,8 @@ class QuoteSynthesizer:
             lines = self._profile(evidence)
         elif query.kind == "moment":
             lines = self._moment(evidence)
+        elif query.kind == "catalog":
+            lines = self._catalog(evidence)
         else:
             lines = self._factoid(evidence)
         if not lines:
@@ -405,6 +409,16 @@ class QuoteSynthesizer:
                     lines.append(_timed(cite(hit, quote, 1), quote))
         return lines
 
+    def _catalog(self, evidence: Evidence) -> list[_Line]:
+        """The episodes there are, each with its title and how it opens."""
+        phrases = PHRASES.get(evidence.query.language, PHRASES["en"])
+        lines = [_Line(phrases["catalog"].format(count=len(evidence.hits)), [])]
+        for hit in evidence.hits:
+            sentence = next((s for s in split_sentences(hit.text) if not FILLER.match(s)), hit.text)
+            quote = verbatim_quotes(hit, [sentence])[0]
+            lines.append(_located(cite(hit, quote, 1), quote, titled=True))
+        return lines
+
     def _outline(self, evidence: Evidence) -> list[_Line]:
         """The named episode's write-up, if it has one, then its chapters with their times."""
         query = evidence.query
@@ -606,7 +620,8 @@ def pieces(text: str) -> Iterator[str]:
 
 def line_join(parts: list[str], query: Query) -> str:
     """Lines of a list-shaped answer each on their own line; quotes of a factoid run on."""
-    sep = "\n" if query.kind in ("when", "comparison", "summary", "person", "moment") else " "
+    listed = ("when", "comparison", "summary", "person", "moment", "catalog")
+    sep = "\n" if query.kind in listed else " "
     return sep.join(parts)
 
 

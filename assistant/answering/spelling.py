@@ -49,9 +49,11 @@ def respellings(question: str, vocabulary: Set[str]) -> list[Respelling]:
         word = typed.lower()
         if typed in out or not _may_be_misspelt(typed, question, match.start(), vocabulary):
             continue
-        read = _closest(word, vocabulary)
-        if read:
-            out[typed] = Respelling(typed, read)
+        # Corpus words near it first: most words a corpus lacks have none, and then the
+        # English word list (0.2 s to load) is not needed.
+        nearby = _nearby(word, vocabulary)
+        if nearby and _english().word_usage_frequency(word) < COMMON_ENGLISH:
+            out[typed] = Respelling(typed, _likeliest(word, nearby))
     return list(out.values())
 
 
@@ -73,9 +75,7 @@ def _may_be_misspelt(typed: str, question: str, start: int, vocabulary: Set[str]
         return False
     if typed[0].isupper() and not _starts_sentence(question, start):
         return False
-    if typed.isupper():
-        return False  # an acronym ("RLVRR" is some other initialism, not a typo of one)
-    return _english().word_usage_frequency(word) < COMMON_ENGLISH
+    return not typed.isupper()  # an acronym ("RLVRR" is some other initialism, not a typo)
 
 
 def _starts_sentence(question: str, start: int) -> bool:
@@ -83,21 +83,21 @@ def _starts_sentence(question: str, start: int) -> bool:
     return not before or bool(_SENTENCE_END_RE.search(before))
 
 
-def _closest(word: str, vocabulary: Set[str]) -> str | None:
+def _nearby(word: str, vocabulary: Set[str]) -> list[str]:
+    """The corpus words fewest edits from ``word``, within the edits its length allows."""
     edits = 2 if len(word) >= LONG_WORD else 1
     found = process.extract(
         word, _corpus_words(vocabulary), scorer=OSA.distance, score_cutoff=edits, limit=None
     )
-    if not found:
-        return None
-    nearest = min(distance for _, distance, _ in found)
-    english = _english()
+    nearest = min((distance for _, distance, _ in found), default=None)
+    return [w for w, distance, _ in found if distance == nearest]
+
+
+def _likeliest(word: str, nearby: list[str]) -> str:
     # A typo rarely hits the first letter: "scalling" is "scaling", not "calling", which
     # English uses more.
-    return max(
-        (w for w, distance, _ in found if distance == nearest),
-        key=lambda w: (w[0] == word[0], english.word_usage_frequency(w), w),
-    )
+    english = _english()
+    return max(nearby, key=lambda w: (w[0] == word[0], english.word_usage_frequency(w), w))
 
 
 @per_vocabulary

@@ -51,6 +51,11 @@ def strip_particles(word: str) -> str:
     return word[:-1] if word.endswith("들") and len(word) >= 3 else word
 
 
+def without_honorific(word: str) -> str:
+    """A Korean word without the honorific after a name ("체스터님": 체스터, "성현씨")."""
+    return word[:-1] if word.endswith(("님", "씨")) and len(word) >= 3 else word
+
+
 def syllable_pairs(text: str) -> set[str]:
     """Each pair of neighbouring Hangul syllables in ``text``: Korean sticks particles and
     endings to words ("법칙이", "법칙은"), so whole words rarely match between a question

@@ -786,6 +786,28 @@ def test_asked_what_episodes_there_are_it_lists_each_once(bot: Assistant, questi
     assert "MoE" in about.citations[0].quote
 
 
+def test_a_hosts_name_with_the_honorific_attached_is_no_unheard_borrowing(
+    bot: Assistant,
+) -> None:
+    # "체스터님은": 님 written onto the name looked like a borrowed word the episodes never
+    # say, and the question was "not covered".
+    answer = bot.ask("체스터님은 키노트에서 힐베르트에 대해 뭐라고 했어?")
+    assert_cited(answer)
+    assert any("Hilbert" in c.quote for c in answer.citations)
+
+
+def test_someone_elses_blog_post_is_not_the_episodes_write_up(bot: Assistant) -> None:
+    # "블로그 글" read as the write-up ("글"), so only the Korean write-up's sentences could
+    # answer, and none names Andy Jones: the answer abstained. And 블로그 (blrog), within .6
+    # of "brown", was left out as a name, though its consonants are those of "blog".
+    answer = bot.ask("Andy Jones가 쓴 블로그 글 제목이 뭐였어?")
+    assert_cited(answer)
+    assert "Horses" in answer.text
+    retriever = bot.retriever()
+    assert english_spellings("블로그 글", retriever.vocabulary, retriever.names) == ["blog"]
+    assert english_spellings("노암 브라운은", retriever.vocabulary, retriever.names) == []
+
+
 def test_a_misspelt_word_is_read_as_the_corpus_word_it_stands_for(bot: Assistant) -> None:
     # One typo made the product's own example question "not covered": "enviroment" is in
     # no episode, so most of what it asked about looked absent.

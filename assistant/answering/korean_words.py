@@ -26,6 +26,7 @@ from assistant.answering.loanwords import (
     QUOTED_NATIVE_LIKE,
     SPELLED_LIKE,
     VERB_ENDINGS,
+    EnglishSounds,
     borrowed_words,
     distinct,
     english_skeletons,
@@ -35,7 +36,15 @@ from assistant.answering.loanwords import (
     sounds_of,
 )
 from assistant.answering.question import sounds_like
-from assistant.text import PARTICLES, STOPWORDS, WORD_RE, romanize, stem, strip_particles
+from assistant.text import (
+    PARTICLES,
+    STOPWORDS,
+    WORD_RE,
+    romanize,
+    stem,
+    strip_particles,
+    without_honorific,
+)
 
 # Words that ask, point or name the show rather than say what is asked about.
 # fmt: off
@@ -120,7 +129,7 @@ def _topic(noun: str, names: Set[str]) -> bool:
     return not _a_name(noun, names)
 
 
-def _a_name(noun: str, names: set[str]) -> bool:
+def _a_name(noun: str, names: Set[str]) -> bool:
     # Looser than naming a speaker (``sounds_like``) for longer names: a word skipped here is
     # only not judged. A short name must match closely: "취미" (hobby) came within .67 of
     # "Choi".
@@ -128,11 +137,28 @@ def _a_name(noun: str, names: set[str]) -> bool:
     return any(sounds_like(said, n, NAME_LIKE if len(n) >= 5 else SHORT_NAME_LIKE) for n in names)
 
 
+def _spelled_unless_named(
+    word: str, like: float, names: Set[str], sounds: EnglishSounds
+) -> str | None:
+    """The English ``word`` spells, unless it is one of ``names``: like it and with its
+    consonants ("브라운": brown). "블로그" (blrog) comes within .6 of "brown", but its
+    consonants are those of "blog"."""
+    spelled = sounds.spelled(word, like)
+    if spelled is None or not _a_name(word, names):
+        return spelled
+    said, heard = romanize(word).replace("eu", ""), hangul_skeletons(word)
+    alike = (NAME_LIKE, SHORT_NAME_LIKE)
+    named = any(
+        sounds_like(said, n, alike[len(n) < 5]) and heard & english_skeletons(n) for n in names
+    )
+    return None if named else spelled
+
+
 def _noun(word: str) -> str:
     for ending in ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= 2:
             return word[: -len(ending)]
-    return strip_particles(word)
+    return without_honorific(strip_particles(word))
 
 
 def _judge(noun: str, vocabulary: Set[str], corpus: frozenset[str]) -> Verdict:
@@ -174,8 +200,8 @@ def english_spellings(
     borrowed, or dictionary words whose sense sounds like them ("모델": model). In a
     ``quoted`` phrase any word may spell English, if closely (``QUOTED_LIKE``, and
     ``QUOTED_NATIVE_LIKE`` for a native word): "'미니 딥 리서치'" is mini, research, where
-    미니 ends like a verb and 리서치 looks Sino-Korean. ``names`` (lower case) are left to the speaker and
-    episode checks."""
+    미니 ends like a verb and 리서치 looks Sino-Korean. Words that are rather one of
+    ``names`` (lower case) are left to the speaker and episode checks."""
     sounds = sounds_of(vocabulary)
     if quoted:
         words = (strip_particles(w) for w in HANGUL_WORD_RE.findall(question))
@@ -183,9 +209,7 @@ def english_spellings(
     else:
         likes = dict.fromkeys(borrowed_words(question, also=loaned), SPELLED_LIKE)
     spelled = (
-        sounds.spelled(w, like)
-        for w, like in likes.items()
-        if distinct(w) and not _a_name(w, names)
+        _spelled_unless_named(w, like, names, sounds) for w, like in likes.items() if distinct(w)
     )
     return list(dict.fromkeys(w for w in spelled if w and w not in names))
 

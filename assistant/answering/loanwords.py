@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Set
 from functools import lru_cache
 from typing import TypeVar
 
-from assistant.text import WORD_RE, romanize, stem, strip_particles
+from assistant.text import WORD_RE, romanize, stem, strip_particles, without_honorific
 
 T = TypeVar("T")
 HANGUL_WORD_RE = re.compile(r"[\uac00-\ud7a3]+")
@@ -74,7 +74,7 @@ def borrowed_words(question: str, also: Callable[[str], bool] | None = None) -> 
     """Hangul words of ``question`` that look borrowed from English, or that ``also``
     accepts, particles dropped."""
     for word in HANGUL_WORD_RE.findall(question):
-        noun = strip_particles(word)
+        noun = without_honorific(strip_particles(word))
         if (
             len(noun) >= 2
             and noun not in NATIVE

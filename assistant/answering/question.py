@@ -116,10 +116,11 @@ EPISODE_NUMBER_RE = re.compile(
 # A question that says it is asking the episode's write-up ("according to the EP 88 write-up",
 # "the Korean intro", "요약 기사에 따르면", "한국어 소개 글에서"), not what was said in the
 # episode. A Korean "글" (text) only as a word of its own: "구글에서" is Google.
+# "Andy Jones's blog post", "블로그 글": a post someone wrote, not the episode's write-up.
 ARTICLE_RE = re.compile(
-    r"\b(write-?ups?|articles?|show notes|blog posts?|(korean|english)\s+(summary|intro"
-    r"|introduction|text|version|post|notes))\b|기사|요약문|(?<![\uac00-\ud7a3])글(?=에|의|은|을|이|\b)"
-    r"|(소개|정리|요약|한국어)\s?글",
+    r"\b(write-?ups?|articles?|show notes|(?:the|this|its|episode['’]?s?)\s+blog posts?"
+    r"|(korean|english)\s+(summary|intro|introduction|text|version|post|notes))\b|기사|요약문"
+    r"|(?<![\uac00-\ud7a3])(?<!블로그 )글(?=에|의|은|을|이|\b)|(소개|정리|요약|한국어)\s?글",
     re.I,
 )
 COMMAND_RE = re.compile(r"^\s*/\w+")

@@ -977,6 +977,8 @@ def test_korean_nouns_are_matched_in_english_by_their_dictionary_senses(bot: Ass
         )
 
     assert {"rareness", "scarcity"} <= set(senses("MoE의 희소성에 대해 뭐라고 했나요?"))
+    # A noun with its copula ("천재인데": genius, but …) is looked up without it.
+    assert "genius" in senses("모델들이 천재인데 출근 첫날인 사람 같다고 했어?")
     # The kind of answer wanted ("which country") and an attribute asked for are no topic.
     assert senses("성현 님은 어느 나라로 간다고 했나요?") == []
     assert "name" not in senses("회사 이름은 무엇인가요?", frozenset({"name"}))

@@ -61,10 +61,11 @@ ASKING = frozenset([
 # for the word to be that name ("브라운" braun / brown .6).
 NAME_LIKE = 0.6
 SHORT_NAME_LIKE = 0.75
-# 하다-verbs and copulas after a noun ("결혼했나요": 결혼), longest first.
+# 하다-verbs and copulas after a noun ("결혼했나요": 결혼, "천재인데": 천재), longest first.
 _ENDINGS = [
     "했나요", "했어요", "했습니까", "했다고", "했는지", "했던", "했을까요", "했다", "하나요", "해요",
     "합니까", "할까요", "하는지", "인가요", "이었나요", "였나요", "인지", "이에요", "예요", "입니까",
+    "인데", "인데요", "이라고", "이라는", "이란", "이지만",
 ]
 # fmt: on
 ENDINGS = tuple(sorted(_ENDINGS, key=len, reverse=True))

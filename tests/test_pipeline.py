@@ -808,6 +808,29 @@ def test_someone_elses_blog_post_is_not_the_episodes_write_up(bot: Assistant) ->
     assert english_spellings("노암 브라운은", retriever.vocabulary, retriever.names) == []
 
 
+@pytest.mark.parametrize("question", ["How long is EP 81?", "EP 81은 몇 분짜리야?"])
+def test_how_long_an_episode_runs_is_the_time_of_its_last_words(
+    bot: Assistant, question: str
+) -> None:
+    # It was searched as words: the answer quoted a "long build-up" from EP 79.
+    answer = bot.ask(question)
+    assert_cited(answer)
+    (last,) = answer.citations
+    assert (last.episode, last.timestamp) == ("EP 81", "1:08:24")
+    assert "1:08:24" in answer.text.splitlines()[0]
+    ending = EPISODES.joinpath("000_ffc5dd2c9992a3bc.txt").read_text("utf-8").rstrip()
+    assert ending.endswith(last.quote)
+    # A question about how long something in it took is no such question.
+    assert (
+        read_question(
+            "How long did Noam say models think in the Noam Brown episode?",
+            [],
+            bot.retriever().manifest.episodes,
+        ).kind
+        != "length"
+    )
+
+
 def test_a_misspelt_word_is_read_as_the_corpus_word_it_stands_for(bot: Assistant) -> None:
     # One typo made the product's own example question "not covered": "enviroment" is in
     # no episode, so most of what it asked about looked absent.

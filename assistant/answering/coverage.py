@@ -57,8 +57,8 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
         return Coverage(bool(named), "" if named else "the episode has no passages")
     if query.kind == "person":
         return Coverage(True)
-    if query.kind in ("moment", "catalog"):
-        return Coverage(True)  # what is said then, or what there is, whatever it is
+    if query.kind in ("moment", "catalog", "length"):
+        return Coverage(True)  # what is said then, what there is, where it ends
     english = query.language == "en"
     floor = settings.answer.abstain_below if english else settings.answer.abstain_below_crosslingual
     # The best by relevance, not by rank: a comparison interleaves the episodes' passages.

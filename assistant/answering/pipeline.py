@@ -41,6 +41,8 @@ log = logging.getLogger(__name__)
 PROMOTE_WEIGHT = 3.0
 # Episodes outlined for a summary, or searched one by one for a comparison.
 MAX_OUTLINED = 4
+# Kinds whose passages come in an order of their own, not by relevance.
+LISTED_KINDS = ("summary", "comparison", "person", "moment", "catalog", "length")
 # Episodes a "which episodes do you have?" answer lists.
 MAX_CATALOG = 30
 # (episode, person) pairs a "who is" answer introduces: four episodes of three speakers.
@@ -264,6 +266,9 @@ class AnswerPipeline:
             hits = retriever.openings(MAX_CATALOG)
             if hits:
                 return hits
+        if query.kind == "length" and narrowed.episodes:
+            # "How long is EP 79?": where each episode ends.
+            return [h for label in narrowed.episodes[:MAX_OUTLINED] for h in retriever.last(label)]
         if query.kind == "moment" and query.at is not None and narrowed.episodes:
             # "What are they talking about at minute 30 of EP 88?": what is said then.
             labels = narrowed.episodes[:MAX_OUTLINED]
@@ -440,7 +445,7 @@ class AnswerPipeline:
         """
         evidence = _evidence(query, hits, filters, retriever)
         checkable = query.checkable_focus or evidence.similarity is not None
-        if len(hits) < 2 or query.kind in ("summary", "comparison", "person", "moment", "catalog"):
+        if len(hits) < 2 or query.kind in LISTED_KINDS:
             return hits
         if not checkable:
             return hits

@@ -18,7 +18,16 @@ from assistant.schema import Turn
 from assistant.text import WORD_RE, content_terms, detect_language, romanize, stem
 
 QuestionKind = Literal[
-    "factoid", "who", "when", "summary", "comparison", "person", "moment", "catalog", "empty"
+    "factoid",
+    "who",
+    "when",
+    "summary",
+    "comparison",
+    "person",
+    "moment",
+    "catalog",
+    "length",
+    "empty",
 ]
 
 FOLLOW_UP_START = re.compile(
@@ -66,6 +75,14 @@ SUMMARY_RE = re.compile(
     r"|요약|무엇에 관한|무슨 내용|어떤 내용|개요|주제|정리해|간추려|줄거리",
     re.I,
 )
+# "How long is EP 79?", "EP 88은 몇 분짜리야?": how long the episode runs.
+LENGTH_RE = re.compile(
+    r"^\s*how long (?:is|was|does|did)\b(?!.*\b(?:talk|speak|say|said|think|take|spend)\w*\b)"
+    r"|\b(?:run ?time|running time|duration|length) of\b|\bhow many (?:minutes|hours) (?:is|long)\b"
+    r"|몇 분짜리|몇 시간짜리|러닝 ?타임|길이가 (?:얼마|몇)|총 몇 분|재생 시간",
+    re.I,
+)
+LENGTH_WORDS = frozenset(content_terms("long run running time duration length minutes hours"))
 # "Which episodes do you have?", "list the episodes", "어떤 에피소드가 있어?": the catalogue.
 CATALOG_RE = re.compile(
     r"^\s*(?:(?:what|which)\s+(?:episodes|shows|podcasts)\s+(?:do|can|are|have|is)\b"
@@ -409,6 +426,8 @@ def question_kind(question: str, episodes: Sequence[str], focus: Sequence[str]) 
         ch.isalpha() or ch.isdigit() for w in WORD_RE.findall(question) for ch in w
     ):
         return "empty"
+    if episodes and LENGTH_RE.search(question) and set(_latin_focus(focus)) <= LENGTH_WORDS:
+        return "length"
     # "What episodes are there about MoE?" asks for a topic.
     if not episodes and CATALOG_RE.search(question) and set(_latin_focus(focus)) <= {"list"}:
         return "catalog"

@@ -434,9 +434,14 @@ class Retriever:
         return self.fetch([pid for _, _, pid in timeline[first : first + k]])
 
     def ends(self, label: str) -> int | None:
-        """The time of an episode's last timed passage (``None``: it has none)."""
+        """The last time an episode's passages give (``None``: it has none)."""
         timeline = self._timeline(label)
         return timeline[-1][1] if timeline else None
+
+    def last(self, label: str) -> list[Hit]:
+        """An episode's last timed transcript passage (none when it has none)."""
+        timeline = self._timeline(label)
+        return self.fetch([timeline[-1][2]]) if timeline else []
 
     def _timeline(self, label: str) -> list[tuple[int, int, str]]:
         """(start, end, id) of an episode's timed transcript passages, in episode order,

@@ -101,6 +101,7 @@ PHRASES = {
         "cast": "{episode} ({title}): {names}.",
         "moment": "Around {time} in {episode} ({title})",
         "catalog": "I can answer from these {count} episodes, each quoted where it opens:",
+        "ends": "{episode} ({title}) runs to about {time}, where its last words are said:",
     },
     "ko": {
         "quoted": "영어 원문에서 인용한 답변입니다 (quoted from the English episodes): ",
@@ -113,6 +114,7 @@ PHRASES = {
         "cast": "{episode} ({title}) 출연: {names}.",
         "moment": "{episode} ({title}) {time}쯤",
         "catalog": "답할 수 있는 에피소드 {count}개입니다 (각 에피소드의 첫 부분을 인용합니다):",
+        "ends": "{episode} ({title})은(는) 약 {time}까지 이어집니다. 마지막 말:",
     },
 }
 
@@ -175,6 +177,8 @@ class QuoteSynthesizer:
             lines = self._moment(evidence)
         elif query.kind == "catalog":
             lines = self._catalog(evidence)
+        elif query.kind == "length":
+            lines = self._ends(evidence)
         else:
             lines = self._factoid(evidence)
         if not lines:
@@ -409,6 +413,26 @@ class QuoteSynthesizer:
                     lines.append(_timed(cite(hit, quote, 1), quote))
         return lines
 
+    def _ends(self, evidence: Evidence) -> list[_Line]:
+        """How long each episode runs: the time of its last words, and those words."""
+        phrases = PHRASES.get(evidence.query.language, PHRASES["en"])
+        lines: list[_Line] = []
+        for hit in evidence.hits:
+            said = [
+                (s, t)
+                for s in split_sentences(hit.text)
+                if not FILLER.match(s) and (t := _said_at(hit, s)) is not None
+            ]
+            if not said:
+                continue
+            last, end = said[-1]
+            head = phrases["ends"].format(
+                episode=hit.episode, title=hit.episode_title, time=format_timestamp(end)
+            )
+            quote = verbatim_quotes(hit, [last])[0]
+            lines += [_Line(head, []), _timed(cite(hit, quote, 1), quote)]
+        return lines
+
     def _catalog(self, evidence: Evidence) -> list[_Line]:
         """The episodes there are, each with its title and how it opens."""
         phrases = PHRASES.get(evidence.query.language, PHRASES["en"])
@@ -620,7 +644,7 @@ def pieces(text: str) -> Iterator[str]:
 
 def line_join(parts: list[str], query: Query) -> str:
     """Lines of a list-shaped answer each on their own line; quotes of a factoid run on."""
-    listed = ("when", "comparison", "summary", "person", "moment", "catalog")
+    listed = ("when", "comparison", "summary", "person", "moment", "catalog", "length")
     sep = "\n" if query.kind in listed else " "
     return sep.join(parts)
 

@@ -203,17 +203,15 @@ DEFINITION_RE = re.compile(
     re.I,
 )
 
-# A phrase the question quotes ("… ‘출근 첫날의 천재’에 비유한 사람은?", "Who said “a game of
-# chicken”?"). A straight single quote opens only after no letter ("Noam's" is no quote)
-# and closes before no Latin letter: a Korean particle may follow ("'미니 딥 리서치'라고").
 # A moment of an episode the question asks about: "at 30:00", "around the 30-minute mark",
 # "minute 30", "30 minutes in", "1시간 5분쯤", "30분에". A bare number of minutes is a
-# length ("think for 15 minutes"), and a bare clock time no moment.
+# length ("think for 15 minutes", "talk about 15-minute thinking"), and a bare clock time
+# no moment.
 _KO_AT = r"\s*(?:쯤|경|즈음|께|에|부근|무렵)"
 MOMENT_RE = re.compile(
     r"(?P<pre>\b(?:at|around|about|near|after|from|by)\s+(?:the\s+)?)?"
     rf"(?P<h>\d{{1,2}}:)?(?P<m>\d{{1,2}}):(?P<s>[0-5]\d)(?![\d:])(?P<ko>{_KO_AT})?"
-    r"|\b(?:at|around|about|near|after|by)\s+(?:the\s+)?(?P<mm>\d{1,3})(?:\s*|-)"
+    r"|\b(?:at|around|near|after|by)\s+(?:the\s+)?(?P<mm>\d{1,3})(?:\s*|-)"
     r"min(?:ute)?s?(?:\s+mark)?\b"
     r"|\bminute\s+(?P<m2>\d{1,3})\b"
     r"|\b(?P<m3>\d{1,3})\s+minutes?\s+in(?:to)?\b"
@@ -223,7 +221,9 @@ MOMENT_RE = re.compile(
     re.I,
 )
 
-
+# A phrase the question quotes ("… ‘출근 첫날의 천재’에 비유한 사람은?", "Who said “a game of
+# chicken”?"). A straight single quote opens only after no letter ("Noam's" is no quote)
+# and closes before no Latin letter: a Korean particle may follow ("'미니 딥 리서치'라고").
 QUOTED_RE = re.compile(
     r"[‘“«「『]([^’”»」』]{2,80})[’”»」』]|\"([^\"]{2,80})\"|(?<!\w)'([^']{2,80})'(?![A-Za-z0-9])"
 )

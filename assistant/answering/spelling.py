@@ -8,8 +8,8 @@ A word is read as another only when it is neither in the corpus nor a common Eng
 not covered), and some corpus word is within one edit of it (two for a long word; a
 swap of neighbouring letters is one edit). Of those, one with the same first letter, and
 then the one English uses most, wins, as in Norvig's corrector: "waht" is "what", not
-"wait" or "want". Capitalised words inside a
-sentence are names, left to the name checks: "Demis" is not "demos".
+"wait" or "want". Capitalised words inside a sentence are names, left to the name checks:
+"Demis" is not "demos".
 """
 
 from __future__ import annotations
@@ -18,11 +18,15 @@ import re
 from collections.abc import Set
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 from rapidfuzz import process
 from rapidfuzz.distance import OSA
 
 from assistant.answering.loanwords import per_vocabulary
+
+if TYPE_CHECKING:
+    from spellchecker import SpellChecker
 
 # An English word used less than this (share of all words) may be a typo of a corpus word:
 # "paly" (3e-8) is "play"; "recipe" (6e-6) is a word of its own.
@@ -108,7 +112,7 @@ def _corpus_words(vocabulary: Set[str]) -> list[str]:
 
 
 @lru_cache(maxsize=1)
-def _english():
+def _english() -> SpellChecker:
     # Loaded on the first question with a word the corpus lacks (0.2 s): its frequency list
     # of English ships in the package, nothing is downloaded.
     from spellchecker import SpellChecker

@@ -114,7 +114,7 @@ PHRASES = {
         "cast": "{episode} ({title}) 출연: {names}.",
         "moment": "{episode} ({title}) {time}쯤",
         "catalog": "답할 수 있는 에피소드 {count}개입니다 (각 에피소드의 첫 부분을 인용합니다):",
-        "ends": "{episode} ({title})은(는) 약 {time}까지 이어집니다. 마지막 말:",
+        "ends": "{episode} ({title}): 약 {time}까지 이어지며, 마지막 말은 이렇습니다:",
     },
 }
 

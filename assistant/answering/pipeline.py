@@ -120,9 +120,7 @@ class AnswerPipeline:
         down: SynthesisError | None = None
         if query.follow_up:
             query, down = self._condense(query, history, usage)
-        if query.kind == "moment" and not (
-            filters.episodes or query.episodes or query.context_episodes
-        ):
+        if query.kind == "moment" and not _episodes_asked(query, filters):
             # Every episode has a minute 30: which one is meant must be said.
             text = WHICH_EPISODE_KO if query.language == "ko" else WHICH_EPISODE
             yield text
@@ -193,9 +191,7 @@ class AnswerPipeline:
     @staticmethod
     def _over_by_then(query: Query, filters: Filters, retriever: Retriever) -> str:
         """What to say of a moment past the end of the episodes asked about."""
-        labels = (filters.episodes or list(query.episodes) or list(query.context_episodes))[
-            :MAX_OUTLINED
-        ]
+        labels = _episodes_asked(query, filters)[:MAX_OUTLINED]
         ends = [
             f"{label} ends around {format_timestamp(end)}"
             for label in labels
@@ -231,11 +227,7 @@ class AnswerPipeline:
         candidates = self.settings.retrieval.candidates
         passages = self.settings.answer.passages
         narrowed = Filters(
-            # A follow-up stays in the episodes the conversation is about.
-            episodes=filters.episodes
-            or list(query.episodes)
-            or list(query.context_episodes)
-            or None,
+            episodes=_episodes_asked(query, filters) or None,
             speakers=filters.speakers
             or (
                 list(query.speakers)
@@ -443,11 +435,10 @@ class AnswerPipeline:
         by its sentences' closeness in meaning instead (Korean dev hit@1 +3 questions, none
         lost; before, it had no words to promote by).
         """
-        evidence = _evidence(query, hits, filters, retriever)
-        checkable = query.checkable_focus or evidence.similarity is not None
         if len(hits) < 2 or query.kind in LISTED_KINDS:
             return hits
-        if not checkable:
+        evidence = _evidence(query, hits, filters, retriever)
+        if not query.checkable_focus and evidence.similarity is None:
             return hits
         scored = self.offline.passage_scores(evidence)
         best = {pid: score for pid, (score, _) in scored.items()}
@@ -623,6 +614,12 @@ def new_history(history: list[Turn], question: str, answer: Answer) -> list[Turn
             speakers=list(dict.fromkeys(c.speaker for c in answer.citations if c.speaker)),
         ),
     ]
+
+
+def _episodes_asked(query: Query, filters: Filters) -> list[str]:
+    """The episodes an answer is about: the caller's, else those the question names, else
+    (a follow-up) those the conversation is about."""
+    return list(filters.episodes or query.episodes or query.context_episodes)
 
 
 def _evidence(

@@ -356,11 +356,9 @@ class Retriever:
         instead (``sections``)."""
         out: list[str] = []
         for label in episodes:
-            code = self._episode_codes.get(label)
-            if code is None:
+            rows = self._episode_rows(label)
+            if not rows:
                 continue
-            # Chunk ids carry their position in the episode: "<episode id>:<00042>:<hash>".
-            rows = sorted(np.flatnonzero(self._episode == code).tolist(), key=self.ids.__getitem__)
             ids = [self.ids[r] for r in rows]
             got = self.collection.get(ids=ids, include=["metadatas"])
             meta = dict(zip(got["ids"], got["metadatas"], strict=True))
@@ -449,11 +447,8 @@ class Retriever:
         with self._lock:
             timeline = self._timelines.get(label)
         if timeline is None:
-            code = self._episode_codes.get(label)
-            rows = [] if code is None else np.flatnonzero(self._episode == code).tolist()
-            ids = sorted(self.ids[r] for r in rows)  # "<episode id>:<00042>:<hash>"
             timeline = []
-            for hit in self.fetch(ids):
+            for hit in self.fetch([self.ids[r] for r in self._episode_rows(label)]):
                 times = [t for t in (hit.seconds, hit.end_seconds) if t is not None]
                 times += [e.seconds for e in hit.estimates] + [
                     t.seconds for t in hit.turns if t.seconds is not None
@@ -479,8 +474,7 @@ class Retriever:
             rows = (self._episode == code) & self._searchable
             for found in (rows & ~articles, rows):
                 if found.any():
-                    # Chunk ids sort by file, then by position in it.
-                    out.append(min(self.ids[r] for r in np.flatnonzero(found)))
+                    out.append(self._first_id(found))
                     break
         return self.fetch(out, None)
 
@@ -501,9 +495,21 @@ class Retriever:
             named = self.lexical.scores(terms[:1]) > 0 if terms else np.zeros(len(rows), bool)
             for found in (rows & ~articles & (speaks | named), rows & articles & named):
                 if found.any():
-                    # Chunk ids sort by file, then by position in it.
-                    out.append(min(self.ids[r] for r in np.flatnonzero(found)))
+                    out.append(self._first_id(found))
         return self.fetch(list(dict.fromkeys(out)), None)
+
+    def _episode_rows(self, label: str) -> list[int]:
+        """An episode's rows in episode order (none for a label the index lacks)."""
+        code = self._episode_codes.get(label)
+        if code is None:
+            return []
+        # Chunk ids carry their position in the episode: "<episode id>:<00042>:<hash>".
+        return sorted(np.flatnonzero(self._episode == code).tolist(), key=self.ids.__getitem__)
+
+    def _first_id(self, rows: np.ndarray) -> str:
+        """The id of the earliest chunk among ``rows`` (a non-empty mask): chunk ids sort by
+        file, then by position in it."""
+        return min(self.ids[r] for r in np.flatnonzero(rows))
 
     def fetch(
         self,

@@ -704,10 +704,10 @@ def _timed(citation: Citation, quote: str) -> _Line:
 
 
 def _said_at(hit: Hit, sentence: str) -> int | None:
-    """When ``sentence`` of ``hit`` is said: its estimated time, else its turn's."""
-    offset = max(hit.text.find(sentence), 0)
-    estimated = hit.estimate_at(offset)
-    return estimated if estimated is not None else hit.turn_at(offset).seconds
+    """When ``sentence`` of ``hit`` is said, as its citation gives it: its estimated time,
+    else its turn's."""
+    said = cite(hit, sentence, 1)
+    return said.estimated_seconds if said.estimated_seconds is not None else said.seconds
 
 
 def _typical_sentence(hit: Hit, spread: Counter[str], passages: int) -> str | None:

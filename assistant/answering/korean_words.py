@@ -21,11 +21,9 @@ from importlib.resources import files
 
 from assistant.answering.loanwords import (
     HANGUL_WORD_RE,
-    NATIVE,
     QUOTED_LIKE,
     QUOTED_NATIVE_LIKE,
     SPELLED_LIKE,
-    VERB_ENDINGS,
     EnglishSounds,
     borrowed_words,
     distinct,
@@ -33,6 +31,7 @@ from assistant.answering.loanwords import (
     hangul_skeletons,
     looks_borrowed,
     per_vocabulary,
+    plainly_native,
     sounds_of,
 )
 from assistant.answering.question import sounds_like
@@ -224,7 +223,7 @@ def _quoted_like(word: str) -> float | None:
         return QUOTED_NATIVE_LIKE
     if loaned(word) or looks_borrowed(word):
         return SPELLED_LIKE
-    return None if word in NATIVE or word.endswith(VERB_ENDINGS) else QUOTED_LIKE
+    return None if plainly_native(word) else QUOTED_LIKE
 
 
 def english_senses_said(

@@ -77,11 +77,16 @@ def borrowed_words(question: str, also: Callable[[str], bool] | None = None) -> 
         noun = without_honorific(strip_particles(word))
         if (
             len(noun) >= 2
-            and noun not in NATIVE
-            and not noun.endswith(VERB_ENDINGS)
+            and not plainly_native(noun)
             and (looks_borrowed(noun) or (also is not None and also(noun)))
         ):
             yield noun
+
+
+def plainly_native(noun: str) -> bool:
+    """Whether ``noun`` is no loan whatever its syllables: a native word of ``NATIVE``, or
+    one that still ends like a verb."""
+    return noun in NATIVE or noun.endswith(VERB_ENDINGS)
 
 
 def distinct(word: str) -> bool:

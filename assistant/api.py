@@ -70,6 +70,16 @@ def clean_question(text: str | None, max_chars: int) -> str:
     return text
 
 
+def _prepared(retriever: Retriever) -> Retriever:
+    """``retriever``, with what answers in its languages read ready while it opens, not in
+    the first answer: the Korean dictionary, when some chunks are not in English."""
+    if retriever.multilingual:
+        from assistant.answering.korean_words import prepare
+
+        prepare(retriever.vocabulary)
+    return retriever
+
+
 def check_k(k: object) -> int | None:
     """``k`` as given, if it is a whole number of passages from 1 to ``MAX_K``."""
     if k is None:
@@ -229,8 +239,14 @@ class Assistant:
                 return current
             check_compatible(manifest, self.settings, self.embedder, self.crosslingual)
             if current is None:  # nothing to answer with meanwhile: open it here
-                self._retriever = Retriever(
-                    self.store, manifest, self.embedder, self.crosslingual, self.settings.retrieval
+                self._retriever = _prepared(
+                    Retriever(
+                        self.store,
+                        manifest,
+                        self.embedder,
+                        self.crosslingual,
+                        self.settings.retrieval,
+                    )
                 )
                 return self._retriever
             self._opening = True
@@ -238,8 +254,10 @@ class Assistant:
             # A new generation gets a new client: this process's client holds the collections'
             # vectors as they were when it opened them (see store.py).
             store = Store(self.settings)
-            fresh = Retriever(
-                store, manifest, self.embedder, self.crosslingual, self.settings.retrieval
+            fresh = _prepared(
+                Retriever(
+                    store, manifest, self.embedder, self.crosslingual, self.settings.retrieval
+                )
             )
         except Exception as exc:  # keep answering from the current one; look again in a moment
             # Never silently: a generation that cannot be opened leaves every answer on the

@@ -11,10 +11,16 @@ import pytest
 
 from assistant import Assistant, Settings
 from assistant.answering.citations import speaker_changes, verbatim_quotes
-from assistant.answering.korean_words import english_senses_said, english_spellings, native
+from assistant.answering.korean_words import (
+    english_senses_said,
+    english_spellings,
+    korean_words_said,
+    native,
+)
 from assistant.answering.loanwords import unheard_borrowings
 from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
 from assistant.answering.question import (
+    article_language,
     moment_asked,
     quoted_phrases,
     read_question,
@@ -584,6 +590,55 @@ def test_korean_text_is_a_write_up_word_only_as_a_word_of_its_own(bot: Assistant
     episodes = bot.retriever().manifest.episodes
     assert read_question("노암 브라운 글에서 GPT-Zero는?", [], episodes).wants_article
     assert not read_question("구글에서 나온 Gemini 3는?", [], episodes).wants_article
+
+
+def test_a_write_up_in_a_named_language_is_the_one_asked() -> None:
+    assert article_language("What does the Korean write-up say about Cicero?") == "ko"
+    assert article_language("In the English-language summary, what is Noam's view?") == "en"
+    assert article_language("한국어 정리 글에서 시세로는?") == "ko"
+    assert article_language("According to the write-up, what is RLVR?") is None
+    # A language that is what the question asks about, not the write-up's.
+    assert article_language("What did the article say about Korean companies?") is None
+
+
+def test_an_english_questions_words_are_matched_as_the_korean_text_says_them(
+    bot: Assistant,
+) -> None:
+    vocabulary = bot.retriever().vocabulary
+    said = korean_words_said("What environmental concern does it raise, per Noam?", vocabulary)
+    # As the write-up writes them, particle or suffix attached: "환경적 영향", "우려가 있습니다".
+    assert "환경적" in said["environment"] and "우려가" in said["concern"]
+    # One-syllable headwords are mostly grammar ("에": per), and names have no senses.
+    assert "per" not in said and "noam" not in said
+
+
+def test_an_english_question_finds_the_korean_write_up_passage_that_answers_it(
+    bot: Assistant,
+) -> None:
+    # Only the Korean write-up says it ("에너지 소비량은 기하급수적으로 증가하고"): USE-m3 ranked
+    # it below 30 other chunks, and the answer quoted a paragraph on world models instead.
+    answer = bot.ask("What does the Korean write-up say about the energy reasoning models consume?")
+    assert any("에너지 소비량" in p.text for p in answer.passages[:5])
+    assert "에너지 소비량" in answer.citations[0].quote
+
+
+def test_naming_the_write_up_asked_is_no_word_the_corpus_lacks(bot: Assistant) -> None:
+    # No transcript says "article": that was a fifth of the question's words unknown, and
+    # the question abstained although the write-up's passage on explainable AI was first.
+    answer = bot.ask("Which parts of the Korean article talk about explainable AI?")
+    assert not answer.abstained
+    assert "Explainable AI" in answer.text
+
+
+def test_an_english_question_quotes_the_turn_before_the_korean_translation_of_it(
+    bot: Assistant,
+) -> None:
+    # The Korean write-up translates much of what Noam says; its "정보 검색(information
+    # retrieval)" sentence led the answer to an English question the turn answers.
+    answer = bot.ask("Does thinking longer help with information retrieval?")
+    first = answer.citations[0]
+    assert first.kind == "transcript" and first.speaker == "Noam"
+    assert "retrieval" in first.quote
 
 
 def test_speakers_named_in_hangul_narrow_the_answer(bot: Assistant) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from assistant.answering.korean_words import native, nothing_present
 from assistant.answering.loanwords import unheard_borrowings
-from assistant.answering.question import ASKING_WORDS, HANGUL_RE, Query
+from assistant.answering.question import ARTICLE_RE, ASKING_WORDS, HANGUL_RE, Query
 from assistant.schema import Hit
 from assistant.text import STOPWORDS, WORD_RE, content_terms
 
@@ -68,7 +68,10 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
     # Not the words that say how it asks: "Give me a good recipe for kimchi jjigae" was
     # answered, "give" being a corpus word. (Not its focus alone either: a chapter title's
     # "forecast" is no passage's word.)
-    about = [t for t in content_terms(query.standalone) if t not in ASKING_WORDS]
+    # Nor the words that name the write-up asked ("the Korean article": no transcript
+    # says "article").
+    asked = ARTICLE_RE.sub(" ", query.standalone) if query.wants_article else query.standalone
+    about = [t for t in content_terms(asked) if t not in ASKING_WORDS]
     if english and retriever.unknown_share(about) >= settings.answer.unknown_share:
         return Coverage(False, "most of the question's words are not in the corpus")
     missing = unknown_names(query.text, retriever.vocabulary) or [

@@ -13,7 +13,11 @@ from typing import TYPE_CHECKING
 
 from assistant.answering.citations import renumber, see_also
 from assistant.answering.coverage import Coverage, assess, names, passage_terms
-from assistant.answering.korean_words import english_senses_said, english_spellings
+from assistant.answering.korean_words import (
+    english_senses_said,
+    english_spellings,
+    korean_words_said,
+)
 from assistant.answering.question import Query, read_question
 from assistant.answering.spelling import notice as spelling_notice
 from assistant.answering.spelling import respelled, respellings
@@ -128,6 +132,9 @@ class AnswerPipeline:
             return
         if query.language != "en":
             query = query.with_english(self._english(query, retriever))
+        elif retriever.multilingual:
+            # Not the words that name its episodes: "Noam Brown episode" is no topic.
+            query = query.with_korean(korean_words_said(query.within_named(), retriever.vocabulary))
         hits = self.retrieve(query, filters, retriever)
         if query.kind == "moment" and not hits:
             text = self._over_by_then(query, filters, retriever)
@@ -328,7 +335,7 @@ class AnswerPipeline:
             partial(self._search, query, retriever, self.settings.retrieval.candidates, narrowed)
         )
         if query.wants_article:
-            hits = self._articles_first(hits, wide)
+            hits = self._articles_first(query, hits, wide)
         hits = self._chapters_titled(query, hits, narrowed, retriever, wide, bool(filters.speakers))
         hits = self._promote(query, hits, filters, retriever)[:passages]
         # A name can sit in an article or another speaker's turn: look for it in the episodes
@@ -342,7 +349,14 @@ class AnswerPipeline:
         words = self._spelled(
             query, query.words_within(filters.episodes) or query.standalone, retriever
         )
-        return retriever.search(query.standalone, k, filters, candidates=candidates, words=words)
+        return retriever.search(
+            query.standalone,
+            k,
+            filters,
+            candidates=candidates,
+            words=words,
+            other_words=query.korean_words or None,
+        )
 
     @staticmethod
     def _spelled(query: Query, words: str, retriever: Retriever, *, quoted: bool = False) -> str:
@@ -412,13 +426,15 @@ class AnswerPipeline:
         return [*hits[:1], *extra, *(h for h in hits[1:] if h not in extra)]
 
     @staticmethod
-    def _articles_first(hits: list[Hit], wide: Callable[[], list[Hit]]) -> list[Hit]:
+    def _articles_first(query: Query, hits: list[Hit], wide: Callable[[], list[Hit]]) -> list[Hit]:
         """For a question that asks the write-up: the article passages among the best
-        ``candidates`` (``wide``) first, in their order, then the other hits. A write-up has few
+        ``candidates`` (``wide``) first, in their order, then the other hits; only those in
+        the language it names, if it names one ("the Korean write-up"). A write-up has few
         passages and a Korean question's words match none of the English turns, so they
         rank low among many turns (dev: "EP 88 요약 기사에 따르면 …" found its passage at
         rank 16 of EP 88's; first among the articles, it is 4th)."""
-        articles = [h for h in wide() if h.kind == "article"]
+        language = query.article_language
+        articles = [h for h in wide() if h.kind == "article" and language in (None, h.language)]
         return [*articles, *(h for h in hits if h not in articles)] if articles else hits
 
     def _promote(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal, Protocol
 
@@ -140,6 +140,22 @@ ARTICLE_RE = re.compile(
     r"|(?<![\uac00-\ud7a3])(?<!블로그 )글(?=에|의|은|을|이|\b)|(소개|정리|요약|한국어)\s?글",
     re.I,
 )
+# "the Korean write-up", "the English-language article", "한국어 정리 글": the write-up in that
+# language, and no other, is asked.
+ARTICLE_LANGUAGE_RE = re.compile(
+    r"\b(?P<lang>korean|english)(?:[- ]language)?\s+(?:[\w-]+\s+){0,2}?"
+    r"(?:write-?ups?|articles?|summary|intro|introduction|text|version|post|notes|blog)\b"
+    r"|(?P<ko>한국어|한글|영어|영문)\s?(?:\S+\s?){0,2}?(?:글|기사|요약문|정리본)",
+    re.I,
+)
+LANGUAGE_NAMES = {
+    "korean": "ko",
+    "한국어": "ko",
+    "한글": "ko",
+    "english": "en",
+    "영어": "en",
+    "영문": "en",
+}
 COMMAND_RE = re.compile(r"^\s*/\w+")
 # A word that can be part of a name: capitalised, an acronym, or a version ("GPT-5.2").
 NAME_WORD_RE = re.compile(r"[A-Za-z0-9][\w'’.\-]*")
@@ -279,6 +295,7 @@ class Query:
     # "What is RLVR?": the term a definition is asked for.
     defines: str | None = None
     wants_article: bool = False  # "according to the write-up …"
+    article_language: str | None = None  # "the Korean write-up": "ko"
     quoted: tuple[str, ...] = ()  # phrases the question quotes, searched on their own too
     # "the May episode" when no episode was recorded in May: nothing can answer it.
     undated: tuple[str, ...] = ()
@@ -290,6 +307,9 @@ class Query:
     # A question not in English: the stemmed English words the corpus has for its words
     # (what its borrowed words spell), which English sentences can hold.
     english: tuple[str, ...] = ()
+    # An English question over a corpus with Korean text: each of its stemmed terms and the
+    # words that text has for it ("concern": 우려가), which Korean sentences can hold.
+    korean: tuple[tuple[str, tuple[str, ...]], ...] = ()
     # Misspelt words read as the corpus's ("enviroment": environment); ``text`` has them
     # respelled, ``asked`` is the question as typed.
     respellings: tuple[Respelling, ...] = ()
@@ -328,6 +348,15 @@ class Query:
     def with_english(self, words: Sequence[str]) -> Query:
         """The same reading with ``words`` as the English its words have in the corpus."""
         return replace(self, english=tuple(dict.fromkeys(content_terms(" ".join(words)))))
+
+    def with_korean(self, words: Mapping[str, tuple[str, ...]]) -> Query:
+        """The same reading with ``words`` as the Korean its terms have in the corpus."""
+        return replace(self, korean=tuple(words.items()))
+
+    @property
+    def korean_words(self) -> str:
+        """Every Korean word of ``korean``, for BM25."""
+        return " ".join(dict.fromkeys(w for _, words in self.korean for w in words))
 
     def with_standalone(self, standalone: str) -> Query:
         """The same reading with another search text (a model condensed the follow-up)."""
@@ -398,9 +427,17 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         quoted=quoted_phrases(question),
         undated=tuple(undated),
         wants_article=bool(ARTICLE_RE.search(question)),
+        article_language=article_language(question),
         naming=(*title_words, *(p for e in named_episodes for p in _label_parts(e))),
         at=at,
     )
+
+
+def article_language(question: str) -> str | None:
+    """The language of the write-up ``question`` asks about ("the Korean write-up": "ko"), if
+    it names one."""
+    m = ARTICLE_LANGUAGE_RE.search(question)
+    return LANGUAGE_NAMES[(m.group("lang") or m.group("ko")).lower()] if m else None
 
 
 def moment_asked(question: str) -> int | None:

@@ -74,6 +74,12 @@ SIMILARITY_POOL = 12
 # What ending in "?" leaves of a sentence's score: a host's question holds the words of the
 # listener's question and is rarely its answer (the reply after it is).
 QUESTION_FACTOR = 0.5
+# What is left of a sentence's score, for an English question, when it is in another
+# language and the question does not ask the write-up in that language: the Korean article
+# translates much of what Noam says, and its sentence holding "정보 검색(information
+# retrieval)" took rank 1 and the answer from the turn where he says it (dev unchanged at
+# 0.7, and a key fact lost at 0.5).
+FOREIGN_FACTOR = 0.7
 # "When do they talk about X": at most this many places, each its own chapter.
 MAX_PLACES = 5
 PLACE_FLOOR = 0.5
@@ -223,13 +229,17 @@ class QuoteSynthesizer:
         # write-up's sentences as syllable pairs. Not for other Korean questions: the
         # write-up's paraphrase then outscored the English turn that said it (dev: 3 lost).
         korean_article = query.language == "ko" and query.wants_article
-        pairs = syllable_pairs(" ".join(query.focus)) if korean_article else set()
-        focus |= pairs
-        out: list[_Candidate] = []
         hits = evidence.hits
         if query.wants_article and any(h.kind == "article" for h in hits):
             # "According to the write-up …": what the episode's speakers said is not asked.
             hits = [h for h in hits if h.kind == "article"]
+        pairs = syllable_pairs(" ".join(query.focus)) if korean_article else set()
+        focus |= pairs
+        # An English question on the write-up: its terms are held by a Korean sentence that
+        # says them in Korean ("concern": 우려가). Not for other questions, which a turn
+        # answers in English (dev: a key fact lost, none won).
+        korean = [(t, w) for t, w in query.korean if t in focus] if query.wants_article else []
+        out: list[_Candidate] = []
         for rank, hit in enumerate(hits):
             sentences = split_sentences(hit.text)
             speakers = [cite(hit, sentence, 0).speaker for sentence in sentences]
@@ -256,6 +266,8 @@ class QuoteSynthesizer:
                     before = sentences[i - 1]
                 if pairs and hit.language == "ko":
                     terms |= syllable_pairs(sentence) & pairs
+                if korean and hit.language == "ko":
+                    terms |= {t for t, words in korean if any(w in sentence for w in words)}
                 out.append(
                     _Candidate(
                         hit,
@@ -304,6 +316,9 @@ class QuoteSynthesizer:
                 c.score *= 0.85
             if query.defines and _defines(c.sentence, query.defines):
                 c.score *= DEFINITION_FACTOR
+            foreign = c.hit.language not in (query.language, query.article_language)
+            if foreign and query.language == "en":
+                c.score *= FOREIGN_FACTOR
             # A host's question is rarely the answer, unless who asked is the question.
             if _is_question(c.sentence) and not query.asks_about_asking:
                 c.score *= QUESTION_FACTOR

@@ -1032,6 +1032,37 @@ def test_korean_words_that_only_look_borrowed_do_not_make_a_question_abstain(
     assert strip_particles("대학원생들한테") == "대학원생"
 
 
+def test_a_noun_made_a_verb_with_sikida_is_no_borrowed_word(bot: Assistant) -> None:
+    # "학습시킬" (to train) is 학습 (learning) and 시키다; its 킬 looked borrowed, it was
+    # "never mentioned", and the question abstained.
+    question = "성현 님, RLVR로 코딩 에이전트 학습시킬 때 최종 결과는 뭘로 검증한다고 하셨죠?"
+    assert not unheard_borrowings(question, bot.retriever().vocabulary)
+    answer = bot.ask(question)
+    assert not answer.abstained and answer.citations
+
+
+def test_two_english_words_written_as_one_are_heard_where_the_episodes_say_them_together(
+    bot: Assistant,
+) -> None:
+    # "싱크업" is the "sync-up" of EP 79: neither one English word nor heard at all, it made
+    # the question abstain. "블록체인" is two corpus words too ("block", "chain"), which no
+    # passage says one after the other: still never mentioned.
+    retriever = bot.retriever()
+    question = "도망자 연합 첫 싱크업 행사에 사람 몇 명 왔었어요?"
+    assert not unheard_borrowings(question, retriever.vocabulary, retriever.adjacent)
+    assert unheard_borrowings(question, retriever.vocabulary) == ["싱크업"]
+    for word in ("블록체인", "비트코인"):
+        question = f"{word}에 대해 뭐라고 했어?"
+        assert unheard_borrowings(question, retriever.vocabulary, retriever.adjacent) == [word]
+    assert retriever.adjacent(frozenset(["sync"]), frozenset(["up"]))
+    assert not retriever.adjacent(frozenset(["block"]), frozenset(["chain"]))
+    # Spelled as those words, it finds the passage that counts who came first.
+    answer = bot.ask("도망자 연합 첫 싱크업 행사에 사람 몇 명 왔었어요?")
+    assert not answer.abstained
+    assert "first sync-up" in answer.passages[0].text
+    assert any("140 people" in p.text for p in answer.passages[:3])
+
+
 def test_borrowed_words_of_a_korean_question_are_matched_in_english(bot: Assistant) -> None:
     retriever = bot.retriever()
     spelled = english_spellings(

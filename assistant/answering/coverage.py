@@ -75,7 +75,9 @@ def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settin
     if english and retriever.unknown_share(about) >= settings.answer.unknown_share:
         return Coverage(False, "most of the question's words are not in the corpus")
     missing = unknown_names(query.text, retriever.vocabulary) or [
-        word for word in unheard_borrowings(query.text, retriever.vocabulary) if not native(word)
+        word
+        for word in unheard_borrowings(query.text, retriever.vocabulary, retriever.adjacent)
+        if not native(word)
     ]
     if missing:
         return Coverage(False, f"never mentioned: {', '.join(missing)}")

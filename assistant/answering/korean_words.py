@@ -24,6 +24,7 @@ from assistant.answering.loanwords import (
     QUOTED_LIKE,
     QUOTED_NATIVE_LIKE,
     SPELLED_LIKE,
+    Adjacent,
     EnglishSounds,
     borrowed_words,
     distinct,
@@ -198,7 +199,12 @@ def english_senses(noun: str) -> list[str]:
 
 
 def english_spellings(
-    question: str, vocabulary: Set[str], names: Set[str], *, quoted: bool = False
+    question: str,
+    vocabulary: Set[str],
+    names: Set[str],
+    *,
+    quoted: bool = False,
+    adjacent: Adjacent | None = None,
 ) -> list[str]:
     """The corpus's English words that the Korean question's borrowed words spell ("멘탈
     이미지": mental, image), for matching English passages word for word: words that look
@@ -206,17 +212,23 @@ def english_spellings(
     ``quoted`` phrase any word may spell English, if closely (``QUOTED_LIKE``, and
     ``QUOTED_NATIVE_LIKE`` for a native word): "'미니 딥 리서치'" is mini, research, where
     미니 ends like a verb and 리서치 looks Sino-Korean. Words that are rather one of
-    ``names`` (lower case) are left to the speaker and episode checks."""
+    ``names`` (lower case) are left to the speaker and episode checks. A borrowed word
+    that spells no one word can be two the corpus says together (``adjacent``: "싱크업",
+    sync-up)."""
     sounds = sounds_of(vocabulary)
     if quoted:
         words = (strip_particles(w) for w in HANGUL_WORD_RE.findall(question))
         likes = {w: like for w in words if len(w) >= 2 and (like := _quoted_like(w))}
     else:
         likes = dict.fromkeys(borrowed_words(question, also=loaned), SPELLED_LIKE)
-    spelled = (
-        _spelled_unless_named(w, like, names, sounds) for w, like in likes.items() if distinct(w)
-    )
-    return list(dict.fromkeys(w for w in spelled if w and w not in names))
+    spelled = {
+        w: _spelled_unless_named(w, like, names, sounds) for w, like in likes.items() if distinct(w)
+    }
+    out = [w for w in spelled.values() if w and w not in names]
+    for word in (w for w, english in spelled.items() if english is None and adjacent):
+        pair = next((p for a, b in sounds.halves(word) if (p := adjacent(a, b))), None)
+        out += [w for w in pair or () if w not in STOPWORDS]
+    return list(dict.fromkeys(out))
 
 
 def _quoted_like(word: str) -> float | None:

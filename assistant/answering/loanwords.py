@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterator, Set
 from functools import lru_cache
 from typing import TypeVar
 
-from assistant.text import WORD_RE, romanize, stem, strip_particles, without_honorific
+from assistant.text import STOPWORDS, WORD_RE, romanize, stem, strip_particles, without_honorific
 
 T = TypeVar("T")
 HANGUL_WORD_RE = re.compile(r"[\uac00-\ud7a3]+")
@@ -39,6 +39,14 @@ _EU, _EO, _E, _I = 18, 4, 5, 20
 # A word that still ends like a verb ("터질까요", "만드나요") is no borrowed noun; the few
 # loans that end so ("이미지", "센서") are left unjudged.
 VERB_ENDINGS = tuple("요다까죠니냐네며면고서지게자래")
+# A noun made a verb with 시키다, however it ends ("학습시킬": 학습, learning, whose 킬
+# looks borrowed): the noun is what the question says.
+CAUSATIVE_RE = re.compile(
+    r"(?<=[\uac00-\ud7a3]{2})(?:시키|시켜|시킨|시킬|시킵|시켰)[\uac00-\ud7a3]*$"
+)
+# English particles of phrasal words Korean writes as one word with the word before
+# ("싱크업": sync-up, "로그아웃": log out), too short to be heard on their own.
+PHRASAL = {"업": "up", "아웃": "out", "다운": "down", "오프": "off", "백": "back"}
 # ㅂ ㅅ ㅋ ㅍ: not ㄷ or ㄱ, whose 들려 and 글로 are native.
 _CLUSTER_ONSETS = (7, 9, 15, 17)
 # Native words that carry those syllables and are no loans.
@@ -74,7 +82,7 @@ def borrowed_words(question: str, also: Callable[[str], bool] | None = None) -> 
     """Hangul words of ``question`` that look borrowed from English, or that ``also``
     accepts, particles dropped."""
     for word in HANGUL_WORD_RE.findall(question):
-        noun = without_honorific(strip_particles(word))
+        noun = CAUSATIVE_RE.sub("", without_honorific(strip_particles(word)))
         if (
             len(noun) >= 2
             and not plainly_native(noun)
@@ -154,7 +162,7 @@ def english_skeletons(word: str) -> frozenset[str]:
     out = set()
     for r in readings:
         r = re.sub(r"c(?=[eiy])", "s", r)
-        r = re.sub(r"n(?=[kg])", "N", r).replace("Ng", "N")
+        r = re.sub(r"n(?=[kgc])", "N", r).replace("Ng", "N")
         # An r that no vowel follows is not pronounced ("percent" is 퍼센트).
         r = re.sub(r"r(?![aeiouy])", "", r).replace("r", "l")
         r = re.sub(r"(?<=[aeiou])y|^y", "", r)
@@ -211,6 +219,26 @@ class EnglishSounds:
             self._spelled[key] = self._spell(word, like)
         return self._spelled[key]
 
+    def halves(self, word: str) -> Iterator[tuple[frozenset[str], frozenset[str]]]:
+        """For each cut of ``word`` in two, the corpus words (not stop words) each half can
+        be heard as: two English words Korean writes as one ("보드게임": board, game;
+        "싱크업": sync, up)."""
+        for cut in range(2, len(word)):
+            first, second = word[:cut], word[cut:]
+            heads = self._sounding(first) if distinct(first) else frozenset()
+            if second in PHRASAL:
+                tails = frozenset([PHRASAL[second]])
+            else:
+                tails = (
+                    self._sounding(second) if len(second) > 1 and distinct(second) else frozenset()
+                )
+            if heads and tails:
+                yield heads, tails
+
+    def _sounding(self, part: str) -> frozenset[str]:
+        found = (w for s in hangul_skeletons(part) for w in self.skeletons.get(s, ()))
+        return frozenset(w for w in found if w not in STOPWORDS)
+
     def _spell(self, word: str, like: float) -> str | None:
         said = romanize(word).replace("eu", "")
         alike = sorted(
@@ -252,14 +280,25 @@ sounds_of = per_vocabulary(EnglishSounds)
 """``EnglishSounds`` of a vocabulary, kept for the vocabulary in use."""
 
 
-def unheard_borrowings(question: str, vocabulary: Set[str]) -> list[str]:
+Adjacent = Callable[[frozenset[str], frozenset[str]], tuple[str, str] | None]
+"""Which two words, one of each set, a passage says one after the other (``Retriever.adjacent``)."""
+
+
+def unheard_borrowings(
+    question: str, vocabulary: Set[str], adjacent: Adjacent | None = None
+) -> list[str]:
     """Words a Korean question borrows from English that the corpus never says
     ("비트코인" over episodes that never mention bitcoin). A borrowed word the question
-    glosses in Latin letters ("하이퍼스티션(hyperstition)") is left to the name check."""
+    glosses in Latin letters ("하이퍼스티션(hyperstition)") is left to the name check, and
+    one that is two English words the corpus says one after the other ("보드게임": board
+    game) is heard, where ``adjacent`` tells whether it does."""
     latin = {s for w in WORD_RE.findall(question) if w.isascii() for s in english_skeletons(w)}
     sounds = sounds_of(vocabulary)
     return [
         word
         for word in dict.fromkeys(borrowed_words(question))
-        if distinct(word) and not (hangul_skeletons(word) & latin) and not sounds.heard(word)
+        if distinct(word)
+        and not (hangul_skeletons(word) & latin)
+        and not sounds.heard(word)
+        and not (adjacent and any(adjacent(a, b) for a, b in sounds.halves(word)))
     ]

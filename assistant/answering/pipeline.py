@@ -369,7 +369,9 @@ class AnswerPipeline:
         vocabulary, names = retriever.vocabulary, retriever.names
         unwanted = {query.attribute} if query.attribute else set()
         senses = english_senses_said(words, vocabulary, names, retriever.rarity, unwanted)
-        spellings = english_spellings(words, vocabulary, names, quoted=quoted)
+        spellings = english_spellings(
+            words, vocabulary, names, quoted=quoted, adjacent=retriever.adjacent
+        )
         return " ".join([words, *spellings, *senses])
 
     @staticmethod

@@ -8,6 +8,7 @@ never held twice, and a speaker filter asks Chroma which chunks list that speake
 
 from __future__ import annotations
 
+import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
@@ -39,6 +40,9 @@ MAX_SECTIONS = 8
 MOMENT_AFTER_END = 300
 # Sentence vectors kept for the offline answerer (USE-m3's 512 floats: 8 MB at most).
 SENTENCE_CACHE = 4096
+# Passages read to tell whether two words are said one after the other.
+ADJACENT_ROWS = 40
+ADJACENT_KEPT = 1024
 
 
 @dataclass
@@ -159,6 +163,7 @@ class Retriever:
         self._masks: dict[tuple[str, str], np.ndarray] = {}
         self._chapters: dict[str, dict[str, str]] = {}
         self._timelines: dict[str, list[tuple[int, int, str]]] = {}
+        self._adjacent: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, str] | None] = {}
         # A write-up's chapter list is there for outlines, not search (dev: 2 lost to it).
         self._searchable = self.lexical.searchable
         # Chroma's first read of a collection in a process took 0.11 s (loading its
@@ -181,6 +186,35 @@ class Retriever:
     def multilingual(self) -> bool:
         """Whether some chunks are in another language than English."""
         return not self._english.all()
+
+    def adjacent(self, first: Iterable[str], second: Iterable[str]) -> tuple[str, str] | None:
+        """The two words, if some passage says one of the words ``first`` right before one
+        of ``second`` ("board game", "sync-up"): up to ``ADJACENT_ROWS`` passages holding
+        both are read."""
+        firsts, seconds = sorted(first), sorted(second)
+        if not firsts or not seconds or not self.ids:
+            return None
+        key = (tuple(firsts), tuple(seconds))
+        if key not in self._adjacent:  # a question's searches ask it again
+            if len(self._adjacent) >= ADJACENT_KEPT:
+                self._adjacent.clear()
+            self._adjacent[key] = self._said_together(firsts, seconds)
+        return self._adjacent[key]
+
+    def _said_together(self, firsts: list[str], seconds: list[str]) -> tuple[str, str] | None:
+        rows = np.ones(len(self.ids), dtype=bool)
+        for words in (firsts, seconds):
+            scores = self._bm25_scores(" ".join(words))
+            if scores is not None:  # None: stop words only ("up"), which BM25 does not keep
+                rows &= scores > 0
+        ids = [self.ids[r] for r in np.flatnonzero(rows)[:ADJACENT_ROWS]]
+        if not ids:
+            return None
+        either = "|".join(map(re.escape, firsts)), "|".join(map(re.escape, seconds))
+        pattern = re.compile(rf"\b({either[0]})[\s-]+({either[1]})\b", re.I)
+        texts = self.collection.get(ids=ids, include=["documents"])["documents"] or []
+        found = next((m for text in texts if (m := pattern.search(text or ""))), None)
+        return (found.group(1).lower(), found.group(2).lower()) if found else None
 
     def rarity(self, term: str) -> float:
         """How rare a stemmed term is in this generation (inverse document frequency)."""

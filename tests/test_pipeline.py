@@ -14,6 +14,7 @@ from assistant.answering.citations import speaker_changes, verbatim_quotes
 from assistant.answering.korean_words import (
     english_senses_said,
     english_spellings,
+    glossed_korean,
     korean_words_said,
     native,
 )
@@ -29,6 +30,7 @@ from assistant.answering.question import (
 from assistant.answering.spelling import respellings
 from assistant.answering.synthesizers import ScriptedSynthesizer, SynthesisError
 from assistant.answering.synthesizers.base import NOTICE
+from assistant.index.glosses import glosses
 from assistant.schema import Answer, Hit, parse_timestamp
 from assistant.text import content_terms, split_sentences, strip_particles
 from benchmarks.estimates import NOAM_BROWN, measure
@@ -620,6 +622,40 @@ def test_an_english_question_finds_the_korean_write_up_passage_that_answers_it(
     answer = bot.ask("What does the Korean write-up say about the energy reasoning models consume?")
     assert any("에너지 소비량" in p.text for p in answer.passages[:5])
     assert "에너지 소비량" in answer.citations[0].quote
+
+
+def test_terms_a_korean_text_glosses_in_english_are_read_with_as_many_words() -> None:
+    text = (
+        "제가 보통 지적하는 것은 정보 검색(information retrieval)입니다. 그리고 자가 대국(Self-Play)"
+        " 결합하기. 그들은 마음 이론(theory of mind)을 가집니다. 그는 조종 가능성(steerability)을"
+        " 말했습니다(as he said on the podcast, at length and more than once)."
+    )
+    assert glosses(text) == {
+        ("정보 검색", "information retrieval"),
+        ("자가 대국", "Self-Play"),
+        ("마음 이론", "theory of mind"),
+        ("가능성", "steerability"),
+    }
+    assert glosses("An English transcript (with a remark in parentheses).") == set()
+
+
+def test_an_english_question_is_matched_in_the_korean_its_terms_are_glossed_with(
+    bot: Assistant,
+) -> None:
+    retriever = bot.retriever()
+    # The index keeps the write-up's glosses: names and phrases no dictionary has.
+    assert {("일리야", "Ilya"), ("자가 대국", "Self-Play")} <= set(retriever.glosses)
+    said = glossed_korean("Who asked for an LLM self-play challenge?", retriever.glosses)
+    assert said["self"] == said["play"] == ("자가", "대국")
+    # A gloss read as its last word only is no translation: 가능성 is "possibility".
+    assert glossed_korean("How much steerability?", [("가능성", "steerability")]) == {}
+    # "일리야가 노암에게 … 설득했다는": the write-up writes Ilya in Hangul after its first
+    # mention, which a passage on Ilya's GPT-Zero outranked, gloss and all.
+    answer = bot.ask(
+        "In the Korean write-up, who convinced whom about reasoning LLMs, Ilya or Noam?"
+    )
+    assert "일리야가 노암에게" in answer.passages[0].text
+    assert "일리야가 노암에게" in answer.citations[0].quote
 
 
 def test_naming_the_write_up_asked_is_no_word_the_corpus_lacks(bot: Assistant) -> None:

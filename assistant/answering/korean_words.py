@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterator, Set
+from collections.abc import Callable, Iterator, Sequence, Set
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib.resources import files
@@ -336,6 +336,32 @@ def korean_words_said(question: str, vocabulary: Set[str]) -> dict[str, tuple[st
         if heads:
             out[content_terms(word)[0]] = tuple(w for head in heads for w in head)
     return out
+
+
+def glossed_korean(question: str, glosses: Sequence[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
+    """For an English question: each of its terms in a term the corpus's Korean text
+    glosses in English, all of whose words the question says ("self-play": 자가 대국), and
+    that term's Korean words."""
+    terms = set(content_terms(question))
+    out: dict[str, tuple[str, ...]] = {}
+    for korean, english in glosses:
+        key = content_terms(english)
+        if key and terms.issuperset(key) and _glosses(korean, key):
+            for term in key:
+                out[term] = tuple(dict.fromkeys([*out.get(term, ()), *korean.split()]))
+    return out
+
+
+def _glosses(korean: str, english: Sequence[str]) -> bool:
+    """Whether a gloss's Korean is the term, not just its last word: "조종 가능성
+    (steerability)" was read as 가능성, whose senses (possibility) are not the English.
+
+    (Glosses read the other way, for Korean questions, found nothing the dictionary did
+    not: dev lost two key facts, fresh probes none won.)"""
+    senses = english_senses(korean) if " " not in korean else []
+    if not senses or not native(korean):
+        return True
+    return any(set(content_terms(sense)) & set(english) for sense in senses)
 
 
 def prepare(vocabulary: Set[str]) -> None:

@@ -16,6 +16,7 @@ from assistant.answering.coverage import Coverage, assess, names, passage_terms
 from assistant.answering.korean_words import (
     english_senses_said,
     english_spellings,
+    glossed_korean,
     korean_words_said,
 )
 from assistant.answering.question import Query, read_question
@@ -134,7 +135,11 @@ class AnswerPipeline:
             query = query.with_english(self._english(query, retriever))
         elif retriever.multilingual:
             # Not the words that name its episodes: "Noam Brown episode" is no topic.
-            query = query.with_korean(korean_words_said(query.within_named(), retriever.vocabulary))
+            words = query.within_named()
+            korean = korean_words_said(words, retriever.vocabulary)
+            for term, glossed in glossed_korean(words, retriever.glosses).items():
+                korean[term] = tuple(dict.fromkeys([*glossed, *korean.get(term, ())]))
+            query = query.with_korean(korean)
         hits = self.retrieve(query, filters, retriever)
         if query.kind == "moment" and not hits:
             text = self._over_by_then(query, filters, retriever)

@@ -30,6 +30,7 @@ import bm25s
 import numpy as np
 from bm25s.stopwords import STOPWORDS_EN
 
+from assistant.index.glosses import glosses
 from assistant.index.store import pages
 from assistant.ingestion.text_formats import is_chapter_list
 from assistant.text import (
@@ -51,8 +52,8 @@ logger = logging.getLogger(__name__)
 
 # 2: vectors saved beside BM25; 3: with checksums.json; 4: speakers left to Chroma; 5: which
 # chunks search may return; 6: Korean words without their particles; 7: a word that runs
-# Latin letters into Hangul split at the change
-FORMAT = 7
+# Latin letters into Hangul split at the change; 8: each file's glosses
+FORMAT = 8
 CHECKSUMS = "checksums.json"
 MAIN = "main"  # vector spaces: the main embedder's, and the optional cross-lingual one's
 CROSSLINGUAL = "crosslingual"
@@ -106,6 +107,8 @@ class Rows:
     tokens: list[list[str]] = field(default_factory=list)
     # Each file's distinct words (unstemmed), so a removed file's names stop counting as known.
     words: dict[str, set[str]] = field(default_factory=dict)
+    # Each file's terms glossed in English, as (Korean, English) (see glosses.py).
+    glosses: dict[str, set[tuple[str, str]]] = field(default_factory=dict)
     # Space name -> float32 matrix, one unit-length row per chunk, in the order of ``ids``.
     vectors: dict[str, np.ndarray] = field(default_factory=dict)
 
@@ -120,6 +123,8 @@ class Rows:
         # One string object per distinct term: 50,000 chunks hold 5 million term occurrences.
         self.tokens.append([sys.intern(t) for t in terms])
         self.words.setdefault(meta["source_file"], set()).update(WORD_RE.findall(text.lower()))
+        if meta.get("language", "en") != "en":
+            self.glosses.setdefault(meta["source_file"], set()).update(glosses(text))
 
     def extend(
         self, items: Iterable[tuple[str, str, dict]], vectors: dict[str, np.ndarray]
@@ -143,7 +148,10 @@ class Rows:
 
     def keep_files(self, files: set[str]) -> Rows:
         """Only the chunks of ``files``."""
-        out = Rows(words={f: w for f, w in self.words.items() if f in files})
+        out = Rows(
+            words={f: w for f, w in self.words.items() if f in files},
+            glosses={f: g for f, g in self.glosses.items() if f in files},
+        )
         keep = [i for i, name in enumerate(self.files) if name in files]
         out.vectors = {space: np.asarray(m[keep]) for space, m in self.vectors.items()}
         for i in keep:
@@ -167,6 +175,9 @@ class LexicalIndex:
         self.english = np.array(rows.english, dtype=bool)
         self.searchable = np.array(rows.searchable, dtype=bool)
         self.vocabulary: set[str] = {w for words in rows.words.values() for w in words}
+        self.glosses: list[tuple[str, str]] = sorted(
+            {g for gs in rows.glosses.values() for g in gs}
+        )
         if bm25 is None:
             bm25 = bm25s.BM25()
             if rows.tokens:
@@ -219,6 +230,7 @@ class LexicalIndex:
                 "searchable": self.searchable.tolist(),
                 "files": rows.files,
                 "words": {f: sorted(w) for f, w in rows.words.items()},
+                "glosses": {f: sorted(g) for f, g in rows.glosses.items()},
                 "terms": terms,
             }
             (tmp / "rows.json").write_text(json.dumps(record, ensure_ascii=False), "utf-8")
@@ -257,6 +269,7 @@ class LexicalIndex:
             searchable=record["searchable"],
             files=record["files"],
             words={f: set(w) for f, w in record["words"].items()},
+            glosses={f: {(k, e) for k, e in g} for f, g in record["glosses"].items()},
         )
         if with_tokens:
             with np.load(directory / "tokens.npz") as saved:

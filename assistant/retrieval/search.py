@@ -138,6 +138,8 @@ class Retriever:
             if len(w) > 2 and w.isalpha()
         }
         self.ids = self.lexical.ids
+        # (Korean, English) of each term the corpus's Korean text glosses in English.
+        self.glosses = self.lexical.glosses
         self._dense = {
             space: DenseSpace(
                 matrix,

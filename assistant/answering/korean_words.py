@@ -74,9 +74,11 @@ ENDINGS = tuple(sorted(_ENDINGS, key=len, reverse=True))
 INTERROGATIVES = frozenset(["어느", "어떤", "무슨", "몇", "어떠한"])
 # A dictionary sense is matched when all its words are in the corpus and each is this rare
 # (inverse document frequency) there, and at most so many words a noun (tuned on the dev
-# split and on 40 fresh Korean probe questions; see README "Korean questions").
+# split and on 40 fresh Korean probe questions; see README "Korean questions"). Three, not
+# two: "껍데기" is cover, covering, shell, and only "shell" is the write-up's word (dev
+# hit@5 +1, 36 more fresh probes rank 1 23 -> 25, none lost).
 RARE_SENSE = 2.5
-SENSES_A_WORD = 2
+SENSES_A_WORD = 3
 # Korean headwords an English word is matched by, at most.
 KOREAN_A_WORD = 3
 # What can stick to a headword in the corpus's words: nothing, a particle, a suffix.

@@ -67,10 +67,10 @@ NUMBER_RE = re.compile(
 # dev questions 0.5 took key facts from .70 to .76 and citing gold from .88 to .92 (1.0 the
 # same, 2.0 .74); none lost. For English the same had added .01 at best.
 SIMILARITY_WEIGHT = 0.5
-# Of the sentences best by their words and passage. On dev, 6, 10, 16, 30 and all (~70) found
-# the same key facts; 12 leaves room below the first few and keeps a Korean answer's p95 at
-# 44 ms with no cache (20: 51 ms, all: 120 ms).
-SIMILARITY_POOL = 12
+# Of the sentences best by their words and passage; embedding them is most of a Korean
+# answer's time. On the 216 dev questions and 36 fresh Korean probes 8, 10 and 12 found the
+# same passages and key facts (6 lost a key fact); 8 embeds a third fewer sentences than 12.
+SIMILARITY_POOL = 8
 # What ending in "?" leaves of a sentence's score: a host's question holds the words of the
 # listener's question and is rarely its answer (the reply after it is).
 QUESTION_FACTOR = 0.5

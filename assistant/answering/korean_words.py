@@ -322,6 +322,17 @@ def corpus_terms(vocabulary: Set[str]) -> frozenset[str]:
     return frozenset(stem(w) for w in vocabulary if w.isascii())
 
 
+def korean_for(
+    question: str, vocabulary: Set[str], glosses: Sequence[tuple[str, str]]
+) -> dict[str, tuple[str, ...]]:
+    """For an English question: each of its terms and the corpus's Korean words for it, as
+    the corpus's own glosses give them (first) and as the dictionary does."""
+    out = korean_words_said(question, vocabulary)
+    for term, korean in glossed_korean(question, glosses).items():
+        out[term] = tuple(dict.fromkeys([*korean, *out.get(term, ())]))
+    return out
+
+
 def korean_words_said(question: str, vocabulary: Set[str]) -> dict[str, tuple[str, ...]]:
     """The corpus's Korean words for an English question's words, by the dictionary's
     senses read backwards ("concern": 우려, "music": 음악), for matching the Korean text an
@@ -348,13 +359,13 @@ def glossed_korean(question: str, glosses: Sequence[tuple[str, str]]) -> dict[st
     out: dict[str, tuple[str, ...]] = {}
     for korean, english in glosses:
         key = content_terms(english)
-        if key and terms.issuperset(key) and _glosses(korean, key):
+        if key and terms.issuperset(key) and _whole_term(korean, key):
             for term in key:
                 out[term] = tuple(dict.fromkeys([*out.get(term, ()), *korean.split()]))
     return out
 
 
-def _glosses(korean: str, english: Sequence[str]) -> bool:
+def _whole_term(korean: str, english: Sequence[str]) -> bool:
     """Whether a gloss's Korean is the term, not just its last word: "조종 가능성
     (steerability)" was read as 가능성, whose senses (possibility) are not the English.
 

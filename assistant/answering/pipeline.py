@@ -16,8 +16,7 @@ from assistant.answering.coverage import Coverage, assess, names, passage_terms
 from assistant.answering.korean_words import (
     english_senses_said,
     english_spellings,
-    glossed_korean,
-    korean_words_said,
+    korean_for,
 )
 from assistant.answering.question import Query, read_question
 from assistant.answering.spelling import notice as spelling_notice
@@ -135,10 +134,7 @@ class AnswerPipeline:
             query = query.with_english(self._english(query, retriever))
         elif retriever.multilingual:
             # Not the words that name its episodes: "Noam Brown episode" is no topic.
-            words = query.within_named()
-            korean = korean_words_said(words, retriever.vocabulary)
-            for term, glossed in glossed_korean(words, retriever.glosses).items():
-                korean[term] = tuple(dict.fromkeys([*glossed, *korean.get(term, ())]))
+            korean = korean_for(query.within_named(), retriever.vocabulary, retriever.glosses)
             query = query.with_korean(korean)
         hits = self.retrieve(query, filters, retriever)
         if query.kind == "moment" and not hits:

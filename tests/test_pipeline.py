@@ -1077,6 +1077,23 @@ def test_a_noun_made_a_verb_with_sikida_is_no_borrowed_word(bot: Assistant) -> N
     assert not answer.abstained and answer.citations
 
 
+def test_a_short_nouns_particle_and_a_sino_korean_prefix_are_no_borrowed_letters(
+    bot: Assistant,
+) -> None:
+    # "닭한테" (to the chicken: 테 looks borrowed, and 닭 is too short for the particle to
+    # come off) and "소그룹" (small group: 소 and the borrowed 그룹) were never mentioned,
+    # and both questions abstained.
+    vocabulary = bot.retriever().vocabulary
+    for question in (
+        "초지능 아래서 사는 게 궁금하면 닭한테 물어보라는 힌튼 말, 누가 인용했어?",
+        "도망자 연합 행사에서 45분짜리 소그룹 세션 세 번 돌린 얘기는 언제쯤 하나요?",
+    ):
+        assert not unheard_borrowings(question, vocabulary), question
+        assert not bot.ask(question).abstained, question
+    # A prefix's syllable that begins a borrowing is not cut off it: 비트코인 is no 비-.
+    assert unheard_borrowings("비트코인 얘기 나왔어?", vocabulary) == ["비트코인"]
+
+
 def test_two_english_words_written_as_one_are_heard_where_the_episodes_say_them_together(
     bot: Assistant,
 ) -> None:

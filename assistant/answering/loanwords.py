@@ -17,7 +17,15 @@ from collections.abc import Callable, Iterator, Set
 from functools import lru_cache
 from typing import TypeVar
 
-from assistant.text import STOPWORDS, WORD_RE, romanize, stem, strip_particles, without_honorific
+from assistant.text import (
+    PARTICLES,
+    STOPWORDS,
+    WORD_RE,
+    romanize,
+    stem,
+    strip_particles,
+    without_honorific,
+)
 
 T = TypeVar("T")
 HANGUL_WORD_RE = re.compile(r"[\uac00-\ud7a3]+")
@@ -44,6 +52,10 @@ VERB_ENDINGS = tuple("요다까죠니냐네며면고서지게자래")
 CAUSATIVE_RE = re.compile(
     r"(?<=[\uac00-\ud7a3]{2})(?:시키|시켜|시킨|시킬|시킵|시켰)[\uac00-\ud7a3]*$"
 )
+LONG_PARTICLES = tuple(p for p in PARTICLES if len(p) >= 2 and not p.startswith(("하", "되", "된")))
+# Sino-Korean prefixes Korean puts before a borrowed word ("소그룹": small group): the word
+# after them is the borrowing, when it clearly spells a corpus word.
+PREFIXES = tuple("소대초신반재")
 # English particles of phrasal words Korean writes as one word with the word before
 # ("싱크업": sync-up, "로그아웃": log out), too short to be heard on their own.
 PHRASAL = {"업": "up", "아웃": "out", "다운": "down", "오프": "off", "백": "back"}
@@ -82,7 +94,12 @@ def borrowed_words(question: str, also: Callable[[str], bool] | None = None) -> 
     """Hangul words of ``question`` that look borrowed from English, or that ``also``
     accepts, particles dropped."""
     for word in HANGUL_WORD_RE.findall(question):
-        noun = CAUSATIVE_RE.sub("", without_honorific(strip_particles(word)))
+        noun = strip_particles(word)
+        if noun == word:
+            # A one-syllable noun keeps its particle ("닭한테": to the chicken, whose 테
+            # looks borrowed): a particle of two syllables or more comes off it too.
+            noun = next((word[: -len(p)] for p in LONG_PARTICLES if word.endswith(p)), word)
+        noun = CAUSATIVE_RE.sub("", without_honorific(noun))
         if (
             len(noun) >= 2
             and not plainly_native(noun)
@@ -300,5 +317,6 @@ def unheard_borrowings(
         if distinct(word)
         and not (hangul_skeletons(word) & latin)
         and not sounds.heard(word)
+        and not (word.startswith(PREFIXES) and len(word) > 2 and sounds.spelled(word[1:]))
         and not (adjacent and any(adjacent(a, b) for a, b in sounds.halves(word)))
     ]

@@ -327,6 +327,25 @@ def test_comparison_quotes_each_named_episode(bot: Assistant) -> None:
         assert 1 <= sum(line.startswith(episode) for line in lines) <= 2
 
 
+def test_a_comparison_goes_in_the_order_the_question_names_the_episodes(bot: Assistant) -> None:
+    episodes = bot.retriever().manifest.episodes
+    # The index's order (EP 79, EP 81, EP 88, Latent Space) put the second-named side first.
+    assert read_question(
+        "EP 88 said there is no secret recipe; how does that fit EP 81's tacit knowledge?",
+        [],
+        episodes,
+    ).episodes == ("EP 88", "EP 81")
+    # A name written in Hangul is named where its first word is.
+    assert read_question(
+        "노암 브라운이 말한 data wall이랑 EP 81에서 성현님이 말한 데이터 병목이랑 비슷한 얘기야?",
+        [],
+        episodes,
+    ).episodes == ("Latent Space · Noam Brown", "EP 81")
+    answer = bot.ask("How do EP 88 and EP 81 differ on a secret recipe?")
+    lines = answer.text.splitlines()
+    assert lines[0].startswith("EP 88") and lines[-1].startswith("EP 81")
+
+
 @pytest.mark.parametrize(
     "question",
     ["What's the difference between EP 79 and EP 81?", "EP 79와 EP 81은 어떻게 다른가요?"],

@@ -629,26 +629,37 @@ def quoted_phrases(question: str) -> tuple[str, ...]:
 
 def episodes_named(question: str, labels: Sequence[str]) -> list[str]:
     """Episodes a question names itself: "EP 81", "episode 88", "88화", "Latent Space",
-    "the Noam Brown episode"."""
+    "the Noam Brown episode"; in the order it names them ("EP 79 had …; did EP 88 …?"
+    compares EP 79 with EP 88)."""
     q = question.lower()
-    numbers = {int(next(g for g in m.groups() if g)) for m in EPISODE_NUMBER_RE.finditer(q)}
-    spelled = [_spellings(w) for w in HANGUL_RE.findall(question)]
+    numbers: dict[int, int] = {}
+    for m in EPISODE_NUMBER_RE.finditer(q):
+        numbers.setdefault(int(next(g for g in m.groups() if g)), m.start())
+    hangul = list(HANGUL_RE.finditer(question))
+    spelled = [_spellings(m.group()) for m in hangul]
     # Labels share their parts ("Latent Space · …" for every episode of that show): each
     # part is looked for once (500 episodes cost a Korean question 50 ms before).
-    found: dict[str, bool] = {}
+    found: dict[str, int | None] = {}
 
-    def said(part: str) -> bool:
+    def said(part: str) -> int | None:
+        """Where the question says ``part``, if it does."""
         if part not in found:
-            found[part] = part.lower() in q or _spelled_in_hangul(part, spelled)
+            at = q.find(part.lower())
+            if at < 0 and (word := _spelled_in_hangul(part, spelled)) is not None:
+                at = hangul[word].start()
+            found[part] = at if at >= 0 else None
         return found[part]
 
-    named = []
+    named: list[tuple[int, str]] = []
     for label in labels:
         m = re.fullmatch(r"EP (\d+)", label)
-        parts = _label_parts(label)
-        if (m and int(m.group(1)) in numbers) or (not m and any(said(p) for p in parts)):
-            named.append(label)
-    return named
+        if m:
+            at = numbers.get(int(m.group(1)))
+        else:
+            at = min((a for p in _label_parts(label) if (a := said(p)) is not None), default=None)
+        if at is not None:
+            named.append((at, label))
+    return [label for _, label in sorted(named, key=lambda n: n[0])]
 
 
 def _label_parts(label: str) -> list[str]:
@@ -662,13 +673,14 @@ def _spellings(word: str) -> list[str]:
     return [w.replace("eu", "") for w in _hangul_words(word)]
 
 
-def _spelled_in_hangul(name: str, spelled: list[list[str]]) -> bool:
-    """Whether a name of two or more words is written in Hangul, word by word, in the
-    question ("노암 브라운 인터뷰" for "Noam Brown"). Borrowed names come out of Hangul
-    loosely, so the words must sound alike on average, none of them far off."""
+def _spelled_in_hangul(name: str, spelled: list[list[str]]) -> int | None:
+    """Which Hangul word of the question a name of two or more words starts at, if it is
+    written in Hangul word by word ("노암 브라운 인터뷰" for "Noam Brown"). Borrowed names
+    come out of Hangul loosely, so the words must sound alike on average, none of them far
+    off."""
     words = [w.lower() for w in WORD_RE.findall(name)]
     if len(words) < 2 or not all(w.isalpha() for w in words):  # "EP 288" is no spoken name
-        return False
+        return None
     for start in range(len(spelled) - len(words) + 1):
         scores = [
             max(
@@ -677,8 +689,8 @@ def _spelled_in_hangul(name: str, spelled: list[list[str]]) -> bool:
             for i, w in enumerate(words)
         ]
         if min(scores) >= 0.55 and sum(scores) / len(scores) >= 0.7:
-            return True
-    return False
+            return start
+    return None
 
 
 # "the year-in-review episode", "the 'There Is No Secret' episode": an episode named by

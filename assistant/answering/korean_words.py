@@ -378,9 +378,10 @@ def _whole_term(korean: str, english: Sequence[str]) -> bool:
 
 
 def prepare(vocabulary: Set[str]) -> None:
-    """Load the dictionary and read it for ``vocabulary`` now, not in the first answer
-    (0.6 s)."""
+    """Load the dictionary and read it for ``vocabulary``, and the corpus's English sounds,
+    now, not in the first answer (0.6 s; the sounds 0.26 s at 100x the shipped corpus)."""
     _backwards(vocabulary)
+    sounds_of(vocabulary)
 
 
 def _sense_key(word: str) -> str:

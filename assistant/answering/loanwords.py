@@ -309,13 +309,15 @@ def unheard_borrowings(
     glosses in Latin letters ("하이퍼스티션(hyperstition)") is left to the name check, and
     one that is two English words the corpus says one after the other ("보드게임": board
     game) is heard, where ``adjacent`` tells whether it does."""
+    borrowed = [w for w in dict.fromkeys(borrowed_words(question)) if distinct(w)]
+    if not borrowed:  # an English question: no need of the corpus's sounds (0.26 s at 100x)
+        return []
     latin = {s for w in WORD_RE.findall(question) if w.isascii() for s in english_skeletons(w)}
     sounds = sounds_of(vocabulary)
     return [
         word
-        for word in dict.fromkeys(borrowed_words(question))
-        if distinct(word)
-        and not (hangul_skeletons(word) & latin)
+        for word in borrowed
+        if not (hangul_skeletons(word) & latin)
         and not sounds.heard(word)
         and not (word.startswith(PREFIXES) and len(word) > 2 and sounds.spelled(word[1:]))
         and not (adjacent and any(adjacent(a, b) for a, b in sounds.halves(word)))

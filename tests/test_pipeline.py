@@ -1096,6 +1096,27 @@ def test_a_noun_made_a_verb_with_sikida_is_no_borrowed_word(bot: Assistant) -> N
     assert not answer.abstained and answer.citations
 
 
+def test_a_name_written_in_hangul_with_no_mark_of_a_loan_is_spelled_for_bm25(
+    bot: Assistant,
+) -> None:
+    # "다마고치" and "오마하" have none of the syllables loans are told by: their English
+    # (Tamagotchi, Omaha) was not matched at all.
+    retriever = bot.retriever()
+    vocabulary, names = retriever.vocabulary, retriever.names
+    question = "폰 안에서 키우는 다마고치 같은 모델 얘기, 오마하 포커 얘기는 누가 했어요?"
+    spelled = english_spellings(question, vocabulary, names, unmarked=True)
+    assert {"tamagotchi", "omaha"} <= set(spelled)
+    assert "tamagotchi" not in english_spellings(question, vocabulary, names)
+    # Verb forms, connectives and dictionary words run together spell nothing.
+    for question in (
+        "디스코드에 올라온 질문이 뭐였지?",
+        "다른 에이전트를 어떻게 다뤄야 한다고 했어?",
+        "요즘 온 국민이 주식시장만 보면서 산다고 했죠?",
+    ):
+        said = english_spellings(question, vocabulary, names, unmarked=True)
+        assert said == english_spellings(question, vocabulary, names), question
+
+
 def test_a_short_nouns_particle_and_a_sino_korean_prefix_are_no_borrowed_letters(
     bot: Assistant,
 ) -> None:

@@ -207,6 +207,7 @@ def english_spellings(
     *,
     quoted: bool = False,
     adjacent: Adjacent | None = None,
+    unmarked: bool = False,
 ) -> list[str]:
     """The corpus's English words that the Korean question's borrowed words spell ("멘탈
     이미지": mental, image), for matching English passages word for word: words that look
@@ -214,7 +215,9 @@ def english_spellings(
     ``quoted`` phrase any word may spell English, if closely (``QUOTED_LIKE``, and
     ``QUOTED_NATIVE_LIKE`` for a native word): "'미니 딥 리서치'" is mini, research, where
     미니 ends like a verb and 리서치 looks Sino-Korean. Words that are rather one of
-    ``names`` (lower case) are left to the speaker and episode checks. A borrowed word
+    ``names`` (lower case) are left to the speaker and episode checks. With ``unmarked``,
+    for BM25 only, a word that may be a name with no mark of a loan spells English at the
+    quoted likeness ("다마고치": tamagotchi; see ``_unmarked_name``). A borrowed word
     that spells no one word can be two the corpus says together (``adjacent``: "싱크업",
     sync-up)."""
     sounds = sounds_of(vocabulary)
@@ -223,6 +226,11 @@ def english_spellings(
         likes = {w: like for w in words if len(w) >= 2 and (like := _quoted_like(w))}
     else:
         likes = dict.fromkeys(borrowed_words(question, also=loaned), SPELLED_LIKE)
+        if unmarked:
+            for word in HANGUL_WORD_RE.findall(question):
+                noun = _noun(word)
+                if noun not in likes and _unmarked_name(noun):
+                    likes[noun] = QUOTED_LIKE
     spelled = {
         w: _spelled_unless_named(w, like, names, sounds) for w, like in likes.items() if distinct(w)
     }
@@ -231,6 +239,25 @@ def english_spellings(
         pair = next((p for a, b in sounds.halves(word) if (p := adjacent(a, b))), None)
         out += [w for w in pair or () if w not in STOPWORDS]
     return list(dict.fromkeys(out))
+
+
+# Verb connectives a question's words end with ("다뤄야", "해서"): no name ends so.
+CONNECTIVES = tuple("야어아워뤄와려져쳐켜겨서")
+
+
+def _unmarked_name(noun: str) -> bool:
+    """Whether ``noun`` can be a name written in Hangul with no mark of a loan ("다마고치":
+    Tamagotchi, "오마하": Omaha): three syllables or more, no dictionary word nor two run
+    together, no asking word, and not ending like a verb, a connective ("다뤄야") or an
+    adnominal form (a last syllable closed by ㄴ, ㄹ or ㅆ: "올라온")."""
+    if len(noun) < 3 or noun in ASKING or _dictionary().get(noun) or plainly_native(noun):
+        return False
+    # Nor dictionary words run together ("주식시장": 주식, 시장, stock market).
+    dictionary = _dictionary()
+    if any(noun[:i] in dictionary and noun[i:] in dictionary for i in range(1, len(noun))):
+        return False
+    coda = (ord(noun[-1]) - 0xAC00) % 28
+    return coda not in (4, 8, 20) and not noun.endswith(CONNECTIVES)
 
 
 def _quoted_like(word: str) -> float | None:

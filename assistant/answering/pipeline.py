@@ -370,8 +370,10 @@ class AnswerPipeline:
         vocabulary, names = retriever.vocabulary, retriever.names
         unwanted = {query.attribute} if query.attribute else set()
         senses = english_senses_said(words, vocabulary, names, retriever.rarity, unwanted)
+        # Names with no mark of a loan are spelled for BM25 only: choosing the answer's
+        # sentence by them too picked the sentence that merely says "slide" (dev: 2 lost).
         spellings = english_spellings(
-            words, vocabulary, names, quoted=quoted, adjacent=retriever.adjacent
+            words, vocabulary, names, quoted=quoted, adjacent=retriever.adjacent, unmarked=True
         )
         return " ".join([words, *spellings, *senses])
 

@@ -224,8 +224,10 @@ def english_spellings(
     if quoted:
         words = (strip_particles(w) for w in HANGUL_WORD_RE.findall(question))
         likes = {w: like for w in words if len(w) >= 2 and (like := _quoted_like(w))}
+        borrowed = set(likes)
     else:
         likes = dict.fromkeys(borrowed_words(question, also=loaned), SPELLED_LIKE)
+        borrowed = set(likes)
         if unmarked:
             for word in HANGUL_WORD_RE.findall(question):
                 noun = _noun(word)
@@ -235,7 +237,10 @@ def english_spellings(
         w: _spelled_unless_named(w, like, names, sounds) for w, like in likes.items() if distinct(w)
     }
     out = [w for w in spelled.values() if w and w not in names]
-    for word in (w for w, english in spelled.items() if english is None and adjacent):
+    # Two words run together are looked for only where the word looks borrowed: the passages
+    # read for each possible name would cost a Korean question's first asking.
+    halved = (w for w, english in spelled.items() if english is None and w in borrowed)
+    for word in halved if adjacent else ():
         pair = next((p for a, b in sounds.halves(word) if (p := adjacent(a, b))), None)
         out += [w for w in pair or () if w not in STOPWORDS]
     return list(dict.fromkeys(out))
@@ -250,10 +255,10 @@ def _unmarked_name(noun: str) -> bool:
     Tamagotchi, "오마하": Omaha): three syllables or more, no dictionary word nor two run
     together, no asking word, and not ending like a verb, a connective ("다뤄야") or an
     adnominal form (a last syllable closed by ㄴ, ㄹ or ㅆ: "올라온")."""
-    if len(noun) < 3 or noun in ASKING or _dictionary().get(noun) or plainly_native(noun):
+    dictionary = _dictionary()
+    if len(noun) < 3 or noun in ASKING or dictionary.get(noun) or plainly_native(noun):
         return False
     # Nor dictionary words run together ("주식시장": 주식, 시장, stock market).
-    dictionary = _dictionary()
     if any(noun[:i] in dictionary and noun[i:] in dictionary for i in range(1, len(noun))):
         return False
     coda = (ord(noun[-1]) - 0xAC00) % 28

@@ -76,7 +76,7 @@ def _prepared(retriever: Retriever) -> Retriever:
     if retriever.multilingual:
         from assistant.answering.korean_words import prepare
 
-        prepare(retriever.vocabulary)
+        prepare(retriever.vocabulary, retriever.glosses)
     return retriever
 
 

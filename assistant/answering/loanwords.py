@@ -28,6 +28,7 @@ from assistant.text import (
 )
 
 T = TypeVar("T")
+K = TypeVar("K")
 HANGUL_WORD_RE = re.compile(r"[\uac00-\ud7a3]+")
 # How alike a borrowed word's romanization and the English word it spells must be, and by
 # how much more alike than any other word with its consonants ("에이전트", eijeonte: agent
@@ -280,12 +281,12 @@ class EnglishSounds:
         return i < len(self.hangul) and self.hangul[i].startswith(word)
 
 
-def per_vocabulary(build: Callable[[Set[str]], T]) -> Callable[[Set[str]], T]:
-    """``build`` made once for the vocabulary in use: a retriever keeps one vocabulary per
-    index generation, so only a new generation builds it again."""
-    kept: list[tuple[Set[str], T]] = []
+def per_vocabulary(build: Callable[[K], T]) -> Callable[[K], T]:
+    """``build`` made once for the vocabulary in use (or another object a retriever keeps
+    per index generation, such as its glosses), so only a new generation builds it again."""
+    kept: list[tuple[K, T]] = []
 
-    def of(vocabulary: Set[str]) -> T:
+    def of(vocabulary: K) -> T:
         if not kept or kept[0][0] is not vocabulary:
             kept[:] = [(vocabulary, build(vocabulary))]
         return kept[0][1]

@@ -197,11 +197,15 @@ class Retriever:
         if not firsts or not seconds or not self.ids:
             return None
         key = (tuple(firsts), tuple(seconds))
-        if key not in self._adjacent:  # a question's searches ask it again
+        with self._lock:  # a question's searches ask it again, from any thread
+            if key in self._adjacent:
+                return self._adjacent[key]
+        found = self._said_together(firsts, seconds)
+        with self._lock:
             if len(self._adjacent) >= ADJACENT_KEPT:
                 self._adjacent.clear()
-            self._adjacent[key] = self._said_together(firsts, seconds)
-        return self._adjacent[key]
+            self._adjacent[key] = found
+        return found
 
     def _said_together(self, firsts: list[str], seconds: list[str]) -> tuple[str, str] | None:
         rows = np.ones(len(self.ids), dtype=bool)

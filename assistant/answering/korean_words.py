@@ -176,7 +176,7 @@ def _judge(noun: str, vocabulary: Set[str], corpus: frozenset[str]) -> Verdict:
     senses = english_senses(noun)
     if senses:
         for sense in senses:
-            terms = [t for t in re.findall(r"[a-z]+", sense.lower()) if t not in STOPWORDS]
+            terms = [t for t in _sense_words(sense) if t not in STOPWORDS]
             # "United Kingdom" is said as "UK", "artificial intelligence" as "AI".
             initials = "".join(t[0] for t in terms) if len(terms) > 1 else ""
             if terms and (all(stem(t) in corpus for t in terms) or initials in corpus):
@@ -198,6 +198,11 @@ def english_senses(noun: str) -> list[str]:
         if senses:
             return list(senses)
     return []
+
+
+def _sense_words(sense: str) -> list[str]:
+    """The words of one dictionary sense, lower case ("United Kingdom": united, kingdom)."""
+    return re.findall(r"[a-z]+", sense.lower())
 
 
 def english_spellings(
@@ -303,7 +308,7 @@ def english_senses_said(
             continue
         said: list[str] = []
         for sense in english_senses(noun):
-            terms = [t for t in re.findall(r"[a-z]+", sense.lower()) if t not in STOPWORDS]
+            terms = [t for t in _sense_words(sense) if t not in STOPWORDS]
             if {stem(t) for t in terms} & unwanted:
                 said = []
                 break
@@ -457,7 +462,7 @@ def _backwards(vocabulary: Set[str]) -> dict[str, tuple[tuple[str, ...], ...]]:
     ranked: dict[str, list[tuple[int, str]]] = {}
     for head in sorted(written):
         for i, sense in enumerate(dictionary[head]):
-            terms = re.findall(r"[a-z]+", sense.lower())
+            terms = _sense_words(sense)
             if len(terms) == 1 and terms[0] not in STOPWORDS:
                 ranked.setdefault(_sense_key(terms[0]), []).append((min(i, 1), head))
     return {

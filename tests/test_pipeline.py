@@ -115,6 +115,10 @@ def test_an_episode_named_by_its_title_is_the_one_outlined(
         # By recording date (the shipped episodes.yaml's; a feed's pubDate does the same).
         ("What is the March episode about?", ("EP 88",)),
         ("3월 에피소드는 무엇에 관한 건가요?", ("EP 88",)),
+        # A Korean question names it by its title's English words before "에피소드" or "편".
+        ("GPT-5.2 에피소드에서 힐베르트 얘기는 언제 나와?", ("EP 79",)),
+        ("DeepSeek 편에서 MoE는 뭐라고 했어?", ("EP 81",)),
+        ("AI 에피소드에서 에이전트 얘기는?", ()),
         ("What did Chester say in the December 14 episode about loneliness?", ("EP 79",)),
         # Two episodes were recorded in December: the title's words pick one, or none is.
         (
@@ -611,6 +615,21 @@ def test_korean_text_is_a_write_up_word_only_as_a_word_of_its_own(bot: Assistant
     episodes = bot.retriever().manifest.episodes
     assert read_question("노암 브라운 글에서 GPT-Zero는?", [], episodes).wants_article
     assert not read_question("구글에서 나온 Gemini 3는?", [], episodes).wants_article
+    # Someone's post: "whose post did they cite", "the post Karpathy wrote".
+    assert not read_question("연말 에피소드에서 누구 글을 인용했나요?", [], episodes).wants_article
+    assert not read_question("카파시가 쓴 글은 뭐였어?", [], episodes).wants_article
+
+
+def test_a_korean_question_finds_the_chapter_of_the_episode_it_names_by_title(
+    bot: Assistant,
+) -> None:
+    # "GPT-5.2 에피소드" named no episode, and the answer opened with EP 79's first minute,
+    # where GPT-5.2 is announced, not with its keynote replay.
+    answer = bot.ask(
+        "GPT-5.2 에피소드에서 힐베르트와 괴델 얘기가 나오는 키노트 재연 파트는 언제 시작하나요?"
+    )
+    assert answer.citations[0].episode == "EP 79"
+    assert "Keynote Replay" in (answer.citations[0].chapter or "")
 
 
 def test_a_write_up_in_a_named_language_is_the_one_asked() -> None:

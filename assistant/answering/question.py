@@ -137,7 +137,9 @@ EPISODE_NUMBER_RE = re.compile(
 ARTICLE_RE = re.compile(
     r"\b(write-?ups?|articles?|show notes|(?:the|this|its|episode['’]?s?)\s+blog posts?"
     r"|(korean|english)\s+(summary|intro|introduction|text|version|post|notes))\b|기사|요약문"
-    r"|(?<![\uac00-\ud7a3])(?<!블로그 )글(?=에|의|은|을|이|\b)|(소개|정리|요약|한국어)\s?글",
+    # "누구 글을 인용했나요", "그가 쓴 글": someone's post, not the episode's write-up.
+    r"|(?<![\uac00-\ud7a3])(?<!블로그 )(?<!누구 )(?<!누구의 )(?<!어떤 )(?<!무슨 )(?<!어느 )(?<!쓴 )"
+    r"글(?=에|의|은|을|이|\b)|(소개|정리|요약|한국어)\s?글",
     re.I,
 )
 # "the Korean write-up", "the English-language article", "한국어 정리 글": the write-up in that
@@ -699,6 +701,11 @@ TITLE_REFERENCE_RE = re.compile(
     r"\bthe\s+((?:(?!the\b)[\w'’\"“”.:,&-]+\s+){1,5}?)(?:episode|interview|conversation|show)\b",
     re.I,
 )
+# "GPT-5.2 에피소드", "DeepSeek 편에서": a Korean question names an episode by the English
+# words of its title written just before its word for an episode.
+KOREAN_TITLE_REFERENCE_RE = re.compile(
+    r"((?:[A-Za-z0-9][A-Za-z0-9.'’:&-]*\s+){1,5})(?:에피소드|회차|인터뷰|방송|편(?![집하리안견]))"
+)
 # Words that pick an episode by its place or its form, never by its title.
 NOT_TITLE_WORDS = frozenset(
     content_terms(
@@ -724,14 +731,18 @@ def episodes_titled(
     The one episode whose title holds most of the words before "episode" (at least half of
     them) is named; a tie names none.
     """
-    references = list(TITLE_REFERENCE_RE.finditer(question))
+    references = sorted(
+        [*TITLE_REFERENCE_RE.finditer(question), *KOREAN_TITLE_REFERENCE_RE.finditer(question)],
+        key=lambda m: m.start(),
+    )
     if not references:  # most questions: no title's words to read (5 ms at 500 episodes)
         return [], []
     titles = title_terms(episodes)
     found: list[str] = []
     phrases: list[str] = []
     for m in references:
-        words = set(content_terms(m.group(1))) - NOT_TITLE_WORDS
+        phrase = m.group(1)
+        words = set(content_terms(phrase)) - NOT_TITLE_WORDS
         if not words:
             continue
         held = {label: len(words & terms) for label, terms in titles.items()}
@@ -740,7 +751,7 @@ def episodes_titled(
         if best and 2 * best >= len(words) and len(winners) == 1:
             if winners[0] not in named and winners[0] not in found:
                 found.append(winners[0])
-            phrases.append(m.group(1))
+            phrases.append(phrase)
     return found, phrases
 
 

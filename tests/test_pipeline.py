@@ -1393,3 +1393,20 @@ def test_a_summary_of_a_transcript_without_chapters_quotes_each_stretch_in_order
     # Stretches across the whole episode, not its opening minutes.
     assert seconds[-1] - seconds[0] > 0.6 * parse_timestamp(turns[-1][1])
     assert all(m.split(" — ")[0] == c.when for m, c in zip(moments, answer.citations, strict=True))
+
+
+def test_a_rare_word_quoted_alone_finds_the_turn_that_says_it(bot: Assistant) -> None:
+    # One quoted word was not searched on its own; fused with the whole question, its one
+    # BM25 match was below the top 8, and the answer quoted EP 79 on "runaways".
+    answer = bot.ask("연말 회고 에피소드에서 '하이퍼스티션'이라는 말을 꺼낸 사람이 누구였죠?")
+    assert "hyperstition" in answer.citations[0].quote
+    assert answer.citations[0].speaker == "Seungjoon Choi"
+
+
+def test_a_passage_found_by_two_searches_is_listed_once(bot: Assistant) -> None:
+    # A quote's own search scored the same passage again, and it was listed twice (11 of 73
+    # questions that quote something).
+    answer = bot.ask('Who came up with the name "Gödel\'s Staircase"?')
+    ids = [h.id for h in answer.passages]
+    assert len(ids) == len(set(ids))
+    assert "Staircase" in answer.passages[0].text

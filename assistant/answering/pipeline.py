@@ -18,7 +18,7 @@ from assistant.answering.korean_words import (
     english_spellings,
     korean_for,
 )
-from assistant.answering.question import Query, read_question
+from assistant.answering.question import HANGUL_RE, Query, read_question
 from assistant.answering.spelling import notice as spelling_notice
 from assistant.answering.spelling import respelled, respellings
 from assistant.answering.synthesizers.base import (
@@ -58,6 +58,8 @@ MAX_QUOTED = 2
 # How rare in the corpus (inverse document frequency) the English a Korean question's
 # borrowed word spells must be to pick its answer sentence (see AnswerPipeline._english).
 RARE_SPELLING = 3.0
+# How rare a word quoted alone must be to be searched on its own (see _rare_words).
+RARE_QUOTE = 5.0
 NOT_COVERED = "The episodes don't seem to cover that."
 NOT_COVERED_KO = (
     "에피소드에서 그 내용을 다루지 않는 것 같습니다. (The episodes don't seem to cover that.)"
@@ -314,8 +316,8 @@ class AnswerPipeline:
             # "What is RLVR, and why does it matter?": the passage that says what RLVR is
             # holds little of the rest of the question's words; the term alone finds it.
             alone = retriever.search(query.defines, pool, narrowed, candidates=candidates)
-            hits += [h for h in alone if h not in hits]
-        for phrase in reversed(query.quoted[:MAX_QUOTED]):
+            hits += _unseen(alone, hits)
+        for phrase in reversed([*query.quoted[:MAX_QUOTED], *self._rare_words(query, retriever)]):
             # "… ‘출근 첫날의 천재’에 비유한 사람은?": the quote alone finds the turn that says
             # it (1st, against none in the top 12 for the whole question). Second place:
             # first, it cost the when-questions that quote a chapter's topic their rank 1.
@@ -329,8 +331,9 @@ class AnswerPipeline:
                 words=self._spelled(query, phrase, retriever, quoted=True),
                 bm25_weight=self.settings.retrieval.bm25_weight,
             )
-            rest = [h for h in hits if h not in alone]
-            hits = [*rest[:1], *alone, *rest[1:]]
+            rest = _unseen(hits, alone)
+            first = bool(hits) and not _unseen(hits[:1], alone)  # it was first already
+            hits = [*alone, *rest] if first else [*rest[:1], *alone, *rest[1:]]
         # The wide search both the write-up and the chapters need, run once for the two.
         wide = cache(
             partial(self._search, query, retriever, self.settings.retrieval.candidates, narrowed)
@@ -376,6 +379,20 @@ class AnswerPipeline:
             words, vocabulary, names, quoted=quoted, adjacent=retriever.adjacent, unmarked=True
         )
         return " ".join([words, *spellings, *senses])
+
+    @staticmethod
+    def _rare_words(query: Query, retriever: Retriever) -> list[str]:
+        """The single words the question quotes that the corpus says rarely, as said or as
+        their Hangul spells them ("'하이퍼스티션'": hyperstition, said once): searched on their
+        own like a quoted phrase. Fused with the whole question, one rare BM25 word left the
+        turn that says it out of the top 8."""
+        rare = []
+        for word in query.quoted_words[:MAX_QUOTED]:
+            spelled = english_spellings(word, retriever.vocabulary, retriever.names, quoted=True)
+            terms = content_terms(" ".join(spelled) if HANGUL_RE.search(word) else word)
+            if terms and min(retriever.rarity(t) for t in terms) >= RARE_QUOTE:
+                rare.append(word)
+        return rare
 
     @staticmethod
     def _english(query: Query, retriever: Retriever) -> list[str]:
@@ -677,3 +694,10 @@ def _add(usage: Usage, more: Usage, *, into: bool = False) -> Usage:
     if target.time_to_first_token is None:
         target.time_to_first_token = more.time_to_first_token
     return target
+
+
+def _unseen(hits: list[Hit], seen: list[Hit]) -> list[Hit]:
+    """``hits`` but the passages among ``seen``: another search scores the same passage
+    otherwise, and it was listed twice."""
+    ids = {h.id for h in seen}
+    return [h for h in hits if h.id not in ids]

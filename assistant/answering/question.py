@@ -299,6 +299,7 @@ class Query:
     wants_article: bool = False  # "according to the write-up …"
     article_language: str | None = None  # "the Korean write-up": "ko"
     quoted: tuple[str, ...] = ()  # phrases the question quotes, searched on their own too
+    quoted_words: tuple[str, ...] = ()  # the single words it quotes ("'하이퍼스티션'")
     # "the May episode" when no episode was recorded in May: nothing can answer it.
     undated: tuple[str, ...] = ()
     # For a "person" question: the episodes and the people in them it asks about.
@@ -427,6 +428,7 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         attribute=attribute_asked(question, language),
         defines=(m.group("term") if (m := DEFINITION_RE.match(question)) else None),
         quoted=quoted_phrases(question),
+        quoted_words=quoted_phrases(question, words=1),
         undated=tuple(undated),
         wants_article=bool(ARTICLE_RE.search(question)),
         article_language=article_language(question),
@@ -618,13 +620,16 @@ def standalone_question(question: str, history: Sequence[Turn]) -> str:
     return f"{question} ({history[-1].question})"
 
 
-def quoted_phrases(question: str) -> tuple[str, ...]:
-    """The phrases of two words or more that ``question`` quotes: worth a search of their
-    own (a translated quote finds the English turn better alone)."""
+def quoted_phrases(question: str, words: int | None = None) -> tuple[str, ...]:
+    """The phrases of two words or more that ``question`` quotes (of ``words`` words when
+    given): worth a search of their own (a translated quote finds the English turn better
+    alone)."""
     out = []
     for m in QUOTED_RE.finditer(question):
         phrase = next(g for g in m.groups() if g).strip()
-        if len(phrase.split()) >= 2:  # one word alone finds noise ("‘목발’": the intro)
+        n = len(phrase.split())
+        # One word alone finds noise ("‘목발’": the intro) unless rare (see the pipeline).
+        if n == words if words is not None else n >= 2:
             out.append(phrase)
     return tuple(dict.fromkeys(out))
 

@@ -618,6 +618,7 @@ def test_korean_text_is_a_write_up_word_only_as_a_word_of_its_own(bot: Assistant
     # Someone's post: "whose post did they cite", "the post Karpathy wrote".
     assert not read_question("연말 에피소드에서 누구 글을 인용했나요?", [], episodes).wants_article
     assert not read_question("카파시가 쓴 글은 뭐였어?", [], episodes).wants_article
+    assert read_question("한국어로 쓴 글에서 시세로는?", [], episodes).wants_article
 
 
 def test_a_korean_question_finds_the_chapter_of_the_episode_it_names_by_title(

@@ -137,8 +137,10 @@ EPISODE_NUMBER_RE = re.compile(
 ARTICLE_RE = re.compile(
     r"\b(write-?ups?|articles?|show notes|(?:the|this|its|episode['’]?s?)\s+blog posts?"
     r"|(korean|english)\s+(summary|intro|introduction|text|version|post|notes))\b|기사|요약문"
-    # "누구 글을 인용했나요", "그가 쓴 글": someone's post, not the episode's write-up.
-    r"|(?<![\uac00-\ud7a3])(?<!블로그 )(?<!누구 )(?<!누구의 )(?<!어떤 )(?<!무슨 )(?<!어느 )(?<!쓴 )"
+    # "누구 글을 인용했나요", "그가 쓴 글": someone's post, not the episode's write-up (but
+    # "한국어로 쓴 글" is).
+    r"|(?<![\uac00-\ud7a3])(?<!블로그 )(?<!누구 )(?<!누구의 )(?<!어떤 )(?<!무슨 )(?<!어느 )"
+    r"(?<!가 쓴 )(?<!이 쓴 )"
     r"글(?=에|의|은|을|이|\b)|(소개|정리|요약|한국어)\s?글",
     re.I,
 )

@@ -1411,3 +1411,21 @@ def test_a_passage_found_by_two_searches_is_listed_once(bot: Assistant) -> None:
     ids = [h.id for h in answer.passages]
     assert len(ids) == len(set(ids))
     assert "Staircase" in answer.passages[0].text
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "EP 88 요약 글에서 '지금의 한계가 영원하지 않다'고 한 대목은?",
+        "What does the EP 88 write-up say about 'the limits of today'?",
+    ],
+)
+def test_a_write_up_passage_found_by_two_searches_is_listed_once(
+    bot: Assistant, question: str
+) -> None:
+    # The quote's search and the wide search for the write-up scored the same article
+    # passage differently, and it was listed twice.
+    answer = bot.ask(question)
+    ids = [h.id for h in answer.passages]
+    assert len(ids) == len(set(ids))
+    assert answer.passages[0].kind == "article"

@@ -300,7 +300,7 @@ class AnswerPipeline:
                 for e in query.episodes
             ]
             merged = [h for group in zip(*lists, strict=False) for h in group]
-            merged += [h for hits in lists for h in hits if h not in merged]
+            merged += _unseen([h for hits in lists for h in hits], merged)
             if merged:
                 return merged
         # A wider pool than is kept, so that the passage holding the best answer sentence can
@@ -444,8 +444,8 @@ class AnswerPipeline:
         missing = [titled[c] for c, h in best.items() if h is None and not speakers_asked]
         opening = {h.chapter: h for h in retriever.fetch(missing)}
         extra = [best[c] or opening.get(c) for c in list(titled)[:MAX_OUTLINED]]
-        extra = [h for h in extra if h is not None and h not in hits[:1]]
-        return [*hits[:1], *extra, *(h for h in hits[1:] if h not in extra)]
+        extra = _unseen([h for h in extra if h is not None], hits[:1])
+        return [*hits[:1], *extra, *_unseen(hits[1:], extra)]
 
     @staticmethod
     def _articles_first(query: Query, hits: list[Hit], wide: Callable[[], list[Hit]]) -> list[Hit]:
@@ -457,7 +457,7 @@ class AnswerPipeline:
         rank 16 of EP 88's; first among the articles, it is 4th)."""
         language = query.article_language
         articles = [h for h in wide() if h.kind == "article" and language in (None, h.language)]
-        return [*articles, *(h for h in hits if h not in articles)] if articles else hits
+        return [*articles, *_unseen(hits, articles)] if articles else hits
 
     def _promote(
         self, query: Query, hits: list[Hit], filters: Filters, retriever: Retriever
@@ -509,8 +509,8 @@ class AnswerPipeline:
             )
             extra += [
                 h
-                for h in found
-                if names(name.terms, passage_terms(h), retriever) and h not in hits + extra
+                for h in _unseen(found, hits + extra)
+                if names(name.terms, passage_terms(h), retriever)
             ][:1]
         return hits + extra
 

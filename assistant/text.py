@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 import threading
+import unicodedata
 from functools import lru_cache
 
 import Stemmer
@@ -14,6 +15,19 @@ WORD_RE = re.compile(r"[^\W_]+")
 # "GPT-5.2의"), which are the same name as without them.
 SCRIPT_WORD_RE = re.compile(r"[\uac00-\ud7a3]+|[^\W_\uac00-\ud7a3]+")
 HANGUL_RE = re.compile(r"[\uac00-\ud7a3]")
+
+
+# Latin letters with accents: "Rocktäschel" in a question, "Rocktaschel" in the write-up.
+ACCENTED_RE = re.compile(r"[\u00c0-\u024f\u1e00-\u1eff]")
+
+
+def fold(text: str) -> str:
+    """``text`` with the accents of its Latin letters dropped ("Gödel": Godel), so that a
+    name matches however it is spelled; Hangul and the rest stay as they are."""
+    if not ACCENTED_RE.search(text):
+        return text
+    bare = "".join(ch for ch in unicodedata.normalize("NFD", text) if not unicodedata.combining(ch))
+    return unicodedata.normalize("NFC", bare)
 
 
 def detect_language(text: str) -> str:
@@ -160,7 +174,7 @@ def content_terms(text: str) -> list[str]:
     """Stemmed words of ``text`` that say what it is about (stop words dropped)."""
     words = [
         w
-        for w in (t.lower() for t in SCRIPT_WORD_RE.findall(text))
+        for w in (t.lower() for t in SCRIPT_WORD_RE.findall(fold(text)))
         if w not in STOPWORDS and (len(w) > 1 or w.isdigit())
     ]
     return stemmer().stemWords(words)

@@ -190,17 +190,19 @@ def test_a_large_index_shortlisted_by_a_projection_finds_what_every_vector_finds
 def test_bm25_terms_are_bm25s_own_and_korean_words_lose_their_particles():
     # Our tokeniser replaces bm25s.tokenize for speed; BM25 must see the very same terms,
     # except that a Korean word drops its particle, so that "윤리는" and "윤리가" are one term,
-    # and an English term its Korean particle.
+    # an English term its Korean particle, and a Latin letter its accent.
     import bm25s
     import Stemmer
 
     from assistant.index.lexical import tokenize
+    from assistant.text import fold
 
     nodes = chunk_corpus(load_corpus(EPISODES).episodes, 200, 40)
     texts = [n.text for n in nodes if n.metadata.get("language", "en") == "en"]
     texts += ["", "a the of", "GPT-5.2 MoE's 7x, Übermensch"]
+    assert tokenize(["Gödel's Übermensch"]) == [["godel", "ubermensch"]]
     expected = bm25s.tokenize(
-        texts,
+        [fold(t) for t in texts],
         stopwords="en",
         stemmer=Stemmer.Stemmer("english"),
         return_ids=False,

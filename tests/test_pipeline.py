@@ -1429,3 +1429,40 @@ def test_a_write_up_passage_found_by_two_searches_is_listed_once(
     ids = [h.id for h in answer.passages]
     assert len(ids) == len(set(ids))
     assert answer.passages[0].kind == "article"
+
+
+def test_korean_minutes_ask_when_only_as_a_point_in_the_episode(bot: Assistant) -> None:
+    # "몇 분 정도 생각하게" asks for how many minutes the models think, and "몇 분이" for how
+    # many people, not where in the episode: each was answered as a when-question.
+    episodes = bot.retriever().manifest.episodes
+    for question in (
+        "노암 팀은 모델이 몇 분 정도 생각하게 한다고 했나요?",
+        "첫 모임에 몇 분이 오셨나요?",
+    ):
+        assert read_question(question, [], episodes).kind != "when", question
+    for question in (
+        "EP 88에서 환경 스케일링 얘기는 몇 분쯤부터인가요?",
+        "런던 얘기는 몇 분에 나와?",
+    ):
+        assert read_question(question, [], episodes).kind == "when", question
+
+
+def test_a_name_with_accents_matches_the_episodes_spelling_without_them(bot: Assistant) -> None:
+    # The write-up spells him "Rocktaschel": the question's "Rocktäschel's" named no passage,
+    # and the assistant said the episodes did not cover him.
+    answer = bot.ask("Where did Tim Rocktäschel give his keynote, per the Korean write-up?")
+    assert not answer.abstained, answer.text
+    assert any("Rocktaschel" in c.quote for c in answer.citations), answer.text
+    assert content_terms("Gödel's Staircase") == content_terms("Godel's staircase")
+
+
+def test_english_words_korean_runs_together_are_heard_in_twos_and_threes(bot: Assistant) -> None:
+    # "샌프란시스코" (San Francisco) and "틱택토" (tic-tac-toe) are words the episodes say one
+    # after the other, each part of a syllable or two: they were "never mentioned".
+    retriever = bot.retriever()
+    for word in ("샌프란시스코", "틱택토"):
+        question = f"{word} 얘기가 나왔나요?"
+        assert not unheard_borrowings(question, retriever.vocabulary, retriever.adjacent), word
+    question = "GeoGuessr나 틱택토 같은 시각 과제 얘기는 몇 분쯤부터인가요?"
+    answer = bot.ask(question)
+    assert not answer.abstained, answer.text

@@ -14,7 +14,7 @@ from assistant.answering.korean_words import native, nothing_present
 from assistant.answering.loanwords import unheard_borrowings
 from assistant.answering.question import ARTICLE_RE, ASKING_WORDS, HANGUL_RE, Query
 from assistant.schema import Hit
-from assistant.text import STOPWORDS, WORD_RE, content_terms
+from assistant.text import STOPWORDS, WORD_RE, content_terms, fold
 
 if TYPE_CHECKING:
     from assistant.config import Settings
@@ -151,7 +151,7 @@ def unknown_names(question: str, vocabulary: set[str]) -> list[str]:
         core = word.strip(".'’-")
         if not core or not (core[0].isupper() or any(ch.isdigit() for ch in core)):
             continue
-        for part in WORD_RE.findall(core.lower()):
+        for part in WORD_RE.findall(fold(core.lower())):
             if len(part) < 3 or part.isdigit() or part in GENERIC_WORDS or part in vocabulary:
                 continue
             if not _close_match(part, vocabulary):

@@ -33,6 +33,7 @@ from assistant.answering.loanwords import (
     looks_borrowed,
     per_vocabulary,
     plainly_native,
+    said_as_words,
     sounds_of,
 )
 from assistant.answering.question import sounds_like
@@ -246,8 +247,7 @@ def english_spellings(
     # read for each possible name would cost a Korean question's first asking.
     halved = (w for w, english in spelled.items() if english is None and w in borrowed)
     for word in halved if adjacent else ():
-        pair = next((p for a, b in sounds.halves(word) if (p := adjacent(a, b))), None)
-        out += [w for w in pair or () if w not in STOPWORDS]
+        out += [w for w in said_as_words(word, sounds, adjacent) if w not in STOPWORDS]
     return list(dict.fromkeys(out))
 
 

@@ -100,6 +100,17 @@ def borrowed_words(question: str, also: Callable[[str], bool] | None = None) -> 
             # A one-syllable noun keeps its particle ("닭한테": to the chicken, whose 테
             # looks borrowed): a particle of two syllables or more comes off it too.
             noun = next((word[: -len(p)] for p in LONG_PARTICLES if word.endswith(p)), word)
+        else:
+            # Two particles stack ("분쯤부터인가요": 분쯤, about which minute): a second one
+            # of two syllables or more comes off too, where two syllables stay.
+            noun = next(
+                (
+                    noun[: -len(p)]
+                    for p in LONG_PARTICLES
+                    if noun.endswith(p) and len(noun) > len(p) + 1
+                ),
+                noun,
+            )
         noun = CAUSATIVE_RE.sub("", without_honorific(noun))
         if (
             len(noun) >= 2
@@ -237,21 +248,29 @@ class EnglishSounds:
             self._spelled[key] = self._spell(word, like)
         return self._spelled[key]
 
-    def halves(self, word: str) -> Iterator[tuple[frozenset[str], frozenset[str]]]:
-        """For each cut of ``word`` in two, the corpus words (not stop words) each half can
-        be heard as: two English words Korean writes as one ("보드게임": board, game;
-        "싱크업": sync, up)."""
-        for cut in range(2, len(word)):
-            first, second = word[:cut], word[cut:]
-            heads = self._sounding(first) if distinct(first) else frozenset()
-            if second in PHRASAL:
-                tails = frozenset([PHRASAL[second]])
-            else:
-                tails = (
-                    self._sounding(second) if len(second) > 1 and distinct(second) else frozenset()
-                )
-            if heads and tails:
-                yield heads, tails
+    def splits(self, word: str) -> Iterator[tuple[frozenset[str], ...]]:
+        """For each cut of ``word`` in two, then in three, the corpus words (not stop words)
+        each part can be heard as: English words Korean writes as one ("보드게임": board,
+        game; "싱크업": sync, up; "샌프란시스코": san, francisco; "틱택토": tic, tac, toe).
+        A part has consonants enough to stand for one word, but for the last of three
+        ("토": toe), which the two before it pin down."""
+        n = len(word)
+        for cut in range(1, n):
+            first, second = self._part(word[:cut]), self._part(word[cut:], last=True)
+            if first and second:
+                yield first, second
+        for i in range(1, n - 1):
+            first = self._part(word[:i])
+            for j in range(i + 1, n) if first else ():
+                second = self._part(word[i:j])
+                third = self._part(word[j:], last=True, short=True)
+                if second and third:
+                    yield first, second, third
+
+    def _part(self, part: str, *, last: bool = False, short: bool = False) -> frozenset[str]:
+        if last and part in PHRASAL:
+            return frozenset([PHRASAL[part]])
+        return self._sounding(part) if short or distinct(part) else frozenset()
 
     def _sounding(self, part: str) -> frozenset[str]:
         found = (w for s in hangul_skeletons(part) for w in self.skeletons.get(s, ()))
@@ -321,5 +340,21 @@ def unheard_borrowings(
         if not (hangul_skeletons(word) & latin)
         and not sounds.heard(word)
         and not (word.startswith(PREFIXES) and len(word) > 2 and sounds.spelled(word[1:]))
-        and not (adjacent and any(adjacent(a, b) for a, b in sounds.halves(word)))
+        and not (adjacent and said_as_words(word, sounds, adjacent))
     ]
+
+
+def said_as_words(word: str, sounds: EnglishSounds, adjacent: Adjacent) -> tuple[str, ...]:
+    """The English words, one after the other in some passage, that a Hangul ``word``
+    runs together ("샌프란시스코": san, francisco), or none."""
+    for parts in sounds.splits(word):
+        pair = adjacent(parts[0], parts[1])
+        said = list(pair or ())
+        for following in parts[2:] if pair else ():
+            pair = adjacent(frozenset(said[-1:]), following)
+            if not pair:
+                break
+            said.append(pair[1])
+        if pair:
+            return tuple(said)
+    return ()

@@ -60,7 +60,10 @@ PEOPLE_RE = re.compile(
 WHEN_RE = re.compile(
     r"^\s*(when|at what point|what time|where in|how far into)\b"
     r"|\b(timestamp|which (part|minute|chapter)|what minute|at what time)\b"
-    r"|언제|몇 분",
+    # 몇 분 asks at which minute only as 몇 분쯤, 몇 분에, 몇 분부터 …: "몇 분 정도 생각하게"
+    # asks for how many minutes, and "몇 분이 모였나요" for how many people.
+    r"|언제|어디쯤|몇 ?분\s*(?:쯤|께|경|즈음|무렵|대|에|부터|부근|째|지점|몇 ?초|정도(?:에|부터|쯤))"
+    r"|타임스탬프",
     re.I,
 )
 # "When Cicero said something bizarre, how did players explain it?": a clause that sets the

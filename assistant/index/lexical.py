@@ -38,6 +38,7 @@ from assistant.text import (
     HANGUL_RUN_RE,
     SCRIPT_WORD_RE,
     WORD_RE,
+    fold,
     stemmer,
     strip_particles,
 )
@@ -52,8 +53,8 @@ logger = logging.getLogger(__name__)
 
 # 2: vectors saved beside BM25; 3: with checksums.json; 4: speakers left to Chroma; 5: which
 # chunks search may return; 6: Korean words without their particles; 7: a word that runs
-# Latin letters into Hangul split at the change; 8: each file's glosses
-FORMAT = 8
+# Latin letters into Hangul split at the change; 8: each file's glosses; 9: accents dropped
+FORMAT = 9
 CHECKSUMS = "checksums.json"
 MAIN = "main"  # vector spaces: the main embedder's, and the optional cross-lingual one's
 CROSSLINGUAL = "crosslingual"
@@ -74,7 +75,7 @@ def tokenize(texts: list[str]) -> list[list[str]]:
     return [
         [
             strip_particles(w) if HANGUL_RE.match(w) else w
-            for w in stem_words([w for w in _words(text.lower()) if w not in _STOPWORDS])
+            for w in stem_words([w for w in _words(fold(text.lower())) if w not in _STOPWORDS])
         ]
         for text in texts
     ]
@@ -122,7 +123,12 @@ class Rows:
         self.files.append(meta["source_file"])
         # One string object per distinct term: 50,000 chunks hold 5 million term occurrences.
         self.tokens.append([sys.intern(t) for t in terms])
-        self.words.setdefault(meta["source_file"], set()).update(WORD_RE.findall(text.lower()))
+        # Both spellings of an accented word: as written, and as a question may type it.
+        lower = text.lower()
+        words = self.words.setdefault(meta["source_file"], set())
+        words.update(WORD_RE.findall(lower))
+        if (folded := fold(lower)) is not lower:
+            words.update(WORD_RE.findall(folded))
         if meta.get("language", "en") != "en":
             self.glosses.setdefault(meta["source_file"], set()).update(glosses(text))
 

@@ -208,18 +208,25 @@ class Retriever:
         return found
 
     def _said_together(self, firsts: list[str], seconds: list[str]) -> tuple[str, str] | None:
-        rows = np.ones(len(self.ids), dtype=bool)
+        # The passages that hold both sides best are read, not the first in store order:
+        # with many words each side ("틱": tic, take, tech …) the one passage that says "Tic-Tac"
+        # was past the first ADJACENT_ROWS holding any of them.
+        both = np.full(len(self.ids), np.inf)
         for words in (firsts, seconds):
             scores = self._bm25_scores(" ".join(words))
             if scores is not None:  # None: stop words only ("up"), which BM25 does not keep
-                rows &= scores > 0
-        ids = [self.ids[r] for r in np.flatnonzero(rows)[:ADJACENT_ROWS]]
+                both = np.minimum(both, scores)
+        rows = np.flatnonzero(both > 0)
+        rows = rows[np.argsort(-both[rows], kind="stable")][:ADJACENT_ROWS]
+        ids = [self.ids[r] for r in rows]
         if not ids:
             return None
         either = "|".join(map(re.escape, firsts)), "|".join(map(re.escape, seconds))
         pattern = re.compile(rf"\b({either[0]})[\s-]+({either[1]})\b", re.I)
-        texts = self.collection.get(ids=ids, include=["documents"])["documents"] or []
-        found = next((m for text in texts if (m := pattern.search(text or ""))), None)
+        got = self.collection.get(ids=ids, include=["documents"])
+        text_of = dict(zip(got["ids"], got["documents"] or [], strict=False))
+        texts = (text_of.get(i) or "" for i in ids)
+        found = next((m for text in texts if (m := pattern.search(text))), None)
         return (found.group(1).lower(), found.group(2).lower()) if found else None
 
     def rarity(self, term: str) -> float:

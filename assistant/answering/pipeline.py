@@ -388,8 +388,13 @@ class AnswerPipeline:
         turn that says it out of the top 8."""
         rare = []
         for word in query.quoted_words[:MAX_QUOTED]:
-            spelled = english_spellings(word, retriever.vocabulary, retriever.names, quoted=True)
-            terms = content_terms(" ".join(spelled) if HANGUL_RE.search(word) else word)
+            # Spelled in English only if written in Hangul: a Latin word is its own spelling.
+            spelled = (
+                english_spellings(word, retriever.vocabulary, retriever.names, quoted=True)
+                if HANGUL_RE.search(word)
+                else [word]
+            )
+            terms = content_terms(" ".join(spelled))
             if terms and min(retriever.rarity(t) for t in terms) >= RARE_QUOTE:
                 rare.append(word)
         return rare

@@ -398,6 +398,7 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         focus = tuple(dict.fromkeys([*focus, *topic_terms(standalone, named_episodes, around)]))
     kind = question_kind(question, named_episodes, focus)
     at = moment_asked(question)
+    phrases, words = quotes(question)
     # "What are they talking about at minute 30 of EP 88?" asks for no outline of EP 88.
     if at is not None and kind in ("factoid", "who", "summary"):
         kind = "moment"
@@ -432,8 +433,8 @@ def read_question(question: str, history: Sequence[Turn], episodes: Sequence[Epi
         entities=tuple(entities_named(question, [*naming, *named_speakers])),
         attribute=attribute_asked(question, language),
         defines=(m.group("term") if (m := DEFINITION_RE.match(question)) else None),
-        quoted=quoted_phrases(question),
-        quoted_words=quoted_phrases(question, words=1),
+        quoted=phrases,
+        quoted_words=words,
         undated=tuple(undated),
         wants_article=bool(ARTICLE_RE.search(question)),
         article_language=article_language(question),
@@ -625,18 +626,21 @@ def standalone_question(question: str, history: Sequence[Turn]) -> str:
     return f"{question} ({history[-1].question})"
 
 
-def quoted_phrases(question: str, words: int | None = None) -> tuple[str, ...]:
-    """The phrases of two words or more that ``question`` quotes (of ``words`` words when
-    given): worth a search of their own (a translated quote finds the English turn better
-    alone)."""
-    out = []
-    for m in QUOTED_RE.finditer(question):
-        phrase = next(g for g in m.groups() if g).strip()
-        n = len(phrase.split())
-        # One word alone finds noise ("‘목발’": the intro) unless rare (see the pipeline).
-        if n == words if words is not None else n >= 2:
-            out.append(phrase)
-    return tuple(dict.fromkeys(out))
+def quoted_phrases(question: str) -> tuple[str, ...]:
+    """The phrases of two words or more that ``question`` quotes: worth a search of their
+    own (a translated quote finds the English turn better alone)."""
+    return quotes(question)[0]
+
+
+def quotes(question: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """What ``question`` quotes, read once: its phrases of two words or more, and its
+    single words (one word alone finds noise, "‘목발’": the intro, unless the corpus says it
+    rarely; see the pipeline)."""
+    quoted = dict.fromkeys(
+        next(g for g in m.groups() if g).strip() for m in QUOTED_RE.finditer(question)
+    )
+    phrases = tuple(q for q in quoted if len(q.split()) >= 2)
+    return phrases, tuple(q for q in quoted if len(q.split()) == 1)
 
 
 def episodes_named(question: str, labels: Sequence[str]) -> list[str]:

@@ -306,16 +306,33 @@ def english_senses_said(
         noun = _noun(word)
         if not _topic(noun, names) or before in INTERROGATIVES:
             continue
-        said: list[str] = []
-        for sense in english_senses(noun):
-            terms = [t for t in _sense_words(sense) if t not in STOPWORDS]
-            if {stem(t) for t in terms} & unwanted:
-                said = []
-                break
-            if terms and all(stem(t) in corpus and rarity(stem(t)) >= RARE_SENSE for t in terms):
-                said.extend(terms)
-        out.extend(said[:SENSES_A_WORD])
+        for part in compound_parts(noun) or [noun]:
+            said: list[str] = []
+            for sense in english_senses(part):
+                terms = [t for t in _sense_words(sense) if t not in STOPWORDS]
+                if {stem(t) for t in terms} & unwanted:
+                    said = []
+                    break
+                if terms and all(
+                    stem(t) in corpus and rarity(stem(t)) >= RARE_SENSE for t in terms
+                ):
+                    said.extend(terms)
+            out.extend(said[:SENSES_A_WORD])
     return list(dict.fromkeys(out))
+
+
+def compound_parts(noun: str) -> list[str]:
+    """The two headwords a compound the dictionary lacks is written as, run together
+    ("강화학습": 강화 reinforcement, 학습 learning; "로봇공학": 로봇, 공학), each of two
+    syllables or more; none for a headword, or a word no such pair makes."""
+    dictionary = _dictionary()
+    if english_senses(noun):
+        return []
+    for cut in range(2, len(noun) - 1):
+        first, second = noun[:cut], noun[cut:]
+        if dictionary.get(first) and dictionary.get(second):
+            return [first, second]
+    return []
 
 
 def loaned(noun: str) -> bool:

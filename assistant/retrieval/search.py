@@ -22,6 +22,7 @@ from assistant.index.lexical import CROSSLINGUAL, MAIN, open_lexical, tokenize
 from assistant.index.store import Manifest, Store, decode_metadata
 from assistant.ingestion.text_formats import is_chapter_list
 from assistant.retrieval.dense import DenseSpace
+from assistant.retrieval.passages import PassageTable
 from assistant.schema import Hit, format_timestamp
 from assistant.text import WORD_RE, detect_language, stopword_stems
 
@@ -96,8 +97,9 @@ class Retriever:
     product with the generation's saved vector matrix (above ``retrieval.shortlist_above``
     chunks, with the rows a projection's scan shortlists; see ``DenseSpace``), so the same
     question gets the same passages in every process (Chroma's approximate search did not),
-    and a filter is a mask, not a query. Chroma is read only for the text and metadata of
-    the passages returned.
+    and a filter is a mask, not a query. Chroma is read for the text and metadata of a
+    passage the first time a search returns it (``PassageTable``), and for the rows a
+    speaker filter names, the first time it is asked.
     """
 
     def __init__(
@@ -168,6 +170,7 @@ class Retriever:
         self._adjacent: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, str] | None] = {}
         # A write-up's chapter list is there for outlines, not search (dev: 2 lost to it).
         self._searchable = self.lexical.searchable
+        self.passages = PassageTable(self.collection)
         # Chroma's first read of a collection in a process took 0.11 s (loading its
         # segments): paid here, while opening, rather than by the first question.
         self.fetch(self.ids[:1])
@@ -223,9 +226,7 @@ class Retriever:
             return None
         either = "|".join(map(re.escape, firsts)), "|".join(map(re.escape, seconds))
         pattern = re.compile(rf"\b({either[0]})[\s-]+({either[1]})\b", re.I)
-        got = self.collection.get(ids=ids, include=["documents"])
-        text_of = dict(zip(got["ids"], got["documents"] or [], strict=False))
-        texts = (text_of.get(i) or "" for i in ids)
+        texts = (text for _, text, _ in self.passages.get(ids))
         found = next((m for text in texts if (m := pattern.search(text))), None)
         return (found.group(1).lower(), found.group(2).lower()) if found else None
 
@@ -422,8 +423,7 @@ class Retriever:
             if not rows:
                 continue
             ids = [self.ids[r] for r in rows]
-            got = self.collection.get(ids=ids, include=["metadatas"])
-            meta = dict(zip(got["ids"], got["metadatas"], strict=True))
+            meta = {pid: m for pid, _, m in self.passages.get(ids)}
             # Each transcript's rows, unless a chapter of its own says how it goes.
             unchaptered: dict[str, list[int]] = {}
             chaptered: set[str] = set()
@@ -583,15 +583,9 @@ class Retriever:
         question (0 without one) and fused ``scores``."""
         if not ids:
             return []
-        got = self.collection.get(ids=ids, include=["documents", "metadatas"])
-        by_id = {
-            pid: (doc, meta)
-            for pid, doc, meta in zip(got["ids"], got["documents"], got["metadatas"], strict=True)
-        }
         return [
-            hit_from(pid, *by_id[pid], (relevance or {}).get(pid, 0.0), scores)
-            for pid in ids
-            if pid in by_id
+            hit_from(pid, text, meta, (relevance or {}).get(pid, 0.0), scores)
+            for pid, text, meta in self.passages.get(ids)
         ]
 
 

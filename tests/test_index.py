@@ -24,6 +24,7 @@ from assistant import Assistant, FilterError, IndexUnavailable, Settings
 from assistant.answering.citations import cite
 from assistant.ingestion.chunking import chunk_corpus, count_tokens
 from assistant.ingestion.corpus import load_corpus
+from assistant.retrieval import passages
 from assistant.text import split_sentences
 from evals.dataset import normalize_ws
 
@@ -216,6 +217,28 @@ def test_bm25_terms_are_bm25s_own_and_korean_words_lose_their_particles():
     assert tokenize(["DeepSeek의 MoE는 continual learning이"]) == [
         ["deepseek", "moe", "continu", "learn"]
     ]
+
+
+def test_passages_kept_in_memory_are_the_store_s_and_stay_bounded(bot, monkeypatch):
+    # A search reads its passages from Chroma once and keeps them: what it returns must be
+    # the store's text and metadata, in the order asked, and a long-running server must
+    # not keep every passage of a large corpus.
+    retriever = bot.retriever()
+    ids = list(retriever.ids[:40])
+    stored = retriever.collection.get(ids=ids, include=["documents", "metadatas"])
+    want = dict(
+        zip(stored["ids"], zip(stored["documents"], stored["metadatas"], strict=True), strict=True)
+    )
+    monkeypatch.setattr(passages, "KEPT", 16)
+    table = passages.PassageTable(retriever.collection)
+    for start in range(0, len(ids), 6):  # later reads start the table afresh, and still answer
+        asked = [*reversed(ids[start : start + 6]), "no-such-passage"]
+        got = table.get(asked)
+        assert [pid for pid, _, _ in got] == asked[:-1]
+        assert all((text, meta) == want[pid] for pid, text, meta in got)
+        assert len(table) <= 16
+    first = [h.id for h in bot.search("environment scaling bottleneck", k=5)]
+    assert [h.id for h in bot.search("environment scaling bottleneck", k=5)] == first
 
 
 def test_many_users_at_once_get_the_same_hits_as_one_at_a_time(index_dir):

@@ -6,7 +6,8 @@ A generation's passages never change (a changed file makes a new generation, ope
 the old one), so each is read the first time a search returns it and kept. Reading them
 all while opening would cost 7 s at 100x (Chroma gives about 7,000 rows a second), and
 most are never returned. Values that repeat from chunk to chunk (the episode, its title,
-the chapter, the speakers) are kept once.
+the chapter, the speakers) are kept once, and at most ``KEPT`` passages: about 4.4 KB each,
+so 90 MB at most, where all of a 100x corpus would be 220 MB a process.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     import chromadb
 
+KEPT = 20_000
 # Stored as JSON text, different in every chunk: nothing to share.
 _UNSHARED = frozenset(["turns", "estimates"])
 
@@ -36,15 +38,26 @@ class PassageTable:
 
     def get(self, ids: list[str]) -> list[tuple[str, str, dict]]:
         """(id, text, metadata) of each of ``ids`` the store holds, in the given order."""
-        missing = [pid for pid in ids if pid not in self._rows]
+        before = now = self._rows
+        missing = [pid for pid in ids if pid not in before]
         if missing:
             got = self._collection.get(ids=missing, include=["documents", "metadatas"])
             with self._lock:  # the shared values are written by one thread at a time
+                if len(self._rows) + len(missing) > KEPT:
+                    # Started afresh: cheaper than keeping an order, and rare. The rows this
+                    # call found before stay in ``before``.
+                    self._rows, self._shared = {}, {}
+                now = self._rows
                 for pid, text, meta in zip(
                     got["ids"], got["documents"] or [], got["metadatas"] or [], strict=True
                 ):
-                    self._rows[pid] = (text or "", _compact(meta or {}, self._shared))
-        return [(pid, *self._rows[pid]) for pid in ids if pid in self._rows]
+                    now[pid] = (text or "", _compact(meta or {}, self._shared))
+        out = []
+        for pid in ids:
+            row = now.get(pid) or before.get(pid)
+            if row:
+                out.append((pid, *row))
+        return out
 
 
 def _compact(meta: dict, shared: dict[object, object]) -> dict:

@@ -19,7 +19,7 @@ from assistant.answering.korean_words import (
     native,
 )
 from assistant.answering.loanwords import unheard_borrowings
-from assistant.answering.pipeline import ASK_SOMETHING, DECLINED_NOTICE, NOT_COVERED
+from assistant.answering.pipeline import DECLINED_NOTICE, NOT_COVERED
 from assistant.answering.question import (
     article_language,
     moment_asked,
@@ -1250,7 +1250,34 @@ def test_a_message_with_nothing_to_ask_gets_asked_for_a_question(
     bot: Assistant, message: str
 ) -> None:
     answer = bot.ask(message)
-    assert answer.abstained and answer.text == ASK_SOMETHING and not answer.see_also
+    assert answer.abstained and not answer.citations and not answer.see_also
+    assert answer.text.startswith("Ask me something about the") and "EP 81" in answer.text
+
+
+@pytest.mark.parametrize(
+    ("message", "opening"),
+    [
+        ("hello", "Hello!"),
+        ("Hi there, how are you?", "Hello!"),
+        ("thanks!", "You're welcome!"),
+        ("What can you do?", "Ask me something"),
+        ("안녕하세요", "안녕하세요."),
+        ("감사합니다!", "천만에요."),
+    ],
+)
+def test_small_talk_is_told_what_to_ask_not_quoted_a_passage(
+    bot: Assistant, message: str, opening: str
+) -> None:
+    # "hello" was answered with swyx's "Hello, hello, and we're here recording…".
+    answer = bot.ask(message)
+    assert answer.abstained and not answer.citations and not answer.see_also
+    assert answer.text.startswith(opening) and "EP 88" in answer.text
+
+
+@pytest.mark.parametrize("question", ["Hi! What is MoE?", "thanks, and who is Noam Brown?"])
+def test_a_greeting_with_a_question_gets_the_answer(bot: Assistant, question: str) -> None:
+    answer = bot.ask(question)
+    assert not answer.abstained and answer.citations
 
 
 def test_covered_questions_with_names_are_still_answered(bot: Assistant) -> None:

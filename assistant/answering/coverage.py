@@ -46,7 +46,7 @@ class Coverage:
 def assess(query: Query, hits: list[Hit], retriever: Retriever, settings: Settings) -> Coverage:
     """Whether ``hits`` can answer ``query``: close enough, no name the corpus lacks, and
     the thing asked about present in a passage."""
-    if query.kind == "empty":
+    if query.kind in ("empty", "small_talk"):
         return Coverage(False, "the message asks nothing")
     if not hits:
         return Coverage(False, "nothing retrieved")

@@ -18,7 +18,13 @@ from assistant.answering.korean_words import (
     english_spellings,
     korean_for,
 )
-from assistant.answering.question import HANGUL_RE, Query, read_question
+from assistant.answering.question import (
+    GREETING_RE,
+    HANGUL_RE,
+    THANKS_RE,
+    Query,
+    read_question,
+)
 from assistant.answering.spelling import notice as spelling_notice
 from assistant.answering.spelling import respelled, respellings
 from assistant.answering.synthesizers.base import (
@@ -64,14 +70,8 @@ NOT_COVERED = "The episodes don't seem to cover that."
 NOT_COVERED_KO = (
     "에피소드에서 그 내용을 다루지 않는 것 같습니다. (The episodes don't seem to cover that.)"
 )
-ASK_SOMETHING = (
-    "Ask me something about the episodes, for example “When do they talk about environment "
-    "scaling?” or “What is EP 88 about?”."
-)
-ASK_SOMETHING_KO = (
-    "에피소드에 대해 질문해 주세요. 예: “EP 88은 무엇에 관한 에피소드인가요?” "
-    "(Ask me something about the episodes.)"
-)
+# Episodes a message that asks nothing is told about, by label, at most.
+MAX_GUIDE_LABELS = 4
 WHICH_EPISODE = (
     "Which episode do you mean? Name it with the moment, for example “What are they "
     "talking about at 30:00 in EP 88?”."
@@ -118,8 +118,8 @@ class AnswerPipeline:
         if fixes:
             query = replace(query, respellings=tuple(fixes), asked=question)
         usage = Usage()
-        if query.kind == "empty":
-            text = ASK_SOMETHING_KO if query.language == "ko" else ASK_SOMETHING
+        if query.kind in ("empty", "small_talk"):
+            text = guide(query, [e.label for e in retriever.manifest.episodes])
             yield text
             yield self._answer(query, history, started, usage, text=text, abstained=True)
             return
@@ -629,6 +629,30 @@ class AnswerPipeline:
         ]
         answer.settings_key = self.settings.answer_key()
         return answer
+
+
+def guide(query: Query, labels: list[str]) -> str:
+    """What to ask, for a message that asks nothing ("", "hi", "thanks!"), with examples
+    from this corpus's own episodes."""
+    labels = list(dict.fromkeys(labels))
+    shown = ", ".join(labels[:MAX_GUIDE_LABELS]) + (", …" if len(labels) > MAX_GUIDE_LABELS else "")
+    example = labels[0] if labels else "the latest episode"
+    talk = query.as_typed if query.kind == "small_talk" else ""
+    thanks, greeting = THANKS_RE.search(talk), GREETING_RE.search(talk)
+    if query.language == "ko":
+        opening = "천만에요. " if thanks else "안녕하세요. " if greeting else ""
+        return (
+            f"{opening}에피소드 {len(labels)}개({shown})에 대해 질문하시면 발언자, 타임스탬프와 "
+            f"인용으로 답합니다. 예: “{example} 에피소드는 무엇에 관한 내용인가요?”, “어떤 "
+            "에피소드가 있나요?” (Ask me something about the episodes.)"
+        )
+    opening = "You're welcome! " if thanks else "Hello! " if greeting else ""
+    count = f"{len(labels)} episode{'s' if len(labels) != 1 else ''}"
+    return (
+        f"{opening}Ask me something about the {count} I know ({shown}): every answer quotes "
+        f"the episodes with speaker and timestamp. For example “What is {example} about?” or "
+        "“Which episodes are there?”."
+    )
 
 
 def verified(

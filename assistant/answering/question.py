@@ -28,6 +28,7 @@ QuestionKind = Literal[
     "catalog",
     "length",
     "empty",
+    "small_talk",
 ]
 
 FOLLOW_UP_START = re.compile(
@@ -164,6 +165,26 @@ LANGUAGE_NAMES = {
     "영문": "en",
 }
 COMMAND_RE = re.compile(r"^\s*/\w+")
+# A message that only greets, thanks or asks what the assistant is ("hi", "thanks!",
+# "안녕하세요", "what can you do?"): it is told what to ask, not quoted the nearest passage
+# (for "hello", swyx's "Hello, hello, and we're here recording…").
+SMALL_TALK_RE = re.compile(
+    r"^(?:[\W_]*(?:hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening)|"
+    r"(?:thanks|thank you|thx|ty|cheers)(?: (?:so|very) much| a lot)?|ok(?:ay)?|cool|great|"
+    r"nice|bye|goodbye|how are you(?: doing)?(?: today)?|how's it going|what's up|"
+    r"who are you|what are you|what can you do|what do you do|what can i ask(?: you)?|help|"
+    r"안녕(?:하세요|하십니까)?|반가워요?|반갑습니다|고마워요?|고맙습니다|감사합니다|감사해요|"
+    r"땡큐|잘 지내(?:요|세요|셨어요)?|(?:넌 |당신은 )?누구(?:야|세요|예요|니|신가요)|"
+    r"뭐 할 수 있어요?|뭘 할 수 있나요|도와줘|도움말)"
+    r"(?: (?:there|all|everyone|again|guys|bot|you))?[\W_]*)+$",
+    re.IGNORECASE,
+)
+THANKS_RE = re.compile(r"thank|thx|\bty\b|cheers|고마|감사|땡큐", re.IGNORECASE)
+GREETING_RE = re.compile(
+    r"\b(hi|hello|hey|hiya|howdy|yo|greetings|good (morning|afternoon|evening)|how are you|"
+    r"how's it going|what's up)\b|안녕|반가|잘 지내",
+    re.IGNORECASE,
+)
 # A word that can be part of a name: capitalised, an acronym, or a version ("GPT-5.2").
 NAME_WORD_RE = re.compile(r"[A-Za-z0-9][\w'’.\-]*")
 # Capitalised words that describe rather than name ("the Korean write-up", "AI"): a passage
@@ -473,6 +494,8 @@ def question_kind(question: str, episodes: Sequence[str], focus: Sequence[str]) 
         ch.isalpha() or ch.isdigit() for w in WORD_RE.findall(question) for ch in w
     ):
         return "empty"
+    if SMALL_TALK_RE.match(question):
+        return "small_talk"
     if episodes and LENGTH_RE.search(question) and set(_latin_focus(focus)) <= LENGTH_WORDS:
         return "length"
     # "What episodes are there about MoE?" asks for a topic.

@@ -1254,6 +1254,32 @@ def test_a_message_with_nothing_to_ask_gets_asked_for_a_question(
     assert answer.text.startswith("Ask me something about the") and "EP 81" in answer.text
 
 
+def test_a_long_name_the_transcript_mishears_is_read_as_the_transcripts_spelling(
+    bot: Assistant,
+) -> None:
+    # The transcript says "Richard Hemmings'"; a listener asks about Richard Hamming, and the
+    # name the episodes "never mention" made the question abstain.
+    answer = bot.ask("Who brought up Richard Hamming's book during the chat about humanoid robots?")
+    assert_cited(answer)
+    assert answer.notice == "Read “Hamming” as “Hemmings”."
+    assert answer.citations[0].speaker == "Alessio" and "Hemmings" in answer.citations[0].quote
+    # Short names are too near other words, and a name the corpus has nothing near stays
+    # unknown: both still abstain.
+    vocabulary = bot.retriever().vocabulary
+    assert respellings("What did Zuckerberg say about Llama, and Demos?", vocabulary) == []
+    assert bot.ask("What did Zuckerberg say about Llama?").abstained
+
+
+def test_a_borrowed_word_with_a_sino_korean_suffix_is_heard_as_the_word(bot: Assistant) -> None:
+    # "에이전트용" (for agents) was a borrowing the episodes never say, and the question
+    # abstained; the word before 용 is "agent".
+    question = "RLHF는 챗봇용, RLVR은 에이전트용 후학습이라고 비유한 사람은 누구예요?"
+    assert not unheard_borrowings(question, bot.retriever().vocabulary)
+    answer = bot.ask(question)
+    assert_cited(answer)
+    assert answer.citations[0].speaker == "Seungjoon Choi"
+
+
 @pytest.mark.parametrize(
     ("message", "opening"),
     [

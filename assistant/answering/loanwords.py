@@ -57,6 +57,9 @@ LONG_PARTICLES = tuple(p for p in PARTICLES if len(p) >= 2 and not p.startswith(
 # Sino-Korean prefixes Korean puts before a borrowed word ("소그룹": small group): the word
 # after them is the borrowing, when it clearly spells a corpus word.
 PREFIXES = tuple("소대초신반재")
+# Sino-Korean suffixes Korean puts after one ("에이전트용": for agents, "모델별": per model,
+# "데이터화"): the word before them is the borrowing, when it looks borrowed on its own.
+SUFFIXES = tuple("용형급별화적성상식")
 # English particles of phrasal words Korean writes as one word with the word before
 # ("싱크업": sync-up, "로그아웃": log out), too short to be heard on their own.
 PHRASAL = {"업": "up", "아웃": "out", "다운": "down", "오프": "off", "백": "back"}
@@ -112,6 +115,8 @@ def borrowed_words(question: str, also: Callable[[str], bool] | None = None) -> 
                 noun,
             )
         noun = CAUSATIVE_RE.sub("", without_honorific(noun))
+        if len(noun) >= 3 and noun.endswith(SUFFIXES) and looks_borrowed(noun[:-1]):
+            noun = noun[:-1]
         if (
             len(noun) >= 2
             and not plainly_native(noun)

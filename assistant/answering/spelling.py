@@ -14,6 +14,7 @@ then the one English uses most, wins, as in Norvig's corrector: "waht" is "what"
 
 from __future__ import annotations
 
+import difflib
 import re
 from collections.abc import Set
 from dataclasses import dataclass
@@ -33,6 +34,10 @@ if TYPE_CHECKING:
 COMMON_ENGLISH = 1e-7
 MIN_LENGTH = 4  # shorter words have too many neighbours one edit away
 LONG_WORD = 8  # from this length, two edits ("enviorment": environment)
+# A name is read as a corpus word this alike (difflib's ratio), if it has this many letters.
+MISHEARD_LIKE = 0.8
+LONG_NAME = 7
+POSSESSIVE_RE = re.compile(r"['’]s?$")
 _WORD_RE = re.compile(r"[A-Za-z]+(?:['’][a-z]+)?")
 _SENTENCE_END_RE = re.compile(r"[.!?]\s*$")
 
@@ -51,7 +56,13 @@ def respellings(question: str, vocabulary: Set[str]) -> list[Respelling]:
     for match in _WORD_RE.finditer(question):
         typed = match.group()
         word = typed.lower()
-        if typed in out or not _may_be_misspelt(typed, question, match.start(), vocabulary):
+        if typed in out:
+            continue
+        misheard = _misheard_name(typed, vocabulary)
+        if misheard:
+            out[misheard.typed] = misheard
+            continue
+        if not _may_be_misspelt(typed, question, match.start(), vocabulary):
             continue
         # Corpus words near it first: most words a corpus lacks have none, and then the
         # English word list (0.2 s to load) is not needed.
@@ -80,6 +91,22 @@ def _may_be_misspelt(typed: str, question: str, start: int, vocabulary: Set[str]
     if typed[0].isupper() and not _starts_sentence(question, start):
         return False
     return not typed.isupper()  # an acronym ("RLVRR" is some other initialism, not a typo)
+
+
+def _misheard_name(typed: str, vocabulary: Set[str]) -> Respelling | None:
+    """A long name the corpus never says, read as the one corpus word that is nearly it
+    with the same first letter: transcribers mishear names, and the question spells them
+    right ("Richard Hamming's book" where the transcript says "Richard Hemmings'").
+    Shorter names are too near other words to tell ("Demis" is not "demos")."""
+    name = POSSESSIVE_RE.sub("", typed)
+    word = name.lower()
+    if not name[:1].isupper() or name.isupper() or len(word) < LONG_NAME or word in vocabulary:
+        return None
+    pool = [w for w in _corpus_words(vocabulary) if w[0] == word[0]]
+    near = difflib.get_close_matches(word, pool, n=2, cutoff=MISHEARD_LIKE)
+    if len(near) != 1 or _english().word_usage_frequency(word) >= COMMON_ENGLISH:
+        return None
+    return Respelling(name, near[0].capitalize())
 
 
 def _starts_sentence(question: str, start: int) -> bool:

@@ -1270,6 +1270,16 @@ def test_a_long_name_the_transcript_mishears_is_read_as_the_transcripts_spelling
     assert bot.ask("What did Zuckerberg say about Llama?").abstained
 
 
+def test_a_quantity_in_a_question_is_no_name_a_passage_must_say(bot: Assistant) -> None:
+    # "10^24 FLOPs" was a name no passage held whole (the transcript says "10^24 compute"
+    # and, two passages later, "calculated in FLOPs"), and the question abstained.
+    answer = bot.ask("How much better are MoE models than dense ones at 10^24 FLOPs?")
+    assert_cited(answer)
+    assert "7 times" in answer.citations[0].quote
+    # A name with a number is still one: "GPT-7" is in no episode.
+    assert bot.ask("How many parameters does GPT-7 have?").abstained
+
+
 def test_a_borrowed_word_with_a_sino_korean_suffix_is_heard_as_the_word(bot: Assistant) -> None:
     # "에이전트용" (for agents) was a borrowing the episodes never say, and the question
     # abstained; the word before 용 is "agent".

@@ -15,7 +15,7 @@ from typing import Literal, Protocol
 
 from assistant.answering.spelling import Respelling
 from assistant.schema import Turn
-from assistant.text import WORD_RE, content_terms, detect_language, romanize, stem
+from assistant.text import WORD_RE, content_terms, detect_language, romanize, stem, word_set
 
 QuestionKind = Literal[
     "factoid",
@@ -189,6 +189,11 @@ GREETING_RE = re.compile(
 NAME_WORD_RE = re.compile(r"[A-Za-z0-9][\w'’.\-]*")
 # Capitalised words that describe rather than name ("the Korean write-up", "AI"): a passage
 # need not say them to be about what is asked.
+# Units of the quantities questions name, stemmed as ``content_terms`` stems them.
+UNITS = word_set(
+    """flop tflop petaflop exaflop token paramet param gb tb mb kb ms second minut hour day
+    year percent dollar usd time bn million billion trillion gpu gpus"""
+)
 DESCRIPTORS = frozenset(
     content_terms(
         "ai korean english chinese japanese american european french german british "
@@ -600,7 +605,9 @@ def entities_named(question: str, naming: Sequence[str]) -> list[Name]:
     for run in runs:
         surface = " ".join(w for w, _ in run)
         terms = tuple(t for t in content_terms(surface) if t not in known and t not in DESCRIPTORS)
-        if terms and not all(t.isdigit() for t in terms):
+        # "10^24 FLOPs", "70B parameters": a quantity, which a passage may say otherwise
+        # ("10 to the power of 24", "in FLOPs" two passages later), is no name to look for.
+        if terms and not all(t.isdigit() or t in UNITS for t in terms):
             out.append(Name(surface, terms))
     return out
 

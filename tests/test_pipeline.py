@@ -1270,6 +1270,18 @@ def test_a_long_name_the_transcript_mishears_is_read_as_the_transcripts_spelling
     assert bot.ask("What did Zuckerberg say about Llama?").abstained
 
 
+def test_words_that_ask_when_something_starts_pick_no_sentence(bot: Assistant) -> None:
+    # "start talking" picked "when we started working on it" (45:46) over the turn that
+    # names the game, and "bring up" a sentence that merely said "bring".
+    answer = bot.ask(
+        "At what timestamp does Noam start talking about the party game he's been playing "
+        "a lot lately?"
+    )
+    assert_cited(answer)
+    assert answer.citations[0].timestamp == "1:13:12"
+    assert "Blood on the Clocktower" in answer.citations[0].quote
+
+
 def test_a_quantity_in_a_question_is_no_name_a_passage_must_say(bot: Assistant) -> None:
     # "10^24 FLOPs" was a name no passage held whole (the transcript says "10^24 compute"
     # and, two passages later, "calculated in FLOPs"), and the question abstained.

@@ -126,7 +126,8 @@ ASKING_WORDS = frozenset(
         "come comes came up many much see sees role roles outlook outlooks perspective "
         "perspectives stance stances attitude evolve evolved evolution emphasis connect "
         "connects connection relate relates talks talking saying mentions mentioning speak "
-        "speaks spoke spoken"
+        "speaks spoke spoken timestamp timestamps moment bring brings brought begin begins "
+        "began start starts started"
     )
 )
 EPISODE_NUMBER_RE = re.compile(

@@ -230,10 +230,10 @@ def test_passages_kept_in_memory_are_the_store_s_and_stay_bounded(bot, monkeypat
         zip(stored["ids"], zip(stored["documents"], stored["metadatas"], strict=True), strict=True)
     )
     monkeypatch.setattr(passages, "KEPT", 16)
-    table = passages.PassageTable(retriever.collection)
+    table = passages.PassageTable()
     for start in range(0, len(ids), 6):  # later reads start the table afresh, and still answer
         asked = [*reversed(ids[start : start + 6]), "no-such-passage"]
-        got = table.get(asked)
+        got = table.get(asked, retriever.collection)
         assert [pid for pid, _, _ in got] == asked[:-1]
         assert all((text, meta) == want[pid] for pid, text, meta in got)
         assert len(table) <= 16

@@ -186,15 +186,15 @@ GREETING_RE = re.compile(
     r"how's it going|what's up)\b|안녕|반가|잘 지내",
     re.IGNORECASE,
 )
-# A word that can be part of a name: capitalised, an acronym, or a version ("GPT-5.2").
-NAME_WORD_RE = re.compile(r"[A-Za-z0-9][\w'’.\-]*")
-# Capitalised words that describe rather than name ("the Korean write-up", "AI"): a passage
-# need not say them to be about what is asked.
 # Units of the quantities questions name, stemmed as ``content_terms`` stems them.
 UNITS = word_set(
     """flop tflop petaflop exaflop token paramet param gb tb mb kb ms second minut hour day
     year percent dollar usd time bn million billion trillion gpu gpus"""
 )
+# A word that can be part of a name: capitalised, an acronym, or a version ("GPT-5.2").
+NAME_WORD_RE = re.compile(r"[A-Za-z0-9][\w'’.\-]*")
+# Capitalised words that describe rather than name ("the Korean write-up", "AI"): a passage
+# need not say them to be about what is asked.
 DESCRIPTORS = frozenset(
     content_terms(
         "ai korean english chinese japanese american european french german british "

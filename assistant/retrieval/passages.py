@@ -25,10 +25,9 @@ _UNSHARED = frozenset(["turns", "estimates"])
 
 
 class PassageTable:
-    """Chunk id -> (text, metadata as Chroma stores it), for one collection."""
+    """Chunk id -> (text, metadata as Chroma stores it), for one generation's collection."""
 
-    def __init__(self, collection: chromadb.Collection) -> None:
-        self._collection = collection
+    def __init__(self) -> None:
         self._rows: dict[str, tuple[str, dict]] = {}
         self._shared: dict[object, object] = {}
         self._lock = threading.Lock()
@@ -36,12 +35,13 @@ class PassageTable:
     def __len__(self) -> int:
         return len(self._rows)
 
-    def get(self, ids: list[str]) -> list[tuple[str, str, dict]]:
-        """(id, text, metadata) of each of ``ids`` the store holds, in the given order."""
+    def get(self, ids: list[str], collection: chromadb.Collection) -> list[tuple[str, str, dict]]:
+        """(id, text, metadata) of each of ``ids`` that ``collection`` holds, in the given
+        order, read from it only if not kept already."""
         before = now = self._rows
         missing = [pid for pid in ids if pid not in before]
         if missing:
-            got = self._collection.get(ids=missing, include=["documents", "metadatas"])
+            got = collection.get(ids=missing, include=["documents", "metadatas"])
             with self._lock:  # the shared values are written by one thread at a time
                 if len(self._rows) + len(missing) > KEPT:
                     # Started afresh: cheaper than keeping an order, and rare. The rows this

@@ -170,7 +170,7 @@ class Retriever:
         self._adjacent: dict[tuple[tuple[str, ...], tuple[str, ...]], tuple[str, str] | None] = {}
         # A write-up's chapter list is there for outlines, not search (dev: 2 lost to it).
         self._searchable = self.lexical.searchable
-        self.passages = PassageTable(self.collection)
+        self.passages = PassageTable()
         # Chroma's first read of a collection in a process took 0.11 s (loading its
         # segments): paid here, while opening, rather than by the first question.
         self.fetch(self.ids[:1])
@@ -226,7 +226,7 @@ class Retriever:
             return None
         either = "|".join(map(re.escape, firsts)), "|".join(map(re.escape, seconds))
         pattern = re.compile(rf"\b({either[0]})[\s-]+({either[1]})\b", re.I)
-        texts = (text for _, text, _ in self.passages.get(ids))
+        texts = (text for _, text, _ in self.passages.get(ids, self.collection))
         found = next((m for text in texts if (m := pattern.search(text))), None)
         return (found.group(1).lower(), found.group(2).lower()) if found else None
 
@@ -423,7 +423,7 @@ class Retriever:
             if not rows:
                 continue
             ids = [self.ids[r] for r in rows]
-            meta = {pid: m for pid, _, m in self.passages.get(ids)}
+            meta = {pid: m for pid, _, m in self.passages.get(ids, self.collection)}
             # Each transcript's rows, unless a chapter of its own says how it goes.
             unchaptered: dict[str, list[int]] = {}
             chaptered: set[str] = set()
@@ -585,7 +585,7 @@ class Retriever:
             return []
         return [
             hit_from(pid, text, meta, (relevance or {}).get(pid, 0.0), scores)
-            for pid, text, meta in self.passages.get(ids)
+            for pid, text, meta in self.passages.get(ids, self.collection)
         ]
 
 

@@ -169,8 +169,9 @@ COMMAND_RE = re.compile(r"^\s*/\w+")
 # A message that only greets, thanks or asks what the assistant is ("hi", "thanks!",
 # "안녕하세요", "what can you do?"): it is told what to ask, not quoted the nearest passage
 # (for "hello", swyx's "Hello, hello, and we're here recording…").
+_HELLO = r"hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening)"
 SMALL_TALK_RE = re.compile(
-    r"^(?:[\W_]*(?:hi|hello|hey|hiya|howdy|yo|greetings|good (?:morning|afternoon|evening)|"
+    rf"^(?:[\W_]*(?:{_HELLO}|"
     r"(?:thanks|thank you|thx|ty|cheers)(?: (?:so|very) much| a lot)?|ok(?:ay)?|cool|great|"
     r"nice|bye|goodbye|how are you(?: doing)?(?: today)?|how's it going|what's up|"
     r"who are you|what are you|what can you do|what do you do|what can i ask(?: you)?|help|"
@@ -182,9 +183,7 @@ SMALL_TALK_RE = re.compile(
 )
 THANKS_RE = re.compile(r"thank|thx|\bty\b|cheers|고마|감사|땡큐", re.IGNORECASE)
 GREETING_RE = re.compile(
-    r"\b(hi|hello|hey|hiya|howdy|yo|greetings|good (morning|afternoon|evening)|how are you|"
-    r"how's it going|what's up)\b|안녕|반가|잘 지내",
-    re.IGNORECASE,
+    rf"\b(?:{_HELLO}|how are you|how's it going|what's up)\b|안녕|반가|잘 지내", re.IGNORECASE
 )
 # Units of the quantities questions name, stemmed as ``content_terms`` stems them.
 UNITS = word_set(
